@@ -1,0 +1,279 @@
+"""Request records, the WSGI middleware that makes them, and a bounded sink with subscribers.
+
+One ``RequestRecord`` is made per request, in the thread that served it, when the response has
+been written (the body iterable's ``close()``).  The ``RequestSink`` keeps the newest records in a
+ring (10 000 by default) and hands each one to every ``Subscription``.  A subscription is a
+bounded queue that its owner drains when it likes (the GUI on a timer, the CLI in a thread), so a
+slow or stalled subscriber costs the request path one ``deque.append`` and never blocks it; when
+a subscriber falls behind by more than its bound, its oldest records are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+DEFAULT_CAPACITY = 10_000
+
+#: WSGI environ key under which an app integration may leave the traceback of an exception that
+#: happened inside the request (Flask turns it into a 500 and does not re-raise it).
+ERROR_ENVIRON_KEY = "launcher.error"
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One served request, as the server saw it."""
+
+    seq: int
+    time: float  # wall-clock seconds since the epoch when the request arrived
+    listener: str  # "http" or "https": the listener that accepted the connection
+    client_addr: str
+    client_port: int
+    method: str
+    path: str
+    query: str
+    http_version: str  # e.g. "HTTP/1.1"
+    status: int
+    response_bytes: int
+    duration_ms: float
+    tls_version: str | None
+    tls_cipher: str | None
+    user_agent: str
+    request_headers: Headers
+    response_headers: Headers
+    error: str | None = None  # traceback text when the app raised while serving the request
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    @property
+    def status_class(self) -> str:
+        return f"{self.status // 100}xx"
+
+    def header(self, name: str, *, response: bool = False) -> str | None:
+        """The first request (or response) header called *name*, case-insensitively."""
+        wanted = name.lower()
+        for key, value in self.response_headers if response else self.request_headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["request_headers"] = [list(h) for h in self.request_headers]
+        data["response_headers"] = [list(h) for h in self.response_headers]
+        return data
+
+    def access_line(self) -> str:
+        """One line for a terminal: time, client, listener, request line, status, size, time, TLS."""
+        stamp = time.strftime("%H:%M:%S", time.localtime(self.time))
+        tls = f" {self.tls_version} {self.tls_cipher}" if self.tls_version else ""
+        return (
+            f"[{stamp}] {self.client_addr}:{self.client_port} {self.listener} "
+            f'"{self.method} {self.target} {self.http_version}" {self.status} '
+            f"{self.response_bytes}B {self.duration_ms:.1f}ms{tls}"
+        )
+
+
+class Subscription:
+    """A bounded queue of records for one consumer; drained by its owner, never blocking writers."""
+
+    def __init__(self, sink: RequestSink, maxlen: int) -> None:
+        self._sink = sink
+        self._queue: deque[RequestRecord] = deque(maxlen=maxlen)
+        self._maxlen = maxlen
+        self._ready = threading.Event()
+        self.dropped = 0
+
+    def _push(self, record: RequestRecord) -> None:
+        if len(self._queue) == self._maxlen:
+            self.dropped += 1
+        self._queue.append(record)
+        self._ready.set()
+
+    def drain(self, limit: int | None = None) -> list[RequestRecord]:
+        """Take up to *limit* queued records (all of them by default), oldest first."""
+        out: list[RequestRecord] = []
+        queue = self._queue
+        try:
+            while limit is None or len(out) < limit:
+                out.append(queue.popleft())
+        except IndexError:
+            self._ready.clear()
+            if queue:  # a writer appended between popleft() and clear()
+                self._ready.set()
+        return out
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a record is queued (or *timeout*); True if one is."""
+        return self._ready.wait(timeout)
+
+    def close(self) -> None:
+        self._sink._unsubscribe(self)
+        self._ready.set()
+
+
+class RequestSink:
+    """Keeps the newest *capacity* records and fans each new one out to the subscriptions."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._records: deque[RequestRecord] = deque(maxlen=capacity)
+        self._subscriptions: tuple[Subscription, ...] = ()
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self.total = 0  # records ever added
+
+    @property
+    def capacity(self) -> int:
+        return self._records.maxlen or 0
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def add(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+            self.total += 1
+            subscriptions = self._subscriptions
+        for subscription in subscriptions:
+            subscription._push(record)
+
+    def snapshot(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def subscribe(self, maxlen: int = DEFAULT_CAPACITY) -> Subscription:
+        subscription = Subscription(self, maxlen)
+        with self._lock:
+            self._subscriptions = (*self._subscriptions, subscription)
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
+
+
+StartResponse = Callable[..., Callable[[bytes], Any]]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class RequestLogMiddleware:
+    """WSGI middleware that records each request into a ``RequestSink``, exactly once.
+
+    The record is made when the server closes the response body, so ``duration_ms`` covers the
+    whole response and ``response_bytes`` counts the body bytes the app produced.
+    """
+
+    def __init__(self, app: WSGIApp, sink: RequestSink, listener: str) -> None:
+        self.app = app
+        self.sink = sink
+        self.listener = listener
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        wall = time.time()
+        captured: list[Any] = [500, ()]
+
+        def logging_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            captured[0] = int(status[:3])
+            captured[1] = tuple(headers)
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        try:
+            body = self.app(environ, logging_start_response)
+        except BaseException:
+            import traceback
+
+            environ.setdefault(ERROR_ENVIRON_KEY, traceback.format_exc())
+            self._record(environ, captured, 0, wall, started)
+            raise
+        return _LoggedBody(self, body, environ, captured, wall, started)
+
+    def _record(
+        self, environ: dict[str, Any], captured: list[Any], size: int, wall: float, started: float
+    ) -> None:
+        request_headers = tuple(
+            (key[5:].replace("_", "-").title(), value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        )
+        if "CONTENT_TYPE" in environ:
+            request_headers += (("Content-Type", environ["CONTENT_TYPE"]),)
+        if "CONTENT_LENGTH" in environ:
+            request_headers += (("Content-Length", environ["CONTENT_LENGTH"]),)
+        try:
+            port = int(environ.get("REMOTE_PORT") or 0)
+        except ValueError:
+            port = 0
+        self.sink.add(
+            RequestRecord(
+                seq=self.sink.next_seq(),
+                time=wall,
+                listener=self.listener,
+                client_addr=environ.get("REMOTE_ADDR", ""),
+                client_port=port,
+                method=environ.get("REQUEST_METHOD", ""),
+                path=environ.get("PATH_INFO", ""),
+                query=environ.get("QUERY_STRING", ""),
+                http_version=environ.get("SERVER_PROTOCOL", ""),
+                status=captured[0],
+                response_bytes=size,
+                duration_ms=(time.perf_counter() - started) * 1000.0,
+                tls_version=environ.get("SSL_PROTOCOL"),
+                tls_cipher=environ.get("SSL_CIPHER"),
+                user_agent=environ.get("HTTP_USER_AGENT", ""),
+                request_headers=request_headers,
+                response_headers=captured[1],
+                error=environ.get(ERROR_ENVIRON_KEY),
+            )
+        )
+
+
+class _LoggedBody:
+    """Wraps a response body: counts its bytes and records the request on ``close()``."""
+
+    __slots__ = ("_body", "_captured", "_environ", "_middleware", "_size", "_started", "_wall")
+
+    def __init__(
+        self,
+        middleware: RequestLogMiddleware,
+        body: Iterable[bytes],
+        environ: dict[str, Any],
+        captured: list[Any],
+        wall: float,
+        started: float,
+    ) -> None:
+        self._middleware = middleware
+        self._body = body
+        self._environ = environ
+        self._captured = captured
+        self._wall = wall
+        self._started = started
+        self._size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._body:
+            self._size += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._middleware._record(self._environ, self._captured, self._size, self._wall, self._started)
