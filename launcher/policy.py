@@ -1,0 +1,121 @@
+"""Per-request policy shared by both listeners: HTTP→HTTPS redirect, HSTS, trusted proxy.
+
+``Policy`` is a plain mutable object read on every request, so the GUI or CLI may change it while
+the servers run and the next request sees the change.  ``PolicyMiddleware`` applies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from waitress.proxy_headers import proxy_headers_middleware
+
+from launcher.errors import ConfigError
+
+REDIRECT_STATUSES = {
+    301: "Moved Permanently",
+    302: "Found",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+}
+DEFAULT_REDIRECT_STATUS = 308  # keeps the method and body, unlike 301/302 (which may turn POST into GET)
+DEFAULT_HSTS_MAX_AGE = 31_536_000  # one year, what hstspreload.org asks for
+#: The headers a trusted proxy may set; waitress deletes them all from untrusted peers.
+TRUSTED_PROXY_HEADERS = frozenset(
+    {"x-forwarded-proto", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port"}
+)
+LOOPBACK_PEERS = frozenset({"127.0.0.1", "::1"})
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+@dataclass
+class Policy:
+    """What the listeners do besides serving the app. Safe to change while serving."""
+
+    redirect_https: bool = False
+    redirect_status: int = DEFAULT_REDIRECT_STATUS
+    hsts: bool = False
+    hsts_max_age: int = DEFAULT_HSTS_MAX_AGE
+    #: Honour X-Forwarded-Proto/-For/-Host/-Port from a loopback peer (a local TLS-terminating
+    #: proxy). Off: waitress's default, these headers are deleted before the app sees them.
+    trusted_proxy: bool = False
+
+    def validate(self) -> None:
+        if self.redirect_status not in REDIRECT_STATUSES:
+            codes = ", ".join(str(c) for c in sorted(REDIRECT_STATUSES))
+            raise ConfigError(f"Redirect status {self.redirect_status} is not one of {codes}.")
+        if self.hsts_max_age < 0:
+            raise ConfigError("The HSTS max-age must be zero or more seconds.")
+
+    def hsts_value(self) -> str:
+        return f"max-age={self.hsts_max_age}"
+
+
+def _hostname(host_header: str) -> str:
+    """The host part of a Host header: ``[::1]:8080`` -> ``[::1]``, ``localhost:8080`` -> ``localhost``."""
+    if host_header.startswith("["):
+        return host_header[: host_header.find("]") + 1] or host_header
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+class PolicyMiddleware:
+    """Applies a ``Policy`` for one listener (``scheme`` "http" or "https")."""
+
+    def __init__(
+        self, app: WSGIApp, policy: Policy, scheme: str, https_port: Callable[[], int | None]
+    ) -> None:
+        self.policy = policy
+        self.scheme = scheme
+        self.https_port = https_port
+        self.app = app
+        # waitress's own proxy-header handling, both ways, chosen per request.
+        self._clearing = proxy_headers_middleware(app, trusted_proxy=None, clear_untrusted=True)
+        self._trusting = proxy_headers_middleware(
+            app, trusted_proxy="*", trusted_proxy_headers=set(TRUSTED_PROXY_HEADERS), clear_untrusted=True
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        policy = self.policy
+        if self.scheme == "http" and policy.redirect_https:
+            port = self.https_port()
+            if port:
+                return self._redirect(environ, start_response, port, policy.redirect_status)
+        app = self._clearing
+        if policy.trusted_proxy and environ.get("REMOTE_ADDR") in LOOPBACK_PEERS:
+            app = self._trusting
+        if self.scheme == "https" and policy.hsts:
+            value = policy.hsts_value()
+            environ["launcher.hsts"] = value
+
+            def hsts_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+                headers = [*headers, ("Strict-Transport-Security", value)]
+                return (
+                    start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+                )
+
+            return app(environ, hsts_start_response)
+        return app(environ, start_response)
+
+    @staticmethod
+    def _redirect(
+        environ: dict[str, Any], start_response: StartResponse, port: int, status: int
+    ) -> Iterable[bytes]:
+        host = _hostname(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "localhost"))
+        target = environ.get("REQUEST_URI") or "/"
+        if not target.startswith("/"):
+            target = "/"
+        location = f"https://{host}{'' if port == 443 else f':{port}'}{target}"
+        body = f"Redirecting to {location}\n".encode()
+        start_response(
+            f"{status} {REDIRECT_STATUSES.get(status, 'Redirect')}",
+            [
+                ("Location", location),
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
+        return [body]

@@ -1,0 +1,478 @@
+"""The HTTP and HTTPS listeners: waitress servers started and stopped from any thread.
+
+A ``Listener`` owns one waitress server, its event-loop thread and its worker threads.  Only the
+loop thread ever closes the loop's sockets: ``stop()`` hands it the closing work through waitress's
+trigger, joins it, then shuts the workers down.  ``Servers`` pairs an HTTP and an HTTPS listener
+over one WSGI app, one request sink and one ``Policy``.
+
+Both listeners bind the address themselves before waitress sees the socket, so a bind failure
+raises a typed ``ListenError`` (never ``sys.exit``) and leaves no thread or descriptor behind.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
+
+from launcher import tls
+from launcher.errors import (
+    AddressUnavailableError,
+    ConfigError,
+    ListenError,
+    PermissionDeniedError,
+    PortInUseError,
+)
+from launcher.policy import Policy, PolicyMiddleware
+from launcher.requestlog import RequestLogMiddleware, RequestSink
+
+log = logging.getLogger("launcher.servers")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_HTTPS_PORT = 8443
+DEFAULT_THREADS = 8
+#: waitress's default (100) would let a handful of idle browsers block new connections.
+CONNECTION_LIMIT = 500
+#: Seconds an idle keep-alive connection is kept; waitress's default is 120.
+CHANNEL_TIMEOUT = 60
+#: How often the loop looks for idle or stuck connections (handshakes that never finish).
+CLEANUP_INTERVAL = 5
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class ListenerState(enum.Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    ERROR = "error"
+
+
+class _NamedDispatcher(ThreadedTaskDispatcher):
+    """waitress's worker pool, with thread names that say which listener they serve."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def start_new_thread(self, target: Callable[[int], None], thread_no: int) -> None:
+        thread = threading.Thread(target=target, name=f"{self.prefix}-{thread_no}", args=(thread_no,))
+        thread.daemon = True
+        thread.start()
+
+    def idle(self) -> bool:
+        with self.lock:
+            return not self.queue and self.active_count == 0
+
+
+class _PlainServer(TcpWSGIServer):
+    channel_class = tls.PlainChannel
+
+    def __init__(
+        self, *args: Any, extra_environ: dict[str, Any], hint_url: Callable[[], str | None], **kw: Any
+    ):
+        self.extra_environ = extra_environ
+        self.hint_url = hint_url
+        super().__init__(*args, **kw)
+
+
+class _TLSServer(_PlainServer):
+    channel_class = tls.TLSChannel
+
+    def __init__(self, *args: Any, ssl_context: ssl.SSLContext, **kw: Any) -> None:
+        self.ssl_context = ssl_context
+        super().__init__(*args, **kw)
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)
+        mono = time.monotonic()
+        for channel in list(self.active_channels.values()):
+            if channel.overdue(mono, now):
+                channel._force_close()
+
+
+def _port_holder(port: int) -> str | None:
+    """Which process listens on TCP *port*, from /proc (Linux); None where the OS does not tell."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh, None)
+                for line in fh:
+                    fields = line.split()
+                    if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(fields[9])
+        except OSError:
+            continue
+    if not inodes:
+        return None
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            for fd in fds:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    with open(f"/proc/{pid}/comm") as fh:
+                        name = fh.read().strip()
+                    return f"{name} (pid {pid})" + (" — this launcher" if int(pid) == os.getpid() else "")
+        except OSError:
+            continue
+    return None
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A bound (not yet listening) TCP socket; typed errors for every way binding fails."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"Port {port} is out of range: use 1–65535, or 0 for any free port.")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise AddressUnavailableError(
+            f"Cannot resolve the host {host!r}: {exc.strerror}.", host=host, port=port
+        ) from None
+    family, socktype, proto, _, sockaddr = infos[0]
+    sock = socket.socket(family, socktype, proto)
+    try:
+        if os.name == "posix":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(host, port, _port_holder(port)) from None
+        if exc.errno == errno.EACCES:
+            raise PermissionDeniedError(
+                f"Not allowed to listen on port {port}: ports below 1024 need administrator rights. "
+                "Choose a port above 1024.",
+                host=host,
+                port=port,
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise AddressUnavailableError(
+                f"The address {host} does not belong to this machine. Use 127.0.0.1, or 0.0.0.0 for all.",
+                host=host,
+                port=port,
+            ) from None
+        raise ListenError(f"Cannot listen on {host}:{port}: {exc.strerror}.", host=host, port=port) from None
+    return sock
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+StateCallback = Callable[["Listener", ListenerState], None]
+
+
+class Listener:
+    """One waitress listener (``scheme`` "http" or "https") with its own threads.
+
+    ``build`` is called at each start and returns the WSGI app to serve and, for HTTPS, the SSL
+    context; so a new app or certificate takes effect at the next start.
+    """
+
+    def __init__(
+        self,
+        scheme: str,
+        build: Callable[[], tuple[WSGIApp, ssl.SSLContext | None]],
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        threads: int = DEFAULT_THREADS,
+        hint_url: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        if scheme not in ("http", "https"):
+            raise ValueError(f"scheme must be 'http' or 'https', not {scheme!r}")
+        self.scheme = scheme
+        self.host = host
+        self.configured_port = port
+        self.threads = threads
+        self.error: str | None = None
+        self._build = build
+        self._hint_url = hint_url
+        self._state = ListenerState.STOPPED
+        self._lock = threading.RLock()  # serialises start/stop
+        self._callbacks: list[StateCallback] = []
+        self._server: _PlainServer | None = None
+        self._loop_thread: threading.Thread | None = None
+        self._dispatcher: _NamedDispatcher | None = None
+        self._bound_port: int | None = None
+
+    # --- facts -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ListenerState:
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        return self._state is ListenerState.RUNNING
+
+    @property
+    def port(self) -> int:
+        """The bound port while running, else the configured one (0 = any free port)."""
+        return self._bound_port if self._bound_port is not None else self.configured_port
+
+    @port.setter
+    def port(self, value: int) -> None:
+        self.configured_port = value
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{_url_host(self.host)}:{self.port}/"
+
+    def add_state_callback(self, callback: StateCallback) -> None:
+        """``callback(listener, state)`` runs in whichever thread changed the state."""
+        self._callbacks.append(callback)
+
+    def _set_state(self, state: ListenerState, error: str | None = None) -> None:
+        self._state = state
+        self.error = error
+        for callback in list(self._callbacks):
+            try:
+                callback(self, state)
+            except Exception:
+                log.exception("State callback failed")
+
+    # --- start / stop ------------------------------------------------------------------------
+
+    def start(self, port: int | None = None) -> None:
+        """Bind, start the loop and worker threads; return once accepting connections.
+
+        *port* overrides the configured port for this start (a restart keeps its port this way).
+
+        Raises ``ListenError`` subclasses (``PortInUseError``...) or ``CertError``; the listener is
+        then in state ERROR with ``error`` set, and nothing is left running.
+        """
+        with self._lock:
+            if self._state in (ListenerState.RUNNING, ListenerState.STARTING):
+                return
+            self._set_state(ListenerState.STARTING)
+            sock = dispatcher = server = None
+            try:
+                app, ssl_context = self._build()
+                sock = bind_socket(self.host, self.configured_port if port is None else port)
+                port = sock.getsockname()[1]
+                adj = Adjustments(
+                    host=self.host,
+                    port=str(port),
+                    threads=self.threads,
+                    url_scheme=self.scheme,
+                    ident="flask-https-launcher",
+                    # Proxy headers are handled per request by PolicyMiddleware.
+                    clear_untrusted_proxy_headers=False,
+                    asyncore_use_poll=True,  # select() stops at 1024 descriptors
+                    connection_limit=CONNECTION_LIMIT,
+                    channel_timeout=CHANNEL_TIMEOUT,
+                    cleanup_interval=CLEANUP_INTERVAL,
+                )
+                dispatcher = _NamedDispatcher(f"launcher-{self.scheme}-worker")
+                dispatcher.set_thread_count(self.threads)
+                kwargs: dict[str, Any] = {
+                    "extra_environ": {"launcher.listener": self.scheme},
+                    "hint_url": self._hint_url,
+                    "map": {},
+                    "_sock": sock,
+                    "dispatcher": dispatcher,
+                    "adj": adj,
+                    "bind_socket": False,
+                }
+                if self.scheme == "https":
+                    server = _TLSServer(app, ssl_context=ssl_context, **kwargs)
+                else:
+                    server = _PlainServer(app, **kwargs)
+                thread = threading.Thread(
+                    target=self._run_loop, args=(server,), name=f"launcher-{self.scheme}-loop", daemon=True
+                )
+                thread.start()
+            except Exception as exc:
+                if dispatcher is not None:
+                    dispatcher.shutdown(timeout=1)
+                if server is not None:
+                    tls.close_channels(server)
+                elif sock is not None:
+                    sock.close()
+                self._bound_port = None
+                self._set_state(ListenerState.ERROR, str(exc))
+                raise
+            self._server, self._dispatcher, self._loop_thread = server, dispatcher, thread
+            self._bound_port = port
+            self._set_state(ListenerState.RUNNING)
+            log.info("%s listening on %s", self.scheme.upper(), self.url)
+
+    def _run_loop(self, server: _PlainServer) -> None:
+        try:
+            server.run()
+        except Exception:
+            log.exception("The %s event loop failed", self.scheme)
+            tls.close_channels(server)
+
+    def stop(self, timeout: float = 1.0, grace: float = 0.0) -> None:
+        """Stop serving and free the port; safe to call twice and from any thread.
+
+        With *grace* > 0 the listening socket closes first and requests in flight get up to
+        *grace* seconds to finish before the connections are closed.
+        """
+        with self._lock:
+            server, dispatcher, thread = self._server, self._dispatcher, self._loop_thread
+            if server is None:
+                if self._state is ListenerState.ERROR:
+                    self._set_state(ListenerState.STOPPED)
+                return
+            self._set_state(ListenerState.STOPPING)
+            deadline = time.monotonic() + timeout + grace
+            if grace > 0:
+                # Stop accepting: close the listening socket only; the loop keeps the connections.
+                server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
+                while time.monotonic() < deadline - timeout and not dispatcher.idle():
+                    time.sleep(0.01)
+            try:
+                server.trigger.pull_trigger(lambda: tls.close_channels(server))
+            except OSError:  # the trigger is already closed: the loop has ended
+                pass
+            thread.join(max(0.05, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("The %s event loop did not stop in time", self.scheme)
+            dispatcher.shutdown(cancel_pending=True, timeout=max(0.05, deadline - time.monotonic()))
+            self._server = self._dispatcher = self._loop_thread = None
+            self._bound_port = None
+            self._set_state(ListenerState.STOPPED)
+            log.info("%s stopped", self.scheme.upper())
+
+
+class Servers:
+    """An HTTP and an HTTPS listener serving one app, logging into one sink, under one Policy."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        cert_store: Any,
+        sink: RequestSink | None = None,
+        policy: Policy | None = None,
+        host: str = DEFAULT_HOST,
+        http_port: int = DEFAULT_HTTP_PORT,
+        https_port: int = DEFAULT_HTTPS_PORT,
+        threads: int = DEFAULT_THREADS,
+        hosts: Iterable[str] | None = None,
+    ) -> None:
+        self.app = app
+        self.cert_store = cert_store
+        self.sink = sink if sink is not None else RequestSink()
+        self.policy = policy if policy is not None else Policy()
+        self.extra_hosts = tuple(hosts or ())
+        self.http = Listener(
+            "http",
+            lambda: (self._stack("http"), None),
+            host=host,
+            port=http_port,
+            threads=threads,
+            hint_url=lambda: self.https.url if self.https.running else None,
+        )
+        self.https = Listener(
+            "https",
+            lambda: (self._stack("https"), self._ssl_context()),
+            host=host,
+            port=https_port,
+            threads=threads,
+        )
+
+    @property
+    def listeners(self) -> tuple[Listener, Listener]:
+        return (self.http, self.https)
+
+    @property
+    def host(self) -> str:
+        return self.http.host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        for listener in self.listeners:
+            listener.host = value
+
+    def cert_hosts(self) -> tuple[str, ...]:
+        """The names the generated leaf must cover: the defaults, the bind host, any extra."""
+        from launcher.certs import DEFAULT_HOSTS
+
+        hosts = list(DEFAULT_HOSTS)
+        for name in (self.host, *self.extra_hosts):
+            if name and name not in ("0.0.0.0", "::") and name not in hosts:
+                hosts.append(name)
+        return tuple(hosts)
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        self.cert_store.ensure(hosts=self.cert_hosts())
+        return tls.server_context(Path(self.cert_store.cert_path), Path(self.cert_store.key_path))
+
+    def _https_port(self) -> int | None:
+        return self.https.port if self.https.running else None
+
+    def _stack(self, scheme: str) -> WSGIApp:
+        app = PolicyMiddleware(self.app, self.policy, scheme, self._https_port)
+        return RequestLogMiddleware(app, self.sink, scheme)
+
+    def start_all(self) -> list[Exception]:
+        """Start both listeners (HTTPS first, so HTTP can redirect to it); return the errors."""
+        errors: list[Exception] = []
+        for listener in (self.https, self.http):
+            try:
+                listener.start()
+            except Exception as exc:
+                errors.append(exc)
+        return errors
+
+    def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
+        """Stop both listeners at once (in parallel), within about *timeout* + *grace* seconds."""
+        other = threading.Thread(target=self.http.stop, args=(timeout, grace), name="launcher-stop-http")
+        other.start()
+        self.https.stop(timeout, grace)
+        other.join()
+
+    def restart(self, grace: float = 0.5) -> list[Exception]:
+        """Restart the listeners that run (in-flight requests get *grace* seconds)."""
+        running = [(listener, listener.port) for listener in (self.https, self.http) if listener.running]
+        errors: list[Exception] = []
+        for listener, _ in running:
+            listener.stop(grace=grace)
+        for listener, port in running:
+            try:
+                listener.start(port=port)
+            except Exception as exc:
+                errors.append(exc)
+        return errors
+
+    def set_app(self, app: WSGIApp, grace: float = 0.5) -> list[Exception]:
+        """Serve *app* from now on: the running listeners restart with it."""
+        self.app = app
+        return self.restart(grace=grace)
+
+    def reload_tls(self) -> None:
+        """Restart HTTPS, if it runs, so it serves the certificate now in the store."""
+        if self.https.running:
+            port = self.https.port
+            self.https.stop()
+            self.https.start(port=port)
