@@ -183,7 +183,8 @@ class RequestLogMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
-        wall = time.time()
+        # What the client sent, taken before the app (or a proxy-header middleware) changes environ.
+        head = _Head(environ, time.time())
         captured: list[Any] = [500, ()]
 
         def logging_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
@@ -199,69 +200,99 @@ class RequestLogMiddleware:
             import traceback
 
             environ.setdefault(ERROR_ENVIRON_KEY, traceback.format_exc())
-            self._record(environ, captured, 0, wall, started)
+            self._record(head, environ, captured, 0, started)
             raise
-        return _LoggedBody(self, body, environ, captured, wall, started)
+        return _LoggedBody(self, body, head, environ, captured, started)
 
     def _record(
-        self, environ: dict[str, Any], captured: list[Any], size: int, wall: float, started: float
+        self, head: _Head, environ: dict[str, Any], captured: list[Any], size: int, started: float
     ) -> None:
-        request_headers = tuple(
-            (key[5:].replace("_", "-").title(), value)
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        )
-        if "CONTENT_TYPE" in environ:
-            request_headers += (("Content-Type", environ["CONTENT_TYPE"]),)
-        if "CONTENT_LENGTH" in environ:
-            request_headers += (("Content-Length", environ["CONTENT_LENGTH"]),)
-        try:
-            port = int(environ.get("REMOTE_PORT") or 0)
-        except ValueError:
-            port = 0
         self.sink.add(
             RequestRecord(
                 seq=self.sink.next_seq(),
-                time=wall,
+                time=head.wall,
                 listener=self.listener,
-                client_addr=environ.get("REMOTE_ADDR", ""),
-                client_port=port,
-                method=environ.get("REQUEST_METHOD", ""),
-                path=environ.get("PATH_INFO", ""),
-                query=environ.get("QUERY_STRING", ""),
-                http_version=environ.get("SERVER_PROTOCOL", ""),
+                client_addr=head.client_addr,
+                client_port=head.client_port,
+                method=head.method,
+                path=head.path,
+                query=head.query,
+                http_version=head.http_version,
                 status=captured[0],
                 response_bytes=size,
                 duration_ms=(time.perf_counter() - started) * 1000.0,
-                tls_version=environ.get("SSL_PROTOCOL"),
-                tls_cipher=environ.get("SSL_CIPHER"),
-                user_agent=environ.get("HTTP_USER_AGENT", ""),
-                request_headers=request_headers,
+                tls_version=head.tls_version,
+                tls_cipher=head.tls_cipher,
+                user_agent=head.user_agent,
+                request_headers=head.headers,
                 response_headers=captured[1],
                 error=environ.get(ERROR_ENVIRON_KEY),
             )
         )
 
 
+class _Head:
+    """The request as it arrived: read from environ before anything downstream rewrites it."""
+
+    __slots__ = (
+        "client_addr",
+        "client_port",
+        "headers",
+        "http_version",
+        "method",
+        "path",
+        "query",
+        "tls_cipher",
+        "tls_version",
+        "user_agent",
+        "wall",
+    )
+
+    def __init__(self, environ: dict[str, Any], wall: float) -> None:
+        self.wall = wall
+        headers = [
+            (key[5:].replace("_", "-").title(), value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        ]
+        if "CONTENT_TYPE" in environ:
+            headers.append(("Content-Type", environ["CONTENT_TYPE"]))
+        if "CONTENT_LENGTH" in environ:
+            headers.append(("Content-Length", environ["CONTENT_LENGTH"]))
+        self.headers = tuple(headers)
+        try:
+            self.client_port = int(environ.get("REMOTE_PORT") or 0)
+        except ValueError:
+            self.client_port = 0
+        self.client_addr = environ.get("REMOTE_ADDR", "")
+        self.method = environ.get("REQUEST_METHOD", "")
+        self.path = environ.get("PATH_INFO", "")
+        self.query = environ.get("QUERY_STRING", "")
+        self.http_version = environ.get("SERVER_PROTOCOL", "")
+        self.tls_version = environ.get("SSL_PROTOCOL")
+        self.tls_cipher = environ.get("SSL_CIPHER")
+        self.user_agent = environ.get("HTTP_USER_AGENT", "")
+
+
 class _LoggedBody:
     """Wraps a response body: counts its bytes and records the request on ``close()``."""
 
-    __slots__ = ("_body", "_captured", "_environ", "_middleware", "_size", "_started", "_wall")
+    __slots__ = ("_body", "_captured", "_environ", "_head", "_middleware", "_size", "_started")
 
     def __init__(
         self,
         middleware: RequestLogMiddleware,
         body: Iterable[bytes],
+        head: _Head,
         environ: dict[str, Any],
         captured: list[Any],
-        wall: float,
         started: float,
     ) -> None:
         self._middleware = middleware
         self._body = body
+        self._head = head
         self._environ = environ
         self._captured = captured
-        self._wall = wall
         self._started = started
         self._size = 0
 
@@ -276,4 +307,4 @@ class _LoggedBody:
             if close is not None:
                 close()
         finally:
-            self._middleware._record(self._environ, self._captured, self._size, self._wall, self._started)
+            self._middleware._record(self._head, self._environ, self._captured, self._size, self._started)
