@@ -1,0 +1,985 @@
+"""The local CA, the leaf certificates it signs, and validation of a user's own certificate.
+
+Files in a certificate folder (``CertStore``)::
+
+    ca.pem        the launcher's local CA certificate (this is what gets trusted; never replaced by an import)
+    ca-key.pem    the CA's private key, 0600
+    cert.pem      the leaf certificate served on HTTPS (generated, or a user's imported certificate + chain)
+    key.pem       the leaf's private key, 0600
+    imported.json present when cert.pem/key.pem were imported by the user (see ``CertStore.import_pair``)
+
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so a crash
+leaves either the old file or the new one, never half a key.  Key files are created with mode 0600 from
+the start (``os.open(..., 0o600)``); a folder the store creates is 0700.
+
+Limits: keys are stored unencrypted (like mkcert's): the folder permissions are the protection.  Imported
+keys must be unencrypted PEM.  Only the first certificate of a PEM file is the leaf; any following ones are
+taken as its chain, in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import getpass
+import ipaddress
+import json
+import os
+import re
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from launcher.errors import (
+    CertDirError,
+    CertExpiredError,
+    CertFileError,
+    CertNotYetValidError,
+    ChainError,
+    HostNotCoveredError,
+    InvalidNameError,
+    KeyMismatchError,
+)
+
+__all__ = [
+    "BACKDATE",
+    "CA_VALIDITY",
+    "CA_WARN_BEFORE",
+    "DEFAULT_HOSTS",
+    "LEAF_RENEW_BEFORE",
+    "LEAF_VALIDITY",
+    "CertInfo",
+    "CertStore",
+    "KeyType",
+    "build_ca",
+    "build_leaf",
+    "default_cert_dir",
+    "describe",
+    "generate_key",
+    "host_covered",
+    "name_text",
+    "parse_name",
+    "validate_pair",
+]
+
+# --- policy constants (each with its reason) ------------------------------------------------------
+
+#: 10 years, like mkcert: the user trusts the CA once per browser/OS; a short CA life would mean re-trusting.
+CA_VALIDITY = dt.timedelta(days=3650)
+#: Browsers cap *publicly trusted* leaves at 398 days; local CAs are exempt, but staying under the cap
+#: avoids any client that applies it anyway, and ``ensure()`` renews for free.
+LEAF_VALIDITY = dt.timedelta(days=397)
+#: not_valid_before is set this far in the past, so a client whose clock is a little behind (VMs,
+#: containers, a phone on the LAN) does not reject a certificate made a moment ago.
+BACKDATE = dt.timedelta(hours=1)
+#: A leaf this close to expiry is renewed by ``ensure()`` (the CA is kept, so trust survives).
+LEAF_RENEW_BEFORE = dt.timedelta(days=30)
+#: The CA's own expiry is announced this far ahead (re-trusting a new CA is a manual step).
+CA_WARN_BEFORE = dt.timedelta(days=365)
+
+#: What a generated leaf covers by default.
+DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+ORGANIZATION = "Flask HTTPS Launcher"
+IMPORT_MARKER = "imported.json"
+
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class KeyType(enum.StrEnum):
+    """Key algorithm for new keys.  ECDSA P-256 is the default: a TLS handshake costs about half of RSA's."""
+
+    ECDSA_P256 = "ecdsa-p256"
+    RSA_2048 = "rsa-2048"
+    RSA_3072 = "rsa-3072"
+
+
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return _utcnow()
+    if now.tzinfo is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    return now.astimezone(dt.UTC)
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+def _dns_name(text: str, original: str) -> str:
+    """Return ``text`` as a lower-case ASCII DNS name (IDN encoded), or raise InvalidNameError."""
+    name = text.strip().rstrip(".").lower()
+    wildcard = name.startswith("*.")
+    body = name[2:] if wildcard else name
+    try:
+        body = body.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidNameError(
+            f"{original!r} is not a valid host name: use letters, digits, hyphens and dots, or an IP address."
+        ) from None
+    labels = body.split(".")
+    if (
+        not body
+        or len(body) > 253
+        or not all(_LABEL_RE.match(label) for label in labels)
+        or (wildcard and len(labels) < 2)
+    ):
+        hint = " A wildcard must be the whole left-most label, like *.example.test." if "*" in body else ""
+        raise InvalidNameError(
+            f"{original!r} is not a valid host name: use letters, digits, hyphens and dots"
+            f" (each label 1-63 characters), or an IP address.{hint}"
+        )
+    return ("*." if wildcard else "") + body
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    candidate = text.strip()
+    if candidate.startswith("[") and candidate.endswith("]"):
+        candidate = candidate[1:-1]
+    try:
+        return ipaddress.ip_address(candidate)
+    except ValueError:
+        return None
+
+
+def parse_name(text: str) -> x509.GeneralName:
+    """Parse ``"DNS:name"``, ``"IP:addr"`` or a bare name/IP into a typed SAN.
+
+    A bare value that parses as an IP address becomes ``x509.IPAddress`` (never a DNS name: clients
+    reject IPs in DNS SANs).  Unicode names are IDNA-encoded.  Raises InvalidNameError.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidNameError("An empty host name was given: give a host name such as localhost or an IP.")
+    raw = text.strip()
+    prefix, sep, rest = raw.partition(":")
+    kind = prefix.upper() if sep else ""
+    if kind == "IP":
+        ip = _ip(rest)
+        if ip is None:
+            raise InvalidNameError(f"{rest!r} is not a valid IP address (from {raw!r}).")
+        return x509.IPAddress(ip)
+    if kind == "DNS":
+        if _ip(rest) is not None:
+            raise InvalidNameError(
+                f"{rest!r} is an IP address: write it as IP:{rest}"
+                " (clients reject IP addresses in DNS names)."
+            )
+        return x509.DNSName(_dns_name(rest, raw))
+    ip = _ip(raw)
+    if ip is not None:
+        return x509.IPAddress(ip)
+    return x509.DNSName(_dns_name(raw, raw))
+
+
+def name_text(name: x509.GeneralName) -> str:
+    """``x509.DNSName('a')`` -> ``"DNS:a"``, ``x509.IPAddress(...)`` -> ``"IP:127.0.0.1"``."""
+    if isinstance(name, x509.DNSName):
+        return f"DNS:{name.value}"
+    if isinstance(name, x509.IPAddress):
+        return f"IP:{name.value}"
+    return f"{type(name).__name__}:{name.value}"
+
+
+def _san_names(cert: x509.Certificate) -> list[x509.GeneralName]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return list(ext.value)
+
+
+def _dns_matches(pattern: str, host: str) -> bool:
+    pattern = pattern.lower().rstrip(".")
+    host = host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        first, dot, rest = host.partition(".")
+        # One label deep only: *.example.test covers a.example.test, not example.test or a.b.example.test.
+        return bool(first) and bool(dot) and first != "*" and rest == pattern[2:]
+    return pattern == host
+
+
+def host_covered(cert: x509.Certificate, host: str) -> bool:
+    """Whether the certificate's SANs cover ``host`` the way browsers check it (the CN is ignored)."""
+    target = parse_name(host)
+    for san in _san_names(cert):
+        if isinstance(target, x509.IPAddress) and isinstance(san, x509.IPAddress):
+            if san.value == target.value:
+                return True
+        elif (
+            isinstance(target, x509.DNSName)
+            and isinstance(san, x509.DNSName)
+            and _dns_matches(san.value, target.value)
+        ):
+            return True
+    return False
+
+
+# --- keys and builders ----------------------------------------------------------------------------
+
+
+def generate_key(key_type: KeyType | str = KeyType.ECDSA_P256) -> PrivateKey:
+    """A new private key of ``key_type``."""
+    key_type = KeyType(key_type)
+    if key_type is KeyType.ECDSA_P256:
+        return ec.generate_private_key(ec.SECP256R1())
+    bits = 2048 if key_type is KeyType.RSA_2048 else 3072
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def _key_type_of(key: object) -> KeyType | None:
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and isinstance(
+        key.curve, ec.SECP256R1
+    ):
+        return KeyType.ECDSA_P256
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return {2048: KeyType.RSA_2048, 3072: KeyType.RSA_3072}.get(key.key_size)
+    return None
+
+
+def _key_pem(key: PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _spki(key: object) -> bytes:
+    return key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _default_ca_cn() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = "user"
+    host = socket.gethostname() or "localhost"
+    cn = f"{ORGANIZATION} local CA ({user}@{host})"
+    return cn[:64]  # ub-common-name
+
+
+def build_ca(
+    key: PrivateKey,
+    *,
+    common_name: str | None = None,
+    now: dt.datetime | None = None,
+    validity: dt.timedelta = CA_VALIDITY,
+) -> x509.Certificate:
+    """A self-signed CA certificate for ``key`` that may sign leaves only (path_length=0).
+
+    ``now`` is the creation time (tests pass one in the past to make an expired CA).
+    """
+    now = _aware(now)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name or _default_ca_cn()),
+        ]
+    )
+    public = key.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(now + validity)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def build_leaf(
+    ca_cert: x509.Certificate,
+    ca_key: PrivateKey,
+    key: PrivateKey,
+    hosts: tuple[str, ...] | list[str] = DEFAULT_HOSTS,
+    *,
+    now: dt.datetime | None = None,
+    validity: dt.timedelta = LEAF_VALIDITY,
+) -> x509.Certificate:
+    """A server certificate for ``hosts`` (names or IPs, see ``parse_name``) signed by the CA.
+
+    No SubjectKeyIdentifier on leaves: identical SKIs break Windows SChannel (mitmproxy's finding).
+    """
+    now = _aware(now)
+    sans: list[x509.GeneralName] = []
+    for host in hosts:
+        san = host if isinstance(host, x509.DNSName | x509.IPAddress) else parse_name(host)
+        if san not in sans:
+            sans.append(san)
+    if not sans:
+        raise InvalidNameError("A certificate needs at least one host name or IP address.")
+    first = next((s for s in sans if isinstance(s, x509.DNSName)), sans[0])
+    cn = str(first.value)[:64]
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    except x509.ExtensionNotFound:
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key())
+    is_rsa = isinstance(key, rsa.RSAPrivateKey)
+    not_after = min(now + validity, ca_cert.not_valid_after_utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+                    x509.NameAttribute(NameOID.COMMON_NAME, cn),
+                ]
+            )
+        )
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                # RSA key exchange (TLS 1.2 without ECDHE) needs it; we only offer ECDHE, but clients check.
+                key_encipherment=is_rsa,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(aki, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+# --- describe ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """A readable summary of one certificate.  ``days_left`` is counted when the summary was made."""
+
+    subject: str
+    issuer: str
+    sans: tuple[str, ...]
+    not_before: dt.datetime
+    not_after: dt.datetime
+    days_left: int
+    fingerprint_sha256: str
+    key_type: str
+    is_ca: bool
+    serial: str
+
+    @property
+    def expired(self) -> bool:
+        return _utcnow() >= self.not_after
+
+    @property
+    def not_yet_valid(self) -> bool:
+        return _utcnow() < self.not_before
+
+    def expiring_soon(self, days: int = 30) -> bool:
+        """True when the certificate expires within ``days`` days from now (or already has)."""
+        return self.not_after - _utcnow() <= dt.timedelta(days=days)
+
+    @property
+    def common_name(self) -> str:
+        for part in re.split(r"(?<!\\),", self.subject):
+            if part.startswith("CN="):
+                return part[3:]
+        return self.subject
+
+    def lines(self) -> list[str]:
+        """Human-readable lines, as ``flask-launcher cert show`` prints them."""
+        state = (
+            "EXPIRED"
+            if self.expired
+            else "not yet valid"
+            if self.not_yet_valid
+            else f"{self.days_left} days left"
+        )
+        out = [
+            f"Subject:     {self.subject}",
+            f"Issuer:      {self.issuer}",
+            f"Valid:       {_when(self.not_before)} to {_when(self.not_after)} ({state})",
+            f"Key:         {self.key_type}",
+            f"SHA-256:     {self.fingerprint_sha256}",
+            f"Serial:      {self.serial}",
+        ]
+        if self.sans:
+            out.insert(2, f"Names:       {', '.join(self.sans)}")
+        if self.is_ca:
+            out.insert(0, "Type:        certificate authority")
+        return out
+
+
+def _describe_key(public: object) -> str:
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        curve = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}.get(
+            public.curve.name, public.curve.name
+        )
+        return f"ECDSA {curve}"
+    if isinstance(public, rsa.RSAPublicKey):
+        return f"RSA {public.key_size}"
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(public, ed448.Ed448PublicKey):
+        return "Ed448"
+    return type(public).__name__
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def _load_certs(data: bytes, source: str) -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise CertFileError(
+            f"{source} is not a PEM certificate (expected a '-----BEGIN CERTIFICATE-----' block):"
+            " choose the certificate file, not the key or a DER/PKCS#12 file."
+        )
+    return certs
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CertFileError(f"The {what} file {path} does not exist: check the path.") from None
+    except IsADirectoryError:
+        raise CertFileError(f"The {what} path {path} is a folder, not a file: give the file.") from None
+    except OSError as exc:
+        raise CertFileError(f"Cannot read the {what} file {path}: {exc.strerror}.") from None
+
+
+def describe(cert: x509.Certificate | bytes | str | Path, *, now: dt.datetime | None = None) -> CertInfo:
+    """Summarise a certificate given as an object, PEM bytes/text, or a file path (first cert of the file)."""
+    if not isinstance(cert, x509.Certificate):
+        if isinstance(cert, Path) or (isinstance(cert, str) and "-----BEGIN" not in cert):
+            cert = _load_certs(_read(Path(cert), "certificate"), f"The file {cert}")[0]
+        else:
+            data = cert.encode() if isinstance(cert, str) else cert
+            cert = _load_certs(data, "The certificate")[0]
+    now = _aware(now)
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    left = cert.not_valid_after_utc - now
+    return CertInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        sans=tuple(name_text(n) for n in _san_names(cert)),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        days_left=left.days,
+        fingerprint_sha256=_fingerprint(cert),
+        key_type=_describe_key(cert.public_key()),
+        is_ca=is_ca,
+        serial=f"{cert.serial_number:X}",
+    )
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def _load_key(data: bytes, source: str) -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise CertFileError(
+            f"{source} is encrypted with a passphrase: the launcher needs an unencrypted key"
+            " (decrypt a copy with `openssl pkey -in KEY -out key-plain.pem`)."
+        ) from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise CertFileError(
+            f"{source} is not a PEM private key (expected '-----BEGIN PRIVATE KEY-----' or similar):"
+            " choose the key file that belongs to the certificate."
+        ) from None
+    return key  # type: ignore[return-value]
+
+
+def _when(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _check_time(cert: x509.Certificate, now: dt.datetime, source: str, *, fix: str) -> None:
+    if now < cert.not_valid_before_utc:
+        raise CertNotYetValidError(
+            f"{source} is not valid until {_when(cert.not_valid_before_utc)}:"
+            " check this computer's clock, or wait until then."
+        )
+    if now >= cert.not_valid_after_utc:
+        ago = (now - cert.not_valid_after_utc).days
+        raise CertExpiredError(
+            f"{source} expired on {_when(cert.not_valid_after_utc)} ({ago} days ago): {fix}"
+        )
+
+
+def _check_host(cert: x509.Certificate, host: str, source: str) -> None:
+    if host_covered(cert, host):
+        return
+    names = [name_text(n) for n in _san_names(cert)]
+    target = parse_name(host)
+    if not names:
+        raise HostNotCoveredError(
+            f"{source} has no subject alternative names, so browsers will not accept it for {host}"
+            " (they ignore the common name): use a certificate with a SAN for it."
+        )
+    hint = ""
+    if isinstance(target, x509.IPAddress) and f"DNS:{target.value}" in names:
+        hint = f" (it lists {target.value} as a DNS name, which clients reject: it must be an IP SAN)"
+    raise HostNotCoveredError(
+        f"{source} does not cover {host}{hint}; it names {', '.join(names)}:"
+        f" serve one of those names, or use a certificate whose SANs include {host}."
+    )
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(parent)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _check_chain(
+    leaf: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    ca: x509.Certificate,
+    source: str,
+    ca_src: str,
+) -> None:
+    """The leaf (through the intermediates in the file, in order) is signed by ``ca``."""
+    path = [leaf, *intermediates]
+    # Follow the chain from the leaf as far as the file's own links go, then require the CA's signature.
+    for i, cert in enumerate(path):
+        if _issued_by(cert, ca):
+            return
+        if i + 1 < len(path) and not _issued_by(cert, path[i + 1]):
+            break
+    raise ChainError(
+        f"{source} was not issued by the CA {ca_src} (the certificate's issuer is"
+        f" '{leaf.issuer.rfc4514_string()}', the CA is '{ca.subject.rfc4514_string()}'):"
+        " give the CA that signed it, or leave the CA out."
+    )
+
+
+def validate_pair(
+    cert_pem: bytes,
+    key_pem: bytes,
+    *,
+    host: str | None = None,
+    ca_pem: bytes | None = None,
+    now: dt.datetime | None = None,
+    cert_source: str = "The certificate",
+    key_source: str = "The private key",
+    ca_source: str = "",
+) -> CertInfo:
+    """Check that a certificate and key can be served; return the leaf's CertInfo.
+
+    Checks, in order: both parse (CertFileError), the key matches the certificate (KeyMismatchError),
+    the certificate is within its validity (CertNotYetValidError / CertExpiredError), its SANs cover
+    ``host`` when given (HostNotCoveredError), and it chains to ``ca_pem`` when given (ChainError; an
+    expired CA is CertExpiredError).  ``*_source`` words name the files in messages.
+
+    Limits: no revocation, name-constraint or policy checks; the chain check verifies signatures and
+    issuer names link by link (``Certificate.verify_directly_issued_by``), not a full RFC 5280 path
+    validation, so an old or unusual user CA still works.
+    """
+    now = _aware(now)
+    certs = _load_certs(cert_pem, cert_source)
+    leaf, intermediates = certs[0], certs[1:]
+    key = _load_key(key_pem, key_source)
+    if _spki(key.public_key()) != _spki(leaf.public_key()):
+        raise KeyMismatchError(
+            f"{key_source} does not belong to {cert_source[0].lower() + cert_source[1:]}"
+            " (their public keys differ): choose the key that was created together with this certificate."
+        )
+    _check_time(
+        leaf,
+        now,
+        cert_source,
+        fix="create a new one with `flask-launcher cert create`, or import a renewed certificate.",
+    )
+    if host:
+        _check_host(leaf, host, cert_source)
+    if ca_pem is not None:
+        ca_src = ca_source or "you gave"
+        ca = _load_certs(ca_pem, f"The CA file {ca_source}".rstrip() if ca_source else "The CA")[0]
+        _check_chain(leaf, intermediates, ca, cert_source, ca_src)
+        _check_time(
+            ca,
+            now,
+            f"The CA {ca_source}" if ca_source else "The CA",
+            fix="the certificates it signed are no longer trusted.",
+        )
+    return describe(leaf, now=now)
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+def default_cert_dir() -> Path:
+    """The per-user certificate folder (platformdirs' user data dir / "certs")."""
+    import platformdirs
+
+    return platformdirs.user_data_path("flask-https-launcher", appauthor=False) / "certs"
+
+
+def _dir_error(directory: Path, exc: OSError) -> CertDirError:
+    reason = exc.strerror or str(exc)
+    return CertDirError(
+        f"Cannot write to the certificate folder {directory}: {reason}."
+        " Choose another folder with --cert-dir, or fix its permissions."
+    )
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
+
+    The temporary file is created by ``os.open`` with ``mode`` (0600 for keys), so no other user can
+    ever open it, and ``fchmod`` sets the exact mode whatever the umask.  The process umask is not
+    changed: it is process-wide, and the GUI writes from worker threads.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        try:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if hasattr(os, "O_DIRECTORY"):
+        with contextlib.suppress(OSError):
+            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+
+class CertStore:
+    """The certificate folder: the local CA (reused across runs) and the leaf served on HTTPS.
+
+    Imported certificates: after ``import_pair`` the folder remembers (``imported.json``) that
+    cert.pem/key.pem are the user's own.  ``ensure()`` then never replaces them with a generated
+    leaf, not even to cover more hosts or to renew one that is about to expire, because silently
+    serving a different certificate than the one the user chose would be a surprise.  When the
+    imported certificate has expired, ``ensure()`` raises CertExpiredError saying how to fix it
+    (import a renewed one, or ``cert create`` to go back to generated certificates).
+    ``create_leaf()`` is the explicit way back: it replaces the import and forgets it.
+
+    Not safe against two processes writing the same folder at the same moment (each write is
+    atomic, but a CA made by one and a leaf by the other may not match; ``ensure()`` then repairs
+    the leaf on its next call).
+    """
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_cert_dir()
+
+    def __repr__(self) -> str:
+        return f"CertStore({str(self.directory)!r})"
+
+    @property
+    def ca_cert_path(self) -> Path:
+        return self.directory / "ca.pem"
+
+    @property
+    def ca_key_path(self) -> Path:
+        return self.directory / "ca-key.pem"
+
+    @property
+    def cert_path(self) -> Path:
+        return self.directory / "cert.pem"
+
+    @property
+    def key_path(self) -> Path:
+        return self.directory / "key.pem"
+
+    @property
+    def marker_path(self) -> Path:
+        return self.directory / IMPORT_MARKER
+
+    @property
+    def is_imported(self) -> bool:
+        """True when cert.pem/key.pem are the user's imported pair (not generated by the launcher)."""
+        return self.marker_path.exists()
+
+    def import_record(self) -> dict[str, str] | None:
+        """What ``import_pair`` recorded (source paths and time), or None."""
+        try:
+            data = json.loads(self.marker_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    # -- folder and writes ------------------------------------------------------------------------
+
+    def _prepare_dir(self) -> None:
+        directory = self.directory
+        try:
+            if not directory.is_dir():
+                directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+                os.chmod(directory, 0o700)  # mkdir's mode is narrowed by the umask; make it exact
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+        except FileExistsError:
+            raise CertDirError(
+                f"The certificate folder {directory} exists but is not a folder: choose another --cert-dir."
+            ) from None
+        except OSError as exc:
+            raise _dir_error(directory, exc) from None
+
+    def _write(self, path: Path, data: bytes, mode: int) -> None:
+        try:
+            _write_atomic(path, data, mode)
+        except OSError as exc:
+            raise _dir_error(self.directory, exc) from None
+
+    # -- CA -----------------------------------------------------------------------------------------
+
+    def _load_ca(self) -> tuple[x509.Certificate, PrivateKey] | None:
+        """The existing CA and its key, or None when neither file exists."""
+        has_cert, has_key = self.ca_cert_path.exists(), self.ca_key_path.exists()
+        if not has_cert and not has_key:
+            return None
+        if not has_key:
+            raise CertFileError(
+                f"The CA key {self.ca_key_path} is missing, so no new certificate can be signed: restore it,"
+                f" or delete {self.ca_cert_path} to create a new CA (which must then be trusted again)."
+            )
+        if not has_cert:
+            raise CertFileError(
+                f"The CA certificate {self.ca_cert_path} is missing: restore it, or delete"
+                f" {self.ca_key_path} to create a new CA (which must then be trusted again)."
+            )
+        ca = _load_certs(_read(self.ca_cert_path, "CA certificate"), f"The CA file {self.ca_cert_path}")[0]
+        key = _load_key(_read(self.ca_key_path, "CA key"), f"The CA key file {self.ca_key_path}")
+        if _spki(key.public_key()) != _spki(ca.public_key()):
+            raise KeyMismatchError(
+                f"The CA key {self.ca_key_path} does not belong to {self.ca_cert_path}: restore the matching"
+                " pair, or delete both to create a new CA (which must then be trusted again)."
+            )
+        return ca, key
+
+    def ensure_ca(
+        self, key_type: KeyType | str = KeyType.ECDSA_P256, *, now: dt.datetime | None = None
+    ) -> tuple[x509.Certificate, PrivateKey]:
+        """Load the CA, or create it when there is none (or the old one has expired)."""
+        self._prepare_dir()
+        now = _aware(now)
+        loaded = self._load_ca()
+        if loaded is not None and now < loaded[0].not_valid_after_utc:
+            return loaded
+        key = generate_key(key_type)
+        ca = build_ca(key, now=now)
+        self._write(self.ca_key_path, _key_pem(key), 0o600)
+        self._write(self.ca_cert_path, _cert_pem(ca), 0o644)
+        return ca, key
+
+    def ca_info(self) -> CertInfo | None:
+        """The CA's summary, or None before the CA exists."""
+        if not self.ca_cert_path.exists():
+            return None
+        return describe(self.ca_cert_path)
+
+    def ca_expiry_warning(self, within: dt.timedelta = CA_WARN_BEFORE) -> str | None:
+        """A warning sentence when the CA expires within ``within`` (one year by default), else None."""
+        info = self.ca_info()
+        if info is None or not info.expiring_soon(within.days):
+            return None
+        if info.expired:
+            return (
+                f"The local CA expired on {_when(info.not_after)}: the next start creates a new one,"
+                " which must be trusted again (flask-launcher trust install)."
+            )
+        return (
+            f"The local CA expires on {_when(info.not_after)} ({info.days_left} days left):"
+            " after that a new CA is created and must be trusted again (flask-launcher trust install)."
+        )
+
+    # -- leaf ---------------------------------------------------------------------------------------
+
+    def leaf_info(self) -> CertInfo | None:
+        """The served certificate's summary, or None before there is one."""
+        if not self.cert_path.exists():
+            return None
+        return describe(self.cert_path)
+
+    def create_leaf(
+        self,
+        hosts: tuple[str, ...] | list[str] = DEFAULT_HOSTS,
+        key_type: KeyType | str = KeyType.ECDSA_P256,
+        *,
+        now: dt.datetime | None = None,
+    ) -> CertInfo:
+        """Generate a new leaf for exactly ``hosts`` (replacing any imported pair); return its CertInfo."""
+        sans = [parse_name(h) for h in hosts]  # validate before touching any file
+        ca, ca_key = self.ensure_ca(now=now)
+        key = generate_key(key_type)
+        leaf = build_leaf(ca, ca_key, key, sans, now=now)
+        # Key first: a crash between the two writes leaves a mismatched pair that ensure() repairs,
+        # never a certificate whose key is gone.
+        self._write(self.key_path, _key_pem(key), 0o600)
+        self._write(self.cert_path, _cert_pem(leaf), 0o644)
+        with contextlib.suppress(FileNotFoundError):
+            self.marker_path.unlink()
+        return describe(leaf, now=now)
+
+    def _current_leaf(self, ca: x509.Certificate) -> tuple[x509.Certificate, PrivateKey] | None:
+        """The existing generated leaf when it is usable as is, else None (missing, corrupt, foreign)."""
+        if not (self.cert_path.exists() and self.key_path.exists()):
+            return None
+        try:
+            leaf = _load_certs(_read(self.cert_path, "certificate"), "cert")[0]
+            key = _load_key(_read(self.key_path, "key"), "key")
+        except CertFileError:
+            return None
+        if _spki(key.public_key()) != _spki(leaf.public_key()) or not _issued_by(leaf, ca):
+            return None
+        return leaf, key
+
+    def ensure(
+        self,
+        hosts: tuple[str, ...] | list[str] = DEFAULT_HOSTS,
+        key_type: KeyType | str | None = None,
+        *,
+        now: dt.datetime | None = None,
+    ) -> CertInfo:
+        """Make sure a usable leaf is in the folder; return its CertInfo.
+
+        Creates the CA and/or leaf when missing.  A generated leaf is replaced when it is corrupt, its
+        key does not match, it is not signed by the current CA, it expires within 30 days, it does not
+        cover every name in ``hosts`` (the new one covers its old names plus ``hosts``), or its key
+        type differs from an explicit ``key_type``.  ``key_type=None`` keeps the existing leaf's type
+        (ECDSA P-256 for a new one).  An imported pair is never replaced (see the class docstring).
+        """
+        now = _aware(now)
+        wanted = [parse_name(h) for h in hosts]
+        if self.is_imported:
+            return self._check_imported(now)
+        ca, _ = self.ensure_ca(now=now)
+        current = self._current_leaf(ca)
+        if current is None:
+            return self.create_leaf(hosts, key_type or KeyType.ECDSA_P256, now=now)
+        leaf, key = current
+        have = _san_names(leaf)
+        missing = [n for n in wanted if n not in have]
+        current_type = _key_type_of(key)
+        new_type = KeyType(key_type) if key_type else (current_type or KeyType.ECDSA_P256)
+        if (
+            now + LEAF_RENEW_BEFORE >= leaf.not_valid_after_utc
+            or now < leaf.not_valid_before_utc
+            or missing
+            or new_type is not current_type
+        ):
+            names = [name_text(n).partition(":")[2] for n in [*have, *missing]]
+            return self.create_leaf(names or list(hosts), new_type, now=now)
+        return describe(leaf, now=now)
+
+    def _check_imported(self, now: dt.datetime) -> CertInfo:
+        source = f"Your imported certificate {self.cert_path}"
+        cert = _load_certs(_read(self.cert_path, "imported certificate"), source)[0]
+        _load_key(_read(self.key_path, "imported key"), f"The imported key {self.key_path}")
+        _check_time(
+            cert,
+            now,
+            source,
+            fix="import a renewed one with `flask-launcher cert import CERT KEY`, or run"
+            " `flask-launcher cert create` to go back to a generated certificate.",
+        )
+        return describe(cert, now=now)
+
+    def import_pair(
+        self,
+        cert_file: str | Path,
+        key_file: str | Path,
+        *,
+        host: str | None = None,
+        ca_file: str | Path | None = None,
+        now: dt.datetime | None = None,
+    ) -> CertInfo:
+        """Validate the user's certificate and key (see ``validate_pair``), then copy them in.
+
+        They become cert.pem (with any chain that follows it in the file) and key.pem (0600); the
+        folder's own CA (ca.pem) is left as it is.  Nothing is written when validation fails.
+        """
+        cert_file, key_file = Path(cert_file), Path(key_file)
+        cert_pem = _read(cert_file, "certificate")
+        key_pem = _read(key_file, "key")
+        ca_pem = _read(Path(ca_file), "CA certificate") if ca_file is not None else None
+        info = validate_pair(
+            cert_pem,
+            key_pem,
+            host=host,
+            ca_pem=ca_pem,
+            now=now,
+            cert_source=f"The certificate {cert_file}",
+            key_source=f"The key {key_file}",
+            ca_source=str(ca_file) if ca_file is not None else "",
+        )
+        self._prepare_dir()
+        record = {
+            "cert": str(cert_file.resolve()),
+            "key": str(key_file.resolve()),
+            "ca": str(Path(ca_file).resolve()) if ca_file is not None else "",
+            "fingerprint_sha256": info.fingerprint_sha256,
+            "imported_at": _aware(now).isoformat(timespec="seconds"),
+        }
+        self._write(self.key_path, key_pem, 0o600)
+        self._write(self.cert_path, cert_pem, 0o644)
+        self._write(self.marker_path, (json.dumps(record, indent=2) + "\n").encode(), 0o644)
+        return info
