@@ -596,3 +596,79 @@ def test_tls_handshake_other_ca_fails(store: CertStore, tmp_path: Path, other_ca
     other.write_bytes(pem(other_ca[0]))
     with pytest.raises(ssl.SSLCertVerificationError, match=r"unable to get local issuer"):
         handshake(store, "localhost", cafile=other)
+
+
+# --- CLI: flask-launcher cert ... -----------------------------------------------------------------
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from launcher.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_cert_create_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = str(tmp_path / "c")
+    code, out, _ = cli(capsys, "cert", "show", "--cert-dir", d)
+    assert code == 0 and "No certificates yet" in out
+    code, out, _ = cli(
+        capsys, "cert", "create", "--cert-dir", d, "--host", "myapp.test", "--host", "IP:10.1.2.3",
+        "--key-type", "rsa-2048",
+    )  # fmt: skip
+    assert code == 0 and out.startswith("Created the local CA; created a certificate for DNS:myapp.test")
+    assert "Key:         RSA 2048" in out and "certificate authority" in out
+    ca_fp = describe(Path(d) / "ca.pem").fingerprint_sha256
+    code, out, _ = cli(capsys, "--cert-dir", d, "cert", "create")  # --cert-dir before the subcommand
+    assert (
+        code == 0 and out.startswith("Reused the local CA") and "DNS:localhost, IP:127.0.0.1, IP:::1" in out
+    )
+    assert describe(Path(d) / "ca.pem").fingerprint_sha256 == ca_fp
+    code, out, _ = cli(capsys, "cert", "show", "--cert-dir", d)
+    assert code == 0 and f"SHA-256:     {ca_fp}" in out and "Served certificate:" in out
+
+
+def test_cli_cert_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = str(tmp_path / "c")
+    cert, key, ca = make_user_pair(tmp_path)
+    code, out, err = cli(capsys, "cert", "import", str(cert), str(key), "--ca", str(ca), "--cert-dir", d)
+    assert (code, err) == (0, "") and "Imported" in out and "DNS:myapp.test" in out
+    code, out, _ = cli(capsys, "cert", "show", "--cert-dir", d)
+    assert "Served certificate (imported)" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["cert", "create", "--host", "bad name"], "'bad name' is not a valid host name"),
+        (["cert", "import", "/nonexistent/c.pem", "/nonexistent/k.pem"], "c.pem does not exist"),
+        (["cert", "create", "--key-type", "dsa"], "invalid choice: 'dsa'"),
+        (["cert", "create", "--cert-dir", "/sys/launcher-certs"], "Cannot write to the certificate folder"),
+    ],
+)
+def test_cli_cert_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    if "--cert-dir" not in args:
+        args = [*args, "--cert-dir", str(tmp_path / "c")]
+    try:
+        code, _, err = cli(capsys, *args)
+    except SystemExit as exc:  # argparse errors exit directly
+        code, err = exc.code, capsys.readouterr().err
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_cert_import_mismatch_and_expired(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = str(tmp_path / "c")
+    cert, _, _ = make_user_pair(tmp_path)
+    other_key = tmp_path / "other-key.pem"
+    other_key.write_bytes(key_pem(generate_key()))
+    code, _, err = cli(capsys, "cert", "import", str(cert), str(other_key), "--cert-dir", d)
+    assert code == 2 and "does not belong to the certificate" in err
+    old = tmp_path / "old"
+    old.mkdir()
+    cert, key, _ = make_user_pair(old, now=dt.datetime(2020, 1, 1, tzinfo=UTC))
+    code, _, err = cli(capsys, "cert", "import", str(cert), str(key), "--cert-dir", d)
+    assert code == 2 and "expired on 2021-02-01" in err
