@@ -290,7 +290,11 @@ class TLSChannel(HTTPChannel):
                     self._tls.do_handshake()
                     self._handshake_done()
                 while True:
-                    chunks.append(self._tls.read(_READ_CHUNK))
+                    chunk = self._tls.read(_READ_CHUNK)
+                    if not chunk:  # the peer's close_notify (SSLObject may return b"")
+                        closing = True
+                        break
+                    chunks.append(chunk)
             except ssl.SSLWantReadError:
                 pass
             except ssl.SSLZeroReturnError:

@@ -234,3 +234,20 @@ def test_ip_address_host_verifies(servers, client_context):
     with tls_connect(servers.https.port, client_context, host="127.0.0.1") as sock:
         sock.sendall(get("/n/4", host="127.0.0.1"))
         assert read_responses(sock, 1) == [(200, b"response 4")]
+
+
+def test_close_notify_from_the_client_does_not_stall_the_loop(servers, client_context):
+    sock = tls_connect(servers.https.port, client_context)
+    sock.sendall(get("/n/1"))
+    assert read_responses(sock, 1) == [(200, b"response 1")]
+    sock.settimeout(2)
+    try:
+        sock.unwrap().close()  # sends close_notify, then the TCP close
+    except (ssl.SSLError, OSError):
+        sock.close()
+    with tls_connect(servers.https.port, client_context, timeout=5) as again:
+        again.sendall(get("/n/2"))
+        assert read_responses(again, 1) == [(200, b"response 2")]
+    started = time.monotonic()
+    servers.https.stop()
+    assert time.monotonic() - started < 1.0

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Set up everything a fresh clone needs, idempotently: Debian packages (as root; otherwise print
+# the apt-get line), a virtual environment in .venv, and the Python dependencies.
+#   scripts/bootstrap.sh app     what running the app needs
+#   scripts/bootstrap.sh test    what the tests need (adds chromium, certutil, fonts, test extras)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+purpose="${1:-app}"
+
+# Qt's libraries for the offscreen platform, plus the xcb ones a real window needs (DESIGN.md).
+qt_pkgs=(libgl1 libegl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
+         libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
+         libxcb-xkb1 libxkbcommon-x11-0 fonts-dejavu-core)
+# The tests also drive a real browser with a real NSS trust store.
+test_pkgs=(chromium libnss3-tools)
+pkgs=("${qt_pkgs[@]}")
+[ "$purpose" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null; then
+    echo "note: not a Debian/Ubuntu system; make sure Qt 6's runtime libraries are installed: ${missing[*]}" >&2
+  elif [ "$(id -u)" = 0 ]; then
+    echo "Installing Debian packages: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Some Debian packages are missing. Install them with:" >&2
+    echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  fi
+fi
+
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "error: Python 3.11 or newer is needed (found: $("$python" --version 2>&1)). Set PYTHON=/path/to/python3.11." >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  if ! "$python" -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get install -y -qq python3-venv >/dev/null && "$python" -m venv .venv
+    else
+      echo "error: cannot create a virtual environment: sudo apt-get install -y python3-venv" >&2
+      exit 1
+    fi
+  fi
+fi
+
+extras=""
+[ "$purpose" = test ] && extras="[test]"
+stamp=".venv/.installed-$purpose"
+want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "Installing Python dependencies into .venv ..." >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check -U pip >/dev/null
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
+  echo "$want" > "$stamp"
+fi
