@@ -1,0 +1,96 @@
+"""``run_gui``: make the QApplication and the window, run the event loop, stop everything after."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from launcher.errors import AppLoadError
+from launcher.gui.errorui import format_exception, install_exception_hooks
+from launcher.gui.mainwindow import MainWindow, configure_application
+from launcher.gui.settings import open_settings
+
+
+def load_app_target(target: str) -> Any:
+    """A minimal ``module:attr`` / ``module:factory()`` / ``module`` loader.
+
+    Stand-in until the app-targets issue provides the full ``flask --app`` resolution; raises
+    ``AppLoadError`` with the user's traceback in ``details``.
+    """
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        if not attr:
+            for name in ("app", "application", "create_app", "make_app"):
+                if hasattr(module, name):
+                    attr = name + ("()" if name.endswith("_app") else "")
+                    break
+            else:
+                raise AppLoadError(
+                    f"No Flask app found in module {module_name!r}: name it app or create_app."
+                )
+        call = attr.endswith("()")
+        obj = getattr(module, attr.removesuffix("()"))
+        return obj() if call else obj
+    except AppLoadError:
+        raise
+    except Exception as exc:
+        raise AppLoadError(f"Could not load the app {target!r}: {exc}", format_exception(exc)) from None
+
+
+def run_gui(
+    argv: Sequence[str] | None = None,
+    *,
+    cert_dir: str | os.PathLike[str] | None = None,
+    app_target: str | None = None,
+    reset_settings: bool = False,
+) -> int:
+    """Open the window and run until it is closed; returns the exit code (0 on a normal close).
+
+    ``reset_settings`` clears the saved settings (ports, host, options, geometry, last tab) first.
+    ``app_target`` serves the user's app instead of the demo app; if it fails to load, the window
+    still opens, shows why, and serves the demo app.
+    """
+    qt_argv = list(argv) if argv is not None else sys.argv[:1]
+    app = QApplication.instance() or QApplication(qt_argv)
+    assert isinstance(app, QApplication)
+    configure_application(app)
+    settings = open_settings(None)
+    if reset_settings:
+        settings.clear()
+        settings.sync()
+
+    flask_app = None
+    load_error: AppLoadError | None = None
+    if app_target:
+        try:
+            flask_app = load_app_target(app_target)
+        except AppLoadError as exc:
+            load_error = exc
+
+    window = MainWindow(cert_dir=cert_dir, settings=settings, app=flask_app)
+    restore_hooks = install_exception_hooks(window.exception_router)
+    if load_error is not None:
+        window.report_exception(load_error)
+
+    # Ctrl+C in the terminal closes the window the normal way (servers stopped first).
+    previous_sigint = signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    wakeup = QTimer()
+    wakeup.timeout.connect(lambda: None)  # lets Python run its signal handlers during the Qt loop
+    wakeup.start(200)
+    window.show()
+    try:
+        code = app.exec()
+    finally:
+        wakeup.stop()
+        signal.signal(signal.SIGINT, previous_sigint)
+        window.shutdown(timeout=1.0)
+        restore_hooks()
+    return int(code)

@@ -1,0 +1,468 @@
+"""The certificate panel: the local CA and the server (leaf) certificate, regenerate, import.
+
+Everything about certificates is done by ``launcher.certs`` (``CertStore``, ``describe``,
+``parse_name``); this panel only shows it.  Making a certificate and restarting HTTPS run in a
+worker thread.  The SAN editor checks each name with ``parse_name`` as it is typed and marks the
+invalid ones in red with the reason.
+
+Names always included in a generated certificate: those the servers need to serve without a
+warning (``Servers.cert_hosts()``: localhost, 127.0.0.1, ::1 and the bind address), so a later
+HTTPS start never has to replace the certificate the user just made.
+
+Room is left for the trust buttons of the trust issue: ``trust_area`` is an empty widget with a
+vertical layout at the bottom of the panel.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from launcher.certs import CertInfo, CertStore, KeyType, parse_name
+from launcher.errors import InvalidNameError, LauncherError
+from launcher.gui.tasks import TaskRunner
+from launcher.servers import Servers
+
+KEY_TYPE_LABELS = {
+    KeyType.ECDSA_P256: "ECDSA P-256 (fast, recommended)",
+    KeyType.RSA_2048: "RSA 2048",
+    KeyType.RSA_3072: "RSA 3072",
+}
+WARN_DAYS = 30
+_SPLIT = re.compile(r"[,\s]+")
+
+
+@dataclass(frozen=True)
+class NameCheck:
+    """The outcome of checking the SAN editor's text."""
+
+    names: tuple[str, ...]  # every entry, as typed
+    valid: tuple[str, ...]
+    errors: tuple[tuple[str, str], ...]  # (entry, reason)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.valid) and not self.errors
+
+
+def check_names(text: str) -> NameCheck:
+    """Split *text* on commas and whitespace and check each entry with ``parse_name``."""
+    names = tuple(n for n in _SPLIT.split(text.strip()) if n)
+    valid: list[str] = []
+    errors: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            parse_name(name)
+        except InvalidNameError as exc:
+            errors.append((name, str(exc)))
+        else:
+            valid.append(name)
+    return NameCheck(names, tuple(valid), tuple(errors))
+
+
+def short_fingerprint(fingerprint: str) -> str:
+    parts = fingerprint.split(":")
+    if len(parts) <= 12:
+        return fingerprint
+    return ":".join(parts[:8]) + " … " + ":".join(parts[-4:])
+
+
+def validity_text(info: CertInfo) -> str:
+    until = info.not_after.strftime("%Y-%m-%d")
+    if info.expired:
+        return f"expired on {until}"
+    return f"until {until} ({info.days_left} days left)"
+
+
+def _strip_name(name: str) -> str:
+    """``DNS:x`` -> ``x``, ``IP:::1`` -> ``::1``; anything else unchanged."""
+    prefix, sep, rest = name.partition(":")
+    return rest if sep and prefix.upper() in ("DNS", "IP") else name
+
+
+class _Facts(QWidget):
+    """A form of certificate facts: subject, names, validity, fingerprint, key."""
+
+    def __init__(self, prefix: str, with_sans: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setHorizontalSpacing(10)
+        form.setVerticalSpacing(3)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
+        self.fields: dict[str, QLabel] = {}
+        rows = [("subject", "Subject"), ("sans", "Names"), ("validity", "Valid"), ("fingerprint", "SHA-256")]
+        rows.append(("key", "Key"))
+        mono = QFont("DejaVu Sans Mono")
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        mono.setPointSizeF(max(7.0, self.font().pointSizeF() * 0.92))
+        for key, label in rows:
+            if key == "sans" and not with_sans:
+                continue
+            value = QLabel(self)
+            value.setObjectName(f"{prefix}{key.capitalize()}Label")
+            value.setAccessibleName(f"{prefix.removeprefix('cert')} {label}".strip())
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            if key == "fingerprint":
+                value.setFont(mono)
+            name = QLabel(label, self)
+            name.setProperty("role", "fieldName")
+            form.addRow(name, value)
+            self.fields[key] = value
+
+    def show_info(self, info: CertInfo | None, missing: str) -> None:
+        if info is None:
+            for key, label in self.fields.items():
+                label.setText(missing if key == "subject" else "–")
+                label.setToolTip("")
+            return
+        self.fields["subject"].setText(info.subject)
+        if "sans" in self.fields:
+            self.fields["sans"].setText(", ".join(_strip_name(n) for n in info.sans) or "(none)")
+            self.fields["sans"].setToolTip("\n".join(info.sans))
+        self.fields["validity"].setText(validity_text(info))
+        self.fields["validity"].setToolTip(
+            f"From {info.not_before:%Y-%m-%d %H:%M} UTC to {info.not_after:%Y-%m-%d %H:%M} UTC"
+        )
+        self.fields["fingerprint"].setText(short_fingerprint(info.fingerprint_sha256))
+        self.fields["fingerprint"].setToolTip(info.fingerprint_sha256)
+        self.fields["fingerprint"].setAccessibleDescription(info.fingerprint_sha256)
+        self.fields["key"].setText(info.key_type)
+
+
+class CertificatePanel(QGroupBox):
+    """Shows and manages the certificates of a ``CertStore``."""
+
+    #: User-facing message for the banner / status bar: (text, level).
+    message = Signal(str, str)
+    #: Emitted after the panel re-read the store (new leaf_info / ca_info).
+    refreshed = Signal()
+
+    def __init__(
+        self, store: CertStore, servers: Servers, tasks: TaskRunner, parent: QWidget | None = None
+    ) -> None:
+        super().__init__("Certificate", parent)
+        self.setObjectName("certificatePanel")
+        self.setAccessibleName("Certificate")
+        self.store = store
+        self.servers = servers
+        self.tasks = tasks
+        self.ca_info: CertInfo | None = None
+        self.leaf_info: CertInfo | None = None
+        self._busy = False
+
+        ca_title = QLabel("Local CA", self)
+        ca_title.setProperty("role", "sectionTitle")
+        self.ca_facts = _Facts("certCa", with_sans=False, parent=self)
+        self.copy_ca_button = QPushButton("Copy CA path", self)
+        self.copy_ca_button.setObjectName("certCopyCaPathButton")
+        self.copy_ca_button.setAccessibleName("Copy the CA certificate's path")
+        self.copy_ca_button.clicked.connect(self.copy_ca_path)
+        self.open_folder_button = QPushButton("Open folder", self)
+        self.open_folder_button.setObjectName("certOpenFolderButton")
+        self.open_folder_button.setAccessibleName("Open the certificate folder")
+        self.open_folder_button.clicked.connect(self.open_folder)
+        ca_buttons = QHBoxLayout()
+        ca_buttons.addWidget(self.copy_ca_button)
+        ca_buttons.addWidget(self.open_folder_button)
+        ca_buttons.addStretch(1)
+
+        leaf_title = QLabel("Server certificate", self)
+        leaf_title.setProperty("role", "sectionTitle")
+        self.leaf_facts = _Facts("certLeaf", with_sans=True, parent=self)
+        self.warning_label = QLabel(self)
+        self.warning_label.setObjectName("certWarningLabel")
+        self.warning_label.setAccessibleName("Certificate warning")
+        self.warning_label.setProperty("state", "warning")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.hide()
+
+        self.hosts_edit = QLineEdit(self)
+        self.hosts_edit.setObjectName("certHostsEdit")
+        self.hosts_edit.setAccessibleName("Names for the new certificate")
+        self.hosts_edit.setPlaceholderText("localhost, 127.0.0.1, ::1, myapp.test")
+        self.hosts_edit.setToolTip(
+            "Host names and IP addresses, separated by commas. localhost, 127.0.0.1, ::1 and the "
+            "bind address are always included."
+        )
+        self.hosts_status = QLabel(self)
+        self.hosts_status.setObjectName("certHostsStatus")
+        self.hosts_status.setAccessibleName("Name check")
+        self.hosts_status.setWordWrap(True)
+        self.hosts_status.setTextFormat(Qt.TextFormat.RichText)
+        self.key_combo = QComboBox(self)
+        self.key_combo.setObjectName("certKeyTypeCombo")
+        self.key_combo.setAccessibleName("Key type")
+        for key_type, label in KEY_TYPE_LABELS.items():
+            self.key_combo.addItem(label, key_type.value)
+        self.generate_button = QPushButton("Regenerate", self)
+        self.generate_button.setObjectName("certGenerateButton")
+        self.generate_button.setAccessibleName("Generate a new server certificate")
+        self.generate_button.setToolTip("Make a new server certificate signed by the local CA")
+        self.generate_button.clicked.connect(self.generate)
+        self.import_button = QPushButton("Import…", self)
+        self.import_button.setObjectName("certImportButton")
+        self.import_button.setAccessibleName("Import your own certificate and key")
+        self.import_button.setToolTip("Use your own certificate and private key (PEM files)")
+        self.import_button.clicked.connect(self.import_dialog)
+        self.import_error = QLabel(self)
+        self.import_error.setObjectName("certImportError")
+        self.import_error.setAccessibleName("Import error")
+        self.import_error.setProperty("state", "invalid")
+        self.import_error.setWordWrap(True)
+        self.import_error.hide()
+
+        new_form = QFormLayout()
+        new_form.setHorizontalSpacing(10)
+        new_form.setVerticalSpacing(4)
+        names_label = QLabel("Names", self)
+        names_label.setProperty("role", "fieldName")
+        names_label.setBuddy(self.hosts_edit)
+        key_label = QLabel("Key", self)
+        key_label.setProperty("role", "fieldName")
+        key_label.setBuddy(self.key_combo)
+        new_form.addRow(names_label, self.hosts_edit)
+        new_form.addRow(QLabel(self), self.hosts_status)
+        new_form.addRow(key_label, self.key_combo)
+        cert_buttons = QHBoxLayout()
+        cert_buttons.addWidget(self.generate_button)
+        cert_buttons.addWidget(self.import_button)
+        cert_buttons.addStretch(1)
+
+        #: Room for the trust issue's "Trust CA / Untrust" buttons and per-store status.
+        self.trust_area = QWidget(self)
+        self.trust_area.setObjectName("certTrustArea")
+        trust_layout = QVBoxLayout(self.trust_area)
+        trust_layout.setContentsMargins(0, 0, 0, 0)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(6)
+        layout.addWidget(ca_title)
+        layout.addWidget(self.ca_facts)
+        layout.addLayout(ca_buttons)
+        layout.addSpacing(6)
+        layout.addWidget(leaf_title)
+        layout.addWidget(self.leaf_facts)
+        layout.addWidget(self.warning_label)
+        layout.addLayout(new_form)
+        layout.addLayout(cert_buttons)
+        layout.addWidget(self.import_error)
+        layout.addWidget(self.trust_area)
+
+        self.hosts_edit.textChanged.connect(self._names_changed)
+        self.refresh()
+
+    # --- display -----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the CA and leaf from the store (cheap: two small PEM files)."""
+        try:
+            self.ca_info = self.store.ca_info()
+            self.leaf_info = self.store.leaf_info()
+        except LauncherError as exc:
+            self.ca_info = self.leaf_info = None
+            self.message.emit(f"Cannot read the certificates: {exc}", "error")
+        self.ca_facts.show_info(self.ca_info, "No CA yet: it is made when HTTPS starts or on Regenerate.")
+        self.leaf_facts.show_info(self.leaf_info, "No certificate yet: it is made when HTTPS starts.")
+        if self.leaf_info is not None and self.store.is_imported:
+            self.leaf_facts.fields["subject"].setText(f"{self.leaf_info.subject}  (imported)")
+        self.generate_button.setText("Regenerate" if self.leaf_info else "Generate")
+        self._show_warning()
+        self.copy_ca_button.setEnabled(self.ca_info is not None)
+        self.refreshed.emit()
+
+    def _show_warning(self) -> None:
+        parts: list[str] = []
+        leaf, ca = self.leaf_info, self.ca_info
+        if leaf is not None:
+            if leaf.expired:
+                parts.append("The server certificate has expired: press Regenerate.")
+            elif leaf.expiring_soon(WARN_DAYS):
+                parts.append(
+                    f"The server certificate expires in {leaf.days_left} days: press Regenerate "
+                    "(it is also renewed when HTTPS starts)."
+                )
+        if ca is not None:
+            try:
+                ca_warning = self.store.ca_expiry_warning()
+            except LauncherError:
+                ca_warning = None
+            if ca_warning:
+                parts.append(ca_warning)
+        self.warning_label.setText(" ".join(parts))
+        self.warning_label.setVisible(bool(parts))
+
+    def set_hosts_text(self, text: str) -> None:
+        self.hosts_edit.setText(text)
+        self._names_changed(text)
+
+    def set_key_type(self, value: str) -> None:
+        index = self.key_combo.findData(value)
+        if index >= 0:
+            self.key_combo.setCurrentIndex(index)
+
+    def key_type(self) -> KeyType:
+        return KeyType(self.key_combo.currentData())
+
+    def name_check(self) -> NameCheck:
+        return check_names(self.hosts_edit.text())
+
+    def _names_changed(self, _text: str = "") -> None:
+        check = self.name_check()
+        if check.errors:
+            items = "<br>".join(
+                f"<span style='color:#b91c1c'>✗ <b>{html.escape(name)}</b>: {html.escape(reason)}</span>"
+                for name, reason in check.errors
+            )
+            self.hosts_status.setText(items)
+            self.hosts_edit.setProperty("state", "invalid")
+        elif not check.names:
+            self.hosts_status.setText(
+                "<span style='color:#64748b'>localhost, 127.0.0.1 and ::1 will be used.</span>"
+            )
+            self.hosts_edit.setProperty("state", "valid")
+        else:
+            noun = "name" if len(check.valid) == 1 else "names"
+            self.hosts_status.setText(f"<span style='color:#15803d'>✓ {len(check.valid)} valid {noun}</span>")
+            self.hosts_edit.setProperty("state", "valid")
+        self.hosts_edit.style().unpolish(self.hosts_edit)
+        self.hosts_edit.style().polish(self.hosts_edit)
+        self.generate_button.setEnabled(not check.errors and not self._busy)
+
+    # --- actions --------------------------------------------------------------------------------------
+
+    def generation_hosts(self) -> tuple[str, ...]:
+        """What a new leaf covers: what the servers need, then the names typed by the user."""
+        hosts = list(self.servers.cert_hosts())
+        for name in self.name_check().valid:
+            bare = _strip_name(name)
+            if bare not in hosts and name not in hosts:
+                hosts.append(name)
+        return tuple(hosts)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.import_button.setEnabled(not busy)
+        self._names_changed()
+
+    def generate(self) -> None:
+        """Make a new leaf (in a worker thread); restart HTTPS if it runs."""
+        check = self.name_check()
+        if check.errors or self._busy:
+            return
+        hosts = self.generation_hosts()
+        extra = tuple(h for h in hosts if h not in self.servers.cert_hosts())
+        key_type = self.key_type()
+        servers, store = self.servers, self.store
+
+        def work() -> bool:
+            servers.extra_hosts = tuple(dict.fromkeys((*servers.extra_hosts, *extra)))
+            store.create_leaf(hosts, key_type)
+            restarted = servers.https.running
+            if restarted:
+                servers.reload_tls()
+            return restarted
+
+        self._set_busy(True)
+        self.tasks.submit(work, on_done=self._generated, on_error=self._failed, name="launcher-cert-generate")
+
+    def _generated(self, restarted: bool) -> None:
+        self._set_busy(False)
+        self.import_error.hide()
+        self.refresh()
+        note = " HTTPS restarted with it." if restarted else ""
+        self.message.emit(f"New server certificate made.{note}", "info")
+
+    def _failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        self.refresh()
+        if isinstance(exc, LauncherError):
+            self.message.emit(str(exc), "error")
+        elif self.tasks.unhandled is not None:
+            self.tasks.unhandled(exc)
+        else:
+            raise exc
+
+    def import_dialog(self) -> None:
+        cert, _ = QFileDialog.getOpenFileName(
+            self,
+            "Choose your certificate (PEM)",
+            str(Path.home()),
+            "Certificates (*.pem *.crt *.cer);;All files (*)",
+        )
+        if not cert:
+            return
+        key, _ = QFileDialog.getOpenFileName(
+            self, "Choose its private key (PEM)", str(Path(cert).parent), "Keys (*.pem *.key);;All files (*)"
+        )
+        if not key:
+            return
+        self.import_pair(cert, key)
+
+    def import_pair(self, cert_file: str | Path, key_file: str | Path) -> None:
+        """Validate and copy in the user's pair (worker thread); errors show inline under Import."""
+        if self._busy:
+            return
+        servers, store = self.servers, self.store
+        host = servers.host if servers.host not in ("0.0.0.0", "::") else None
+
+        def work() -> bool:
+            store.import_pair(cert_file, key_file, host=host)
+            restarted = servers.https.running
+            if restarted:
+                servers.reload_tls()
+            return restarted
+
+        def failed(exc: BaseException) -> None:
+            self._set_busy(False)
+            if isinstance(exc, LauncherError):
+                self.import_error.setText(f"Not imported: {exc}")
+                self.import_error.show()
+                self.refresh()
+            else:
+                self._failed(exc)
+
+        def done(restarted: bool) -> None:
+            self._set_busy(False)
+            self.import_error.hide()
+            self.refresh()
+            note = " HTTPS restarted with it." if restarted else ""
+            self.message.emit(f"Imported {Path(cert_file).name}.{note}", "info")
+
+        self._set_busy(True)
+        self.tasks.submit(work, on_done=done, on_error=failed, name="launcher-cert-import")
+
+    def copy_ca_path(self) -> None:
+        path = str(self.store.ca_cert_path)
+        QGuiApplication.clipboard().setText(path)
+        self.message.emit(f"Copied {path}", "info")
+
+    def open_folder(self) -> None:
+        directory = Path(self.store.directory)
+        if not directory.is_dir():
+            self.message.emit(
+                f"The certificate folder {directory} does not exist yet: start HTTPS or press Generate.",
+                "warning",
+            )
+            return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(directory)))

@@ -1,0 +1,348 @@
+"""The live request log: filter bar, table, detail pane, export.
+
+The table shows the rows of a ``RequestLogModel`` through a ``RequestFilterProxy``; a
+``LogPump`` feeds the model from the core's sink.  Export writes the rows that pass the filter
+(in view order) with ``launcher.harexport``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from launcher import harexport
+from launcher.gui.detail import RequestDetailView
+from launcher.gui.logmodel import (
+    COL_BYTES,
+    COL_CLIENT,
+    COL_METHOD,
+    COL_MS,
+    COL_PATH,
+    COL_SCHEME,
+    COL_STATUS,
+    COL_TIME,
+    COL_TLS,
+    SCHEME_COLOURS,
+    LogPump,
+    RecordRole,
+    RequestFilterProxy,
+    RequestLogModel,
+)
+from launcher.requestlog import RequestRecord, RequestSink
+
+STATUS_FILTERS: tuple[tuple[str, int], ...] = (
+    ("Any status", 0),
+    ("2xx", 2),
+    ("3xx", 3),
+    ("4xx", 4),
+    ("5xx", 5),
+    ("Errors (4xx, 5xx)", -1),
+    ("1xx", 1),
+)
+SCHEME_FILTERS: tuple[tuple[str, str], ...] = (("Both schemes", ""), ("HTTP", "http"), ("HTTPS", "https"))
+
+
+class SchemeBadgeDelegate(QStyledItemDelegate):
+    """Paints the scheme column as a small rounded badge (HTTP grey, HTTPS green)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        text = opt.text
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        record = index.data(RecordRole)
+        colour = SCHEME_COLOURS.get(record.listener if record else "", QColor("#64748b"))
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = opt.font
+        font.setBold(True)
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        width = metrics.horizontalAdvance(text) + 12
+        height = min(opt.rect.height() - 4, metrics.height() + 4)
+        rect = QRectF(opt.rect.x() + 4, opt.rect.center().y() - height / 2 + 0.5, width, height)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.setPen(QColor("white"))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        return QSize(hint.width() + 16, hint.height())
+
+
+class LogPanel(QWidget):
+    """Request log tab: controls on top, table with a detail pane on its right."""
+
+    #: A user-facing message to show in the banner: (text, level).
+    message = Signal(str, str)
+
+    def __init__(self, sink: RequestSink, *, cap: int = 10_000, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("logPanel")
+        self.setAccessibleName("Request log")
+        self.model = RequestLogModel(cap, self)
+        self.proxy = RequestFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.pump = LogPump(sink, self.model, parent=self)
+        self._dropped_baseline = 0
+
+        # --- controls --------------------------------------------------------------------------
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setObjectName("logFilterEdit")
+        self.filter_edit.setAccessibleName("Filter requests")
+        self.filter_edit.setPlaceholderText("Filter: path, method, status, client, header…  (Ctrl+F)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self.proxy.set_text)
+
+        self.scheme_combo = QComboBox(self)
+        self.scheme_combo.setObjectName("logSchemeCombo")
+        self.scheme_combo.setAccessibleName("Scheme filter")
+        for label, value in SCHEME_FILTERS:
+            self.scheme_combo.addItem(label, value)
+        self.scheme_combo.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_scheme(self.scheme_combo.currentData())
+        )
+
+        self.status_combo = QComboBox(self)
+        self.status_combo.setObjectName("logStatusCombo")
+        self.status_combo.setAccessibleName("Status filter")
+        for label, value in STATUS_FILTERS:
+            self.status_combo.addItem(label, value)
+        self.status_combo.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_status_class(self.status_combo.currentData())
+        )
+
+        self.pause_button = QPushButton("Pause", self)
+        self.pause_button.setObjectName("logPauseButton")
+        self.pause_button.setAccessibleName("Pause the log")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip(
+            "While paused, new requests are kept (up to the row cap) and added when you resume."
+        )
+        self.pause_button.toggled.connect(self.set_paused)
+
+        self.clear_button = QPushButton("Clear", self)
+        self.clear_button.setObjectName("logClearButton")
+        self.clear_button.setAccessibleName("Clear the log")
+        self.clear_button.setToolTip("Remove every row (Ctrl+L)")
+        self.clear_button.clicked.connect(self.clear)
+
+        self.autoscroll_check = QCheckBox("Auto-scroll", self)
+        self.autoscroll_check.setObjectName("logAutoScrollCheck")
+        self.autoscroll_check.setAccessibleName("Scroll to new requests")
+        self.autoscroll_check.setChecked(True)
+
+        self.export_button = QToolButton(self)
+        self.export_button.setObjectName("logExportButton")
+        self.export_button.setAccessibleName("Export visible rows")
+        self.export_button.setText("Export")
+        self.export_button.setToolTip("Export the visible rows as HAR 1.2 or JSON Lines")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.export_button)
+        self.export_har_action = menu.addAction("Visible rows as HAR 1.2…")
+        self.export_har_action.setObjectName("exportHarAction")
+        self.export_har_action.triggered.connect(lambda: self.export_dialog("har"))
+        self.export_jsonl_action = menu.addAction("Visible rows as JSON Lines…")
+        self.export_jsonl_action.setObjectName("exportJsonlAction")
+        self.export_jsonl_action.triggered.connect(lambda: self.export_dialog("jsonl"))
+        self.export_button.setMenu(menu)
+
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("logCountLabel")
+        self.count_label.setAccessibleName("Row count")
+        self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        bar.addWidget(self.filter_edit, 1)
+        bar.addWidget(self.scheme_combo)
+        bar.addWidget(self.status_combo)
+        bar.addSpacing(6)
+        bar.addWidget(self.pause_button)
+        bar.addWidget(self.clear_button)
+        bar.addWidget(self.autoscroll_check)
+        bar.addWidget(self.export_button)
+
+        # --- table + detail --------------------------------------------------------------------
+        self.view = QTableView(self)
+        self.view.setObjectName("requestLogView")
+        self.view.setAccessibleName("Request log table")
+        self.view.setModel(self.proxy)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setAlternatingRowColors(True)
+        self.view.setShowGrid(False)
+        self.view.setWordWrap(False)
+        self.view.setSortingEnabled(False)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        vheader = self.view.verticalHeader()
+        vheader.hide()
+        vheader.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vheader.setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.view.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(COL_PATH, QHeaderView.ResizeMode.Stretch)
+        fm = self.fontMetrics()
+        widths = {
+            COL_TIME: fm.horizontalAdvance("00:00:00.000") + 16,
+            COL_SCHEME: fm.horizontalAdvance("HTTPS") + 30,
+            COL_METHOD: fm.horizontalAdvance("DELETE") + 16,
+            COL_STATUS: fm.horizontalAdvance("Status") + 18,
+            COL_MS: fm.horizontalAdvance("0000.0") + 16,
+            COL_BYTES: fm.horizontalAdvance("000.0 KiB") + 16,
+            COL_CLIENT: fm.horizontalAdvance("127.0.0.1:00000") + 16,
+            COL_TLS: fm.horizontalAdvance("TLS 1.3") + 18,
+        }
+        for column, width in widths.items():
+            header.resizeSection(column, width)
+        self.view.setItemDelegateForColumn(COL_SCHEME, SchemeBadgeDelegate(self.view))
+        self.view.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+
+        self.detail = RequestDetailView(self)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("logSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.view)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        layout.addLayout(bar)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.count_label)
+
+        self.model.rowsAppended.connect(self._rows_appended)
+        self.model.modelReset.connect(self._update_count)
+        self.model.rowsRemoved.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
+        self.pump.droppedChanged.connect(lambda _n: self._update_count())
+        self.pump.pausedChanged.connect(lambda _p: self._update_count())
+        self._update_count()
+        self.pump.start()
+
+    # --- behaviour ----------------------------------------------------------------------------------
+
+    @property
+    def dropped(self) -> int:
+        """Rows dropped since the last Clear: evicted by the cap or lost while paused/behind."""
+        return self.model.dropped + self.pump.dropped - self._dropped_baseline
+
+    def set_paused(self, paused: bool) -> None:
+        self.pump.set_paused(paused)
+        if self.pause_button.isChecked() != paused:
+            self.pause_button.setChecked(paused)
+        self.pause_button.setText("Resume" if paused else "Pause")
+
+    def clear(self) -> None:
+        self.pump.reset_counts()
+        self.model.clear()
+        self._dropped_baseline = self.pump.dropped
+        self.detail.show_record(None)
+        self._update_count()
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def visible_records(self) -> list[RequestRecord]:
+        return self.proxy.visible_records()
+
+    def selected_record(self) -> RequestRecord | None:
+        index = self.view.currentIndex()
+        if not index.isValid() or not self.view.selectionModel().isSelected(index):
+            return None
+        return index.data(RecordRole)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.detail.show_record(current.data(RecordRole) if current.isValid() else None)
+
+    def _selection_changed(self) -> None:
+        if not self.view.selectionModel().hasSelection():
+            self.detail.show_record(None)
+
+    def _rows_appended(self, _count: int) -> None:
+        if self.autoscroll_check.isChecked():
+            self.view.scrollToBottom()
+        self._update_count()
+
+    def _update_count(self, *_args: object) -> None:
+        total = self.model.rowCount()
+        shown = self.proxy.rowCount()
+        text = f"{shown:,} of {total:,} rows" if self.proxy.active else f"{total:,} rows"
+        text += f" · {self.dropped:,} dropped (cap {self.model.cap:,})"
+        if self.pump.paused:
+            text += f" · paused, {self.pump.pending:,} waiting"
+        self.count_label.setText(text)
+
+    # --- export ---------------------------------------------------------------------------------------
+
+    def export_to(self, kind: str, path: str | Path) -> int:
+        """Write the visible rows to *path* as "har" or "jsonl"; returns the number written."""
+        records = self.visible_records()
+        if kind == "har":
+            return harexport.write_har(records, path)
+        if kind == "jsonl":
+            return harexport.write_jsonl(records, path)
+        raise ValueError(f"unknown export kind {kind!r}")
+
+    def export_dialog(self, kind: str) -> None:
+        if kind == "har":
+            caption, name, pattern = "Export as HAR 1.2", "requests.har", "HAR files (*.har);;All files (*)"
+        else:
+            caption, name, pattern = (
+                "Export as JSON Lines",
+                "requests.jsonl",
+                "JSON Lines (*.jsonl);;All files (*)",
+            )
+        path, _ = QFileDialog.getSaveFileName(self, caption, str(Path.home() / name), pattern)
+        if not path:
+            return
+        try:
+            count = self.export_to(kind, path)
+        except OSError as exc:
+            self.message.emit(
+                f"Could not write {path}: {exc.strerror or exc}. Choose another folder.", "error"
+            )
+            return
+        self.message.emit(f"Exported {count} request(s) to {path}.", "info")

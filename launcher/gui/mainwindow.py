@@ -1,0 +1,484 @@
+"""The main window: servers and certificate on the left, the request log (and inspector) on the right.
+
+``MainWindow(cert_dir=None, settings=None, app=None, servers=None)`` can be built in-process
+without showing it; every argument is optional:
+
+- ``servers``: a ``launcher.servers.Servers`` to drive.  When given, its own host, ports and
+  policy are used as they are (the window still saves what the user changes).  When not, the
+  window builds one from the settings, serving ``app`` (the bundled demo app by default) with a
+  ``CertStore`` in ``cert_dir`` (the per-user default folder by default).
+- ``settings``: a ``QSettings``, a path to an ini file, or None for the per-user store.
+
+Closing the window stops both listeners (in parallel, in a worker thread, within about 1 s; the
+window stays responsive and a 2 s deadline closes it regardless), saves the settings and lets the
+application quit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QGroupBox,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QSystemTrayIcon,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from launcher import __version__
+from launcher.certs import CertStore
+from launcher.errors import LauncherError
+from launcher.gui.certpanel import CertificatePanel
+from launcher.gui.errorui import (
+    ExceptionDialog,
+    ExceptionRouter,
+    MessageBanner,
+    format_exception,
+    user_error_details,
+)
+from launcher.gui.logpanel import LogPanel
+from launcher.gui.resources import app_icon
+from launcher.gui.serverspanel import ServersPanel
+from launcher.gui.settings import Settings, open_settings
+from launcher.gui.tasks import TaskRunner
+from launcher.policy import Policy
+from launcher.requestlog import RequestSink
+from launcher.servers import ListenerState, Servers
+
+WINDOW_TITLE = "Flask HTTPS Launcher"
+#: Closing waits at most this long for the listeners to stop before the window goes anyway.
+CLOSE_DEADLINE_MS = 2000
+STATUS_INTERVAL_MS = 500
+
+
+def demo_app() -> Any:
+    """The bundled demo Flask app."""
+    from flaskapp import create_app
+
+    return create_app()
+
+
+class MainWindow(QMainWindow):
+    """The launcher's window.  See the module docstring for the arguments."""
+
+    #: Emitted once the window has really closed (servers stopped, settings saved).
+    closed = Signal()
+
+    def __init__(
+        self,
+        cert_dir: str | os.PathLike[str] | None = None,
+        settings: QSettings | str | os.PathLike[str] | None = None,
+        app: Any = None,
+        servers: Servers | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(WINDOW_TITLE)
+        self.setAccessibleName(WINDOW_TITLE)
+        self.setWindowIcon(app_icon())
+        self.settings = Settings(open_settings(settings))
+        self.tasks = TaskRunner(self)
+        self.tasks.unhandled = self.report_exception
+        self.exception_router = ExceptionRouter(self)
+        self.exception_router.raised.connect(self.report_exception)
+        self.unexpected_errors = 0
+        self.listener_errors = 0
+        self._closing = False
+        self._close_done = False
+        self._startup_error: LauncherError | None = None
+
+        if servers is None:
+            servers = self._build_servers(cert_dir, app)
+            owns_config = True
+        else:
+            owns_config = False
+        self.servers = servers
+        self.cert_store: CertStore = servers.cert_store
+
+        # --- widgets ----------------------------------------------------------------------------
+        self.banner = MessageBanner(self)
+        self.app_panel = self._make_app_panel(app, servers)
+        self.servers_panel = ServersPanel(servers, self.tasks, self)
+        self.cert_panel = CertificatePanel(self.cert_store, servers, self.tasks, self)
+        self.log_panel = LogPanel(servers.sink, cap=10_000, parent=self)
+        self.inspector_panel = QWidget(self)
+        self.inspector_panel.setObjectName("inspectorPanel")
+        self.inspector_panel.setAccessibleName("Inspector")
+        inspector_layout = QVBoxLayout(self.inspector_panel)
+        placeholder = QLabel("The scheme inspector will appear here.", self.inspector_panel)
+        placeholder.setObjectName("inspectorPlaceholder")
+        placeholder.setProperty("role", "hint")
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        inspector_layout.addWidget(placeholder)
+
+        left = QWidget(self)
+        left.setObjectName("leftColumn")
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(8, 4, 4, 8)
+        left_layout.setSpacing(8)
+        left_layout.addWidget(self.app_panel)
+        left_layout.addWidget(self.servers_panel)
+        left_layout.addWidget(self.cert_panel)
+        left_layout.addStretch(1)
+        self.left_scroll = QScrollArea(self)
+        self.left_scroll.setObjectName("leftScroll")
+        self.left_scroll.setWidget(left)
+        self.left_scroll.setWidgetResizable(True)
+        self.left_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.left_scroll.setMinimumWidth(left.sizeHint().width() + 16)
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.setAccessibleName("Views")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.log_panel, "Request log")
+        self.tabs.addTab(self.inspector_panel, "Inspector")
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.left_scroll)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+
+        central = QWidget(self)
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(6, 6, 6, 0)
+        central_layout.setSpacing(6)
+        central_layout.addWidget(self.banner)
+        central_layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+
+        self._make_status_bar()
+        self._make_actions()
+        self.tray: QSystemTrayIcon | None = self._make_tray()
+
+        for source in (self.servers_panel, self.cert_panel, self.log_panel):
+            source.message.connect(self.show_message)
+        self.servers_panel.listenerError.connect(self._count_listener_error)
+        self.servers_panel.stateChanged.connect(lambda *_: self._update_status())
+
+        self._load_settings(owns_config)
+        self._status_timer = QTimer(self)
+        self._status_timer.setInterval(STATUS_INTERVAL_MS)
+        self._status_timer.timeout.connect(self._update_status)
+        self._status_timer.start()
+        self._update_status()
+        if self._startup_error is not None:
+            self.report_exception(self._startup_error)
+
+    # --- construction helpers ------------------------------------------------------------------------
+
+    def _build_servers(self, cert_dir: str | os.PathLike[str] | None, app: Any) -> Servers:
+        if app is None:
+            try:
+                app = demo_app()
+            except Exception as exc:  # the bundled app is broken: say so, keep the window usable
+                from launcher.errors import AppLoadError
+
+                self._startup_error = AppLoadError(
+                    f"The bundled demo app could not be loaded: {exc}.", format_exception(exc)
+                )
+                app = _unavailable_app
+        s = self.settings
+        return Servers(
+            app,
+            cert_store=CertStore(cert_dir),
+            sink=RequestSink(),
+            policy=Policy(),
+            host=s.get("servers/host"),
+            http_port=s.get("servers/http_port"),
+            https_port=s.get("servers/https_port"),
+        )
+
+    def _make_app_panel(self, app: Any, servers: Servers) -> QGroupBox:
+        """Room for the app selector of the app-targets issue; shows what is served for now."""
+        box = QGroupBox("App", self)
+        box.setObjectName("appPanel")
+        box.setAccessibleName("App")
+        layout = QVBoxLayout(box)
+        served = servers.app
+        name = getattr(served, "import_name", None) or type(served).__name__
+        text = "Bundled demo app" if name == "flaskapp" else f"Flask app “{name}”"
+        self.app_label = QLabel(text, box)
+        self.app_label.setObjectName("appLabel")
+        self.app_label.setAccessibleName("Served app")
+        layout.addWidget(self.app_label)
+        return box
+
+    def _make_status_bar(self) -> None:
+        bar = self.statusBar()
+        bar.setObjectName("statusBar")
+        bar.setSizeGripEnabled(False)
+        self.status_total = QLabel(self)
+        self.status_total.setObjectName("statusTotalLabel")
+        self.status_total.setAccessibleName("Total requests")
+        self.status_rate = QLabel(self)
+        self.status_rate.setObjectName("statusRateLabel")
+        self.status_rate.setAccessibleName("Requests per second")
+        self.status_errors = QLabel(self)
+        self.status_errors.setObjectName("statusErrorsLabel")
+        self.status_errors.setAccessibleName("Errors")
+        self.status_errors.setToolTip("Responses with status 500 or above, plus listener errors")
+        for label in (self.status_total, self.status_rate, self.status_errors):
+            bar.addPermanentWidget(label)
+
+    def _action(self, text: str, name: str, slot: Any, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        sp, lp = self.servers_panel, self.log_panel
+        self.start_all_action = self._action("Start all", "startAllAction", sp.start_all, "Ctrl+R")
+        self.stop_all_action = self._action("Stop all", "stopAllAction", sp.stop_all, "Ctrl+.")
+        self.clear_log_action = self._action("Clear log", "clearLogAction", lp.clear, "Ctrl+L")
+        self.focus_filter_action = self._action("Filter…", "focusFilterAction", lp.focus_filter, "Ctrl+F")
+        self.pause_action = self._action("Pause log", "pauseLogAction", lambda: None)
+        self.pause_action.setCheckable(True)
+        self.pause_action.toggled.connect(lp.set_paused)
+        lp.pump.pausedChanged.connect(self.pause_action.setChecked)
+        self.quit_action = self._action("Quit", "quitAction", self.close, "Ctrl+Q")
+        about = self._action("About", "aboutAction", self.show_about)
+
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        file_menu.addAction(lp.export_har_action)
+        file_menu.addAction(lp.export_jsonl_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        server_menu = menus.addMenu("&Servers")
+        server_menu.addAction(self.start_all_action)
+        server_menu.addAction(self.stop_all_action)
+        log_menu = menus.addMenu("&Log")
+        log_menu.addAction(self.focus_filter_action)
+        log_menu.addAction(self.pause_action)
+        log_menu.addAction(self.clear_log_action)
+        help_menu = menus.addMenu("&Help")
+        help_menu.addAction(about)
+
+    def _make_tray(self) -> QSystemTrayIcon | None:
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return None
+        tray = QSystemTrayIcon(app_icon(), self)
+        tray.setObjectName("trayIcon")
+        tray.setToolTip(WINDOW_TITLE)
+        menu = QMenu(self)
+        menu.addAction("Start", self.servers_panel.start_all)
+        menu.addAction("Stop", self.servers_panel.stop_all)
+        menu.addSeparator()
+        menu.addAction("Show window", self._show_from_tray)
+        menu.addAction("Quit", self.close)
+        tray.setContextMenu(menu)
+        tray.activated.connect(
+            lambda reason: (
+                self._show_from_tray() if reason == QSystemTrayIcon.ActivationReason.Trigger else None
+            )
+        )
+        tray.show()
+        return tray
+
+    def _show_from_tray(self) -> None:
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    # --- settings ------------------------------------------------------------------------------------
+
+    def _load_settings(self, owns_config: bool) -> None:
+        s = self.settings
+        if owns_config:
+            self.servers_panel.set_host(s.get("servers/host"))
+            self.servers_panel.set_policy_controls(
+                s.get("policy/redirect_https"),
+                s.get("policy/redirect_status"),
+                s.get("policy/hsts"),
+                s.get("policy/hsts_max_age"),
+            )
+        self.cert_panel.set_hosts_text(s.get("certs/hosts"))
+        self.cert_panel.set_key_type(s.get("certs/key_type"))
+        self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
+        geometry = s.get_bytes("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1440, 880)
+        for key, splitter in (
+            ("window/splitter", self.splitter),
+            ("window/log_splitter", self.log_panel.splitter),
+        ):
+            state = s.get_bytes(key)
+            if state is not None:
+                splitter.restoreState(state)
+        if s.get_bytes("window/splitter") is None:
+            self.splitter.setSizes([self.left_scroll.minimumWidth(), 1000])
+        if s.get_bytes("window/log_splitter") is None:
+            self.log_panel.splitter.setSizes([700, 320])
+        tab = s.get("window/last_tab")
+        if 0 <= tab < self.tabs.count():
+            self.tabs.setCurrentIndex(tab)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        sp = self.servers_panel
+        s.set("servers/host", sp.host())
+        s.set("servers/http_port", sp.rows["http"].port_spin.value())
+        s.set("servers/https_port", sp.rows["https"].port_spin.value())
+        s.set("policy/redirect_https", sp.redirect_check.isChecked())
+        s.set("policy/redirect_status", int(sp.redirect_status_combo.currentData()))
+        s.set("policy/hsts", sp.hsts_check.isChecked())
+        s.set("policy/hsts_max_age", sp.hsts_age_spin.value())
+        s.set("window/last_tab", self.tabs.currentIndex())
+        s.set("log/autoscroll", self.log_panel.autoscroll_check.isChecked())
+        s.set("certs/hosts", self.cert_panel.hosts_edit.text())
+        s.set("certs/key_type", self.cert_panel.key_type().value)
+        s.set_bytes("window/geometry", self.saveGeometry())
+        s.set_bytes("window/splitter", self.splitter.saveState())
+        s.set_bytes("window/log_splitter", self.log_panel.splitter.saveState())
+        s.sync()
+
+    # --- messages and errors ---------------------------------------------------------------------------
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        """Errors and warnings go to the banner; short notes to the status bar."""
+        if level == "info":
+            self.statusBar().showMessage(text, 5000)
+        else:
+            self.banner.show_message(text, level)
+
+    def report_exception(self, exc: BaseException) -> None:
+        """User errors: the banner.  Anything else: a dialog with the traceback; the app goes on."""
+        if isinstance(exc, LauncherError):
+            self.banner.show_message(str(exc), "error", user_error_details(exc))
+            return
+        self.unexpected_errors += 1
+        details = format_exception(exc)
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        dialog = ExceptionDialog(
+            "Unexpected error",
+            f"Something went wrong inside the launcher ({type(exc).__name__}: {exc}). "
+            "The app keeps running. Please report this with the details below.",
+            details,
+            self,
+        )
+        self.last_exception_dialog = dialog
+        dialog.open()
+
+    def _count_listener_error(self, _scheme: str) -> None:
+        self.listener_errors += 1
+        self._update_status()
+
+    @property
+    def error_count(self) -> int:
+        return self.log_panel.pump.server_errors + self.listener_errors
+
+    def _update_status(self) -> None:
+        pump = self.log_panel.pump
+        self.status_total.setText(f"Requests: {pump.sink.total:,}")
+        self.status_rate.setText(f"{pump.rate():,.1f} req/s")
+        errors = self.error_count
+        self.status_errors.setText(f"Errors: {errors:,}")
+        self.status_errors.setStyleSheet("color: #b91c1c; font-weight: bold;" if errors else "")
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {WINDOW_TITLE}",
+            f"<b>{WINDOW_TITLE}</b> {__version__}<br>Serve a Flask app on HTTP and HTTPS at once, "
+            "with a local CA, and see which protocol each request used.",
+        )
+
+    # --- closing -------------------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self.tasks.running > 0 or any(
+            lst.state is not ListenerState.STOPPED and lst.state is not ListenerState.ERROR
+            for lst in self.servers.listeners
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._close_done or not self.busy:
+            self._finish_close()
+            event.accept()
+            return
+        event.ignore()
+        if self._closing:
+            return
+        self._closing = True
+        self.statusBar().showMessage("Stopping the servers…")
+        self.centralWidget().setEnabled(False)
+        servers = self.servers
+        self.tasks.submit(
+            lambda: servers.stop_all(timeout=1.0),
+            on_done=lambda _r: self._close_now(),
+            on_error=lambda _e: self._close_now(),
+            name="launcher-close",
+        )
+        QTimer.singleShot(CLOSE_DEADLINE_MS, self._close_now)
+
+    def _close_now(self) -> None:
+        if self._close_done:
+            return
+        self._close_done = True
+        self.close()
+
+    def _finish_close(self) -> None:
+        if getattr(self, "_finished", False):
+            return
+        self._finished = True
+        self._close_done = True
+        try:
+            self.save_settings()
+        except Exception:  # never block closing on a settings problem
+            traceback.print_exc()
+        self._status_timer.stop()
+        self.log_panel.pump.close()
+        if self.tray is not None:
+            self.tray.hide()
+        self.closed.emit()
+
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """Stop the servers synchronously (for the end of ``run_gui`` or a test teardown)."""
+        self.servers.stop_all(timeout=timeout)
+        self.tasks.wait_idle(timeout)
+
+
+def _unavailable_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    body = b"The bundled demo app could not be loaded; see the launcher window.\n"
+    start_response(
+        "503 Service Unavailable", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+def configure_application(app: QApplication) -> None:
+    """Names, icon, Fusion style and the style sheet: what ``run_gui`` does to its QApplication."""
+    from launcher.gui.resources import style_sheet
+
+    app.setApplicationName(WINDOW_TITLE)
+    app.setOrganizationName("flask-https-launcher")
+    app.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
+    app.setStyle("Fusion")
+    app.setStyleSheet(style_sheet())

@@ -1,0 +1,400 @@
+"""The servers panel: one row per listener, Start all / Stop all, redirect and HSTS options.
+
+Start and stop run in worker threads (``TaskRunner``); a listener's state callback fires in
+whichever thread changed the state, so it is forwarded to the GUI thread through a queued
+signal (``_StateBridge``).  The redirect and HSTS controls write the shared ``Policy`` object
+directly, so they take effect on the next request, running or not.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from launcher.gui.tasks import TaskRunner
+from launcher.policy import REDIRECT_STATUSES
+from launcher.servers import Listener, ListenerState, Servers
+
+STATE_TEXT = {
+    ListenerState.STOPPED: "Stopped",
+    ListenerState.STARTING: "Starting…",
+    ListenerState.RUNNING: "Running",
+    ListenerState.STOPPING: "Stopping…",
+    ListenerState.ERROR: "Error",
+}
+STATE_COLOUR = {
+    ListenerState.STOPPED: "#64748b",
+    ListenerState.STARTING: "#b45309",
+    ListenerState.RUNNING: "#15803d",
+    ListenerState.STOPPING: "#b45309",
+    ListenerState.ERROR: "#b91c1c",
+}
+HOST_CHOICES = (
+    ("127.0.0.1", "127.0.0.1 (this machine only)"),
+    ("::1", "::1 (this machine, IPv6)"),
+    ("0.0.0.0", "0.0.0.0 (all interfaces: your network can connect)"),
+)
+
+
+class _StateBridge(QObject):
+    """Receives listener state changes from any thread and re-emits them in the GUI thread."""
+
+    changed = Signal(str, object)  # scheme, ListenerState
+
+
+def _forwarder(bridge: _StateBridge) -> Callable[[Listener, ListenerState], None]:
+    """A state callback that holds the bridge weakly and ignores a deleted bridge."""
+    ref = weakref.ref(bridge)
+
+    def forward(listener: Listener, state: ListenerState) -> None:
+        target = ref()
+        if target is None:
+            return
+        try:
+            target.changed.emit(listener.scheme, state)
+        except RuntimeError:  # the C++ side is gone (window closed, servers still referenced)
+            pass
+
+    return forward
+
+
+class ListenerRow(QObject):
+    """The widgets of one listener inside the servers grid."""
+
+    def __init__(self, scheme: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        name = scheme.upper()
+        self.scheme = scheme
+        self.title = QLabel(name, parent)
+        self.title.setObjectName(f"{scheme}TitleLabel")
+        self.title.setProperty("role", "listenerTitle")
+        self.status = QLabel(parent)
+        self.status.setObjectName(f"{scheme}StatusLabel")
+        self.status.setAccessibleName(f"{name} status")
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.port_spin = QSpinBox(parent)
+        self.port_spin.setObjectName(f"{scheme}PortSpin")
+        self.port_spin.setAccessibleName(f"{name} port")
+        self.port_spin.setRange(0, 65535)
+        self.port_spin.setSpecialValueText("any free")
+        self.port_spin.setToolTip(f"The {name} port (0 = any free port). Change it while stopped.")
+        self.port_spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.start_button = QPushButton("Start", parent)
+        self.start_button.setObjectName(f"{scheme}StartButton")
+        self.start_button.setAccessibleName(f"Start or stop {name}")
+        self.url_label = QLabel(parent)
+        self.url_label.setObjectName(f"{scheme}UrlLabel")
+        self.url_label.setAccessibleName(f"{name} address")
+        self.url_label.setTextFormat(Qt.TextFormat.RichText)
+        self.url_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.LinksAccessibleByMouse | Qt.TextInteractionFlag.LinksAccessibleByKeyboard
+        )
+        self.url_label.setOpenExternalLinks(False)
+        self.open_button = QPushButton("Open", parent)
+        self.open_button.setObjectName(f"{scheme}OpenButton")
+        self.open_button.setAccessibleName(f"Open the {name} page in the browser")
+        self.open_button.setToolTip("Open in the default browser")
+        self.copy_button = QPushButton("Copy URL", parent)
+        self.copy_button.setObjectName(f"{scheme}CopyButton")
+        self.copy_button.setAccessibleName(f"Copy the {name} address")
+        self.port_spin.setMinimumWidth(self.port_spin.fontMetrics().horizontalAdvance("any free") + 40)
+        self.status.setMinimumWidth(self.status.fontMetrics().horizontalAdvance("●  Stopping…") + 8)
+
+
+class ServersPanel(QGroupBox):
+    """Controls both listeners of a ``Servers`` object."""
+
+    #: User-facing message for the banner: (text, level).
+    message = Signal(str, str)
+    #: A listener error happened (counted by the status bar).
+    listenerError = Signal(str)
+    #: Any listener changed state: (scheme, state).
+    stateChanged = Signal(str, object)
+
+    def __init__(self, servers: Servers, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__("Servers", parent)
+        self.setObjectName("serversPanel")
+        self.setAccessibleName("Servers")
+        self.servers = servers
+        self.tasks = tasks
+        #: How URLs are opened; a hook so embedding code may route it elsewhere.
+        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
+
+        self.host_combo = QComboBox(self)
+        self.host_combo.setObjectName("hostCombo")
+        self.host_combo.setAccessibleName("Bind address")
+        self.host_combo.setEditable(True)
+        self.host_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        for value, label in HOST_CHOICES:
+            self.host_combo.addItem(label, value)
+        self.host_combo.setToolTip(
+            "The address both servers listen on. 127.0.0.1 keeps them private to this machine."
+        )
+        self.host_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.set_host(servers.host)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(6)
+        host_label = QLabel("Address", self)
+        host_label.setBuddy(self.host_combo)
+        grid.addWidget(host_label, 0, 0)
+        grid.addWidget(self.host_combo, 0, 1, 1, 4)
+
+        self.rows: dict[str, ListenerRow] = {}
+        line = 1
+        for scheme in ("http", "https"):
+            listener = self._listener(scheme)
+            row = ListenerRow(scheme, self)
+            row.port_spin.setValue(listener.configured_port)
+            row.start_button.clicked.connect(lambda _c=False, s=scheme: self.toggle(s))
+            row.open_button.clicked.connect(lambda _c=False, s=scheme: self.open_in_browser(s))
+            row.copy_button.clicked.connect(lambda _c=False, s=scheme: self.copy_url(s))
+            row.url_label.linkActivated.connect(lambda url: self.open_url(QUrl(url)))
+            self.rows[scheme] = row
+            separator = QFrame(self)
+            separator.setFrameShape(QFrame.Shape.HLine)
+            separator.setFrameShadow(QFrame.Shadow.Sunken)
+            grid.addWidget(separator, line, 0, 1, 5)
+            grid.addWidget(row.title, line + 1, 0)
+            grid.addWidget(row.status, line + 1, 1)
+            grid.addWidget(row.port_spin, line + 1, 2, 1, 2)
+            grid.addWidget(row.start_button, line + 1, 4)
+            grid.addWidget(row.url_label, line + 2, 0, 1, 3)
+            grid.addWidget(row.open_button, line + 2, 3)
+            grid.addWidget(row.copy_button, line + 2, 4)
+            line += 3
+        grid.setColumnStretch(1, 1)
+
+        self.start_all_button = QPushButton("Start all", self)
+        self.start_all_button.setObjectName("startAllButton")
+        self.start_all_button.setAccessibleName("Start both servers")
+        self.start_all_button.setToolTip("Start HTTP and HTTPS (Ctrl+R)")
+        self.start_all_button.setProperty("role", "primary")
+        self.start_all_button.clicked.connect(self.start_all)
+        self.stop_all_button = QPushButton("Stop all", self)
+        self.stop_all_button.setObjectName("stopAllButton")
+        self.stop_all_button.setAccessibleName("Stop both servers")
+        self.stop_all_button.setToolTip("Stop HTTP and HTTPS (Ctrl+.)")
+        self.stop_all_button.clicked.connect(self.stop_all)
+        all_row = QHBoxLayout()
+        all_row.addWidget(self.start_all_button, 1)
+        all_row.addWidget(self.stop_all_button, 1)
+
+        # --- policy options ------------------------------------------------------------------------
+        policy = servers.policy
+        self.redirect_check = QCheckBox("Redirect HTTP to HTTPS with", self)
+        self.redirect_check.setObjectName("redirectCheck")
+        self.redirect_check.setAccessibleName("Redirect HTTP to HTTPS")
+        self.redirect_check.setToolTip("While HTTPS runs, every HTTP request is answered with a redirect.")
+        self.redirect_status_combo = QComboBox(self)
+        self.redirect_status_combo.setObjectName("redirectStatusCombo")
+        self.redirect_status_combo.setAccessibleName("Redirect status code")
+        for code in sorted(REDIRECT_STATUSES):
+            self.redirect_status_combo.addItem(f"{code} {REDIRECT_STATUSES[code]}", code)
+        self.hsts_check = QCheckBox("Send HSTS, max-age", self)
+        self.hsts_check.setObjectName("hstsCheck")
+        self.hsts_check.setAccessibleName("Send Strict-Transport-Security")
+        self.hsts_check.setToolTip(
+            "Adds Strict-Transport-Security to HTTPS responses: browsers then use HTTPS only for this host."
+        )
+        self.hsts_age_spin = QSpinBox(self)
+        self.hsts_age_spin.setObjectName("hstsMaxAgeSpin")
+        self.hsts_age_spin.setAccessibleName("HSTS max-age in seconds")
+        self.hsts_age_spin.setRange(0, 2_147_483_647)
+        self.hsts_age_spin.setSuffix(" s")
+        self.hsts_age_spin.setGroupSeparatorShown(True)
+        self.hsts_age_spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.set_policy_controls(
+            policy.redirect_https, policy.redirect_status, policy.hsts, policy.hsts_max_age
+        )
+        self.redirect_check.toggled.connect(self._apply_policy)
+        self.redirect_status_combo.currentIndexChanged.connect(self._apply_policy)
+        self.hsts_check.toggled.connect(self._apply_policy)
+        self.hsts_age_spin.valueChanged.connect(self._apply_policy)
+
+        options = QGridLayout()
+        options.setHorizontalSpacing(8)
+        options.addWidget(self.redirect_check, 0, 0)
+        options.addWidget(self.redirect_status_combo, 0, 1)
+        options.addWidget(self.hsts_check, 1, 0)
+        options.addWidget(self.hsts_age_spin, 1, 1)
+        options.setColumnStretch(1, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(8)
+        layout.addLayout(grid)
+        layout.addLayout(all_row)
+        layout.addLayout(options)
+
+        self._bridge = _StateBridge(self)
+        self._bridge.changed.connect(self._on_state)
+        for listener in servers.listeners:
+            listener.add_state_callback(_forwarder(self._bridge))
+            self._show_state(listener.scheme, listener.state)
+
+    # --- helpers ---------------------------------------------------------------------------------------
+
+    def _listener(self, scheme: str) -> Listener:
+        return self.servers.http if scheme == "http" else self.servers.https
+
+    def host(self) -> str:
+        text = self.host_combo.currentText().strip()
+        for value, label in HOST_CHOICES:
+            if text == label:
+                return value
+        return text.split(" ", 1)[0] if text else "127.0.0.1"
+
+    def set_host(self, host: str) -> None:
+        for i, (value, _label) in enumerate(HOST_CHOICES):
+            if value == host:
+                self.host_combo.setCurrentIndex(i)
+                return
+        self.host_combo.setEditText(host)
+
+    def set_policy_controls(self, redirect: bool, status: int, hsts: bool, max_age: int) -> None:
+        self.redirect_check.setChecked(redirect)
+        index = self.redirect_status_combo.findData(status)
+        self.redirect_status_combo.setCurrentIndex(
+            index if index >= 0 else self.redirect_status_combo.count() - 1
+        )
+        self.hsts_check.setChecked(hsts)
+        self.hsts_age_spin.setValue(max_age)
+        self._apply_policy()
+
+    def _apply_policy(self, *_args: object) -> None:
+        policy = self.servers.policy
+        policy.redirect_https = self.redirect_check.isChecked()
+        policy.redirect_status = int(self.redirect_status_combo.currentData())
+        policy.hsts = self.hsts_check.isChecked()
+        policy.hsts_max_age = self.hsts_age_spin.value()
+        self.redirect_status_combo.setEnabled(policy.redirect_https)
+        self.hsts_age_spin.setEnabled(policy.hsts)
+
+    def _all_stopped(self) -> bool:
+        return all(
+            lst.state in (ListenerState.STOPPED, ListenerState.ERROR) for lst in self.servers.listeners
+        )
+
+    # --- state display ----------------------------------------------------------------------------------
+
+    def _on_state(self, scheme: str, state: ListenerState) -> None:
+        self._show_state(scheme, state)
+        if state is ListenerState.ERROR:
+            self.listenerError.emit(scheme)
+        self.stateChanged.emit(scheme, state)
+
+    def _show_state(self, scheme: str, state: ListenerState) -> None:
+        row = self.rows[scheme]
+        listener = self._listener(scheme)
+        colour = STATE_COLOUR[state]
+        row.status.setText(f"<span style='color:{colour}'>●</span>&nbsp;{STATE_TEXT[state]}")
+        row.status.setProperty("state", state.value)
+        row.status.setToolTip(listener.error or STATE_TEXT[state])
+        running = state is ListenerState.RUNNING
+        busy = state in (ListenerState.STARTING, ListenerState.STOPPING)
+        row.start_button.setText("Stop" if running or state is ListenerState.STOPPING else "Start")
+        row.start_button.setEnabled(not busy)
+        row.port_spin.setEnabled(state in (ListenerState.STOPPED, ListenerState.ERROR))
+        row.open_button.setEnabled(running)
+        row.copy_button.setEnabled(running)
+        url = listener.url
+        if running:
+            row.url_label.setText(f"<a href='{url}'>{url}</a>")
+            row.url_label.setToolTip(f"Open {url} in the browser")
+        else:
+            row.url_label.setText(f"<span style='color:#94a3b8'>{url}</span>")
+            row.url_label.setToolTip("Not running")
+        self.host_combo.setEnabled(self._all_stopped())
+        self.start_all_button.setEnabled(
+            any(lst.state in (ListenerState.STOPPED, ListenerState.ERROR) for lst in self.servers.listeners)
+        )
+        self.stop_all_button.setEnabled(
+            any(lst.state is ListenerState.RUNNING for lst in self.servers.listeners)
+        )
+
+    def refresh(self) -> None:
+        for listener in self.servers.listeners:
+            self._show_state(listener.scheme, listener.state)
+
+    # --- actions ------------------------------------------------------------------------------------------
+
+    def toggle(self, scheme: str) -> None:
+        if self._listener(scheme).state is ListenerState.RUNNING:
+            self.stop(scheme)
+        else:
+            self.start(scheme)
+
+    def start(self, scheme: str) -> None:
+        """Start one listener with the port in its spin box, in a worker thread."""
+        listener = self._listener(scheme)
+        if listener.state not in (ListenerState.STOPPED, ListenerState.ERROR):
+            return
+        if self._all_stopped():
+            self.servers.host = self.host()
+        listener.port = self.rows[scheme].port_spin.value()
+        self.rows[scheme].start_button.setEnabled(False)
+        self.tasks.submit(
+            listener.start,
+            on_done=lambda _r: self.refresh(),
+            on_error=lambda exc, s=scheme: self._failed(s, "start", exc),
+            name=f"launcher-start-{scheme}",
+        )
+
+    def stop(self, scheme: str) -> None:
+        listener = self._listener(scheme)
+        if listener.state is ListenerState.STOPPED:
+            return
+        self.rows[scheme].start_button.setEnabled(False)
+        self.tasks.submit(
+            listener.stop,
+            on_done=lambda _r: self.refresh(),
+            on_error=lambda exc, s=scheme: self._failed(s, "stop", exc),
+            name=f"launcher-stop-{scheme}",
+        )
+
+    def start_all(self) -> None:
+        for scheme in ("https", "http"):
+            self.start(scheme)
+
+    def stop_all(self) -> None:
+        for scheme in ("https", "http"):
+            self.stop(scheme)
+
+    def _failed(self, scheme: str, what: str, exc: BaseException) -> None:
+        self.refresh()
+        from launcher.errors import LauncherError
+
+        if isinstance(exc, LauncherError):
+            self.message.emit(f"{scheme.upper()} did not {what}: {exc}", "error")
+        elif self.tasks.unhandled is not None:
+            self.tasks.unhandled(exc)
+        else:
+            raise exc
+
+    def open_in_browser(self, scheme: str) -> None:
+        listener = self._listener(scheme)
+        if listener.running:
+            self.open_url(QUrl(listener.url))
+
+    def copy_url(self, scheme: str) -> None:
+        listener = self._listener(scheme)
+        QGuiApplication.clipboard().setText(listener.url)
+        self.message.emit(f"Copied {listener.url}", "info")

@@ -1,0 +1,203 @@
+"""Write request records as HAR 1.2 or as JSON Lines.  No Qt.
+
+Limits, stated once:
+- The request log keeps headers, sizes and timings, never bodies, so HAR ``postData`` and the
+  response ``content.text`` are absent; ``content.size`` is the number of body bytes the app
+  produced and ``bodySize`` on the request is its ``Content-Length`` (or -1 when unknown).
+- The log has no per-phase timings: the whole server-side duration is reported as ``wait``,
+  ``send`` and ``receive`` are 0, and ``connect``/``ssl``/``dns`` are -1 (not known).
+- ``headersSize`` is -1 (the raw header block is not kept).
+- The URL is rebuilt from the listener's scheme and the request's ``Host`` header (the listener's
+  address when the client sent none).
+- Extra facts go in the underscore-prefixed custom fields HAR allows: ``_listener``,
+  ``_clientAddress``, ``_clientPort``, ``_tls`` and ``_error``.
+
+Files are written to a temporary file beside the target and renamed into place, so a failed
+export never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from launcher import __version__
+from launcher.requestlog import RequestRecord
+
+HAR_VERSION = "1.2"
+CREATOR_NAME = "Flask HTTPS Launcher"
+
+
+def _headers(pairs: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"name": name, "value": value} for name, value in pairs]
+
+
+def _request_cookies(record: RequestRecord) -> list[dict[str, Any]]:
+    cookies: list[dict[str, Any]] = []
+    for name, value in record.request_headers:
+        if name.lower() != "cookie":
+            continue
+        for part in value.split(";"):
+            key, sep, val = part.strip().partition("=")
+            if key and sep:
+                cookies.append({"name": key, "value": val})
+    return cookies
+
+
+def _response_cookies(record: RequestRecord) -> list[dict[str, Any]]:
+    cookies: list[dict[str, Any]] = []
+    for name, value in record.response_headers:
+        if name.lower() != "set-cookie":
+            continue
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(value)
+        except CookieError:
+            key, _, rest = value.partition("=")
+            cookies.append({"name": key.strip(), "value": rest.split(";", 1)[0]})
+            continue
+        for morsel in jar.values():
+            cookie: dict[str, Any] = {"name": morsel.key, "value": morsel.value}
+            if morsel["path"]:
+                cookie["path"] = morsel["path"]
+            if morsel["domain"]:
+                cookie["domain"] = morsel["domain"]
+            if morsel["expires"]:
+                cookie["expires"] = morsel["expires"]
+            cookie["httpOnly"] = bool(morsel["httponly"])
+            cookie["secure"] = bool(morsel["secure"])
+            cookies.append(cookie)
+    return cookies
+
+
+def record_url(record: RequestRecord, default_host: str = "127.0.0.1") -> str:
+    """The absolute URL of the request: listener scheme, Host header, path and query."""
+    host = record.header("Host") or default_host
+    return f"{record.listener}://{host}{record.target}"
+
+
+def _status_text(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _int_or(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def har_entry(record: RequestRecord) -> dict[str, Any]:
+    """One HAR 1.2 ``entries[]`` object for *record*."""
+    started = datetime.fromtimestamp(record.time, tz=UTC).isoformat(timespec="milliseconds")
+    http_version = record.http_version or "HTTP/1.1"
+    mime = record.header("Content-Type", response=True) or ""
+    location = record.header("Location", response=True) or ""
+    entry: dict[str, Any] = {
+        "startedDateTime": started.replace("+00:00", "Z"),
+        "time": round(record.duration_ms, 3),
+        "request": {
+            "method": record.method,
+            "url": record_url(record),
+            "httpVersion": http_version,
+            "cookies": _request_cookies(record),
+            "headers": _headers(record.request_headers),
+            "queryString": [
+                {"name": k, "value": v} for k, v in parse_qsl(record.query, keep_blank_values=True)
+            ],
+            "headersSize": -1,
+            "bodySize": _int_or(record.header("Content-Length"), -1),
+        },
+        "response": {
+            "status": record.status,
+            "statusText": _status_text(record.status),
+            "httpVersion": http_version,
+            "cookies": _response_cookies(record),
+            "headers": _headers(record.response_headers),
+            "content": {"size": record.response_bytes, "mimeType": mime},
+            "redirectURL": location,
+            "headersSize": -1,
+            "bodySize": record.response_bytes,
+        },
+        "cache": {},
+        "timings": {
+            "blocked": -1,
+            "dns": -1,
+            "connect": -1,
+            "ssl": -1,
+            "send": 0,
+            "wait": round(record.duration_ms, 3),
+            "receive": 0,
+        },
+        "connection": str(record.client_port),
+        "_listener": record.listener,
+        "_clientAddress": record.client_addr,
+        "_clientPort": record.client_port,
+        "_tls": (
+            {"version": record.tls_version, "cipher": record.tls_cipher} if record.tls_version else None
+        ),
+    }
+    if record.error:
+        entry["_error"] = record.error
+    return entry
+
+
+def to_har(records: Iterable[RequestRecord]) -> dict[str, Any]:
+    """A complete HAR 1.2 document (``{"log": ...}``) for *records*, in the given order."""
+    return {
+        "log": {
+            "version": HAR_VERSION,
+            "creator": {"name": CREATOR_NAME, "version": __version__},
+            "pages": [],
+            "entries": [har_entry(r) for r in records],
+        }
+    }
+
+
+def _write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
+
+
+def write_har(records: Iterable[RequestRecord], path: str | os.PathLike[str]) -> int:
+    """Write *records* as a HAR 1.2 file at *path*; returns the number of entries written."""
+    document = to_har(records)
+    _write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return len(document["log"]["entries"])
+
+
+def jsonl_lines(records: Iterable[RequestRecord]) -> Iterable[str]:
+    """One compact JSON object per record (``RequestRecord.to_dict()`` plus ``url``), no newline."""
+    for record in records:
+        data = record.to_dict()
+        data["url"] = record_url(record)
+        yield json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_jsonl(records: Iterable[RequestRecord], path: str | os.PathLike[str]) -> int:
+    """Write *records* as JSON Lines at *path*; returns the number of lines written."""
+    lines = list(jsonl_lines(records))
+    _write_atomic(path, "".join(line + "\n" for line in lines))
+    return len(lines)

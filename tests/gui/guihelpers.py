@@ -1,0 +1,91 @@
+"""Helpers for the GUI tests (imported by name: tests/gui is on sys.path under pytest)."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from typing import Any
+
+from flask import Flask, jsonify, request
+from werkzeug.test import Client
+
+from launcher.requestlog import RequestLogMiddleware, RequestRecord, RequestSink
+
+
+def wait_state(qtbot, window: Any, scheme: str, state: str, timeout: int = 5000) -> None:
+    listener = window.servers.http if scheme == "http" else window.servers.https
+    label = window.servers_panel.rows[scheme].status
+
+    def check() -> None:
+        assert listener.state.value == state
+        assert label.property("state") == state
+
+    qtbot.waitUntil(check, timeout=timeout)
+
+
+def ca_context(window: Any) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(window.cert_store.ca_cert_path))
+
+
+def fetch(url: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def refuses(port: int) -> bool:
+    """True when nothing accepts TCP connections on 127.0.0.1:*port*."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def make_test_app() -> Flask:
+    """A small Flask app: echo, a configurable status, a route that raises."""
+    app = Flask("guitestapp")
+
+    @app.route("/")
+    def index():
+        return jsonify(scheme=request.scheme, path=request.path)
+
+    @app.route("/status/<int:code>")
+    def status(code: int):
+        return f"status {code}\n", code
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("boom from the test app")
+
+    @app.route("/<path:path>", methods=["GET", "POST"])
+    def echo(path: str):
+        return jsonify(scheme=request.scheme, path=path)
+
+    return app
+
+
+def records_via(app: Any, requests: list[tuple[str, str]], listener: str = "http") -> list[RequestRecord]:
+    """Real ``RequestRecord``s: run *requests* ((method, path) pairs) through the real middleware."""
+    sink = RequestSink()
+    client = Client(RequestLogMiddleware(app, sink, listener))
+    for method, path in requests:
+        environ: dict[str, Any] = {}
+        if listener == "https":
+            environ = {
+                "wsgi.url_scheme": "https",
+                "SSL_PROTOCOL": "TLSv1.3",
+                "SSL_CIPHER": "TLS_AES_256_GCM_SHA384",
+            }
+        client.open(
+            path,
+            method=method,
+            environ_overrides=environ,
+            headers={"User-Agent": "gui-test/1"},
+            buffered=True,
+        )
+    return sink.snapshot()

@@ -1,0 +1,188 @@
+"""The request-log model, filter proxy and pump, apart from the window (real RequestRecords)."""
+
+from __future__ import annotations
+
+import pytest
+from guihelpers import records_via
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtTest import QAbstractItemModelTester
+
+from launcher.gui.logmodel import (
+    COL_PATH,
+    COL_SCHEME,
+    COL_STATUS,
+    COL_TLS,
+    COLUMNS,
+    LogPump,
+    RecordRole,
+    RequestFilterProxy,
+    RequestLogModel,
+)
+from launcher.requestlog import RequestSink
+
+
+@pytest.fixture
+def model(qapp):
+    model = RequestLogModel(cap=5)
+    QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    return model
+
+
+def test_columns_and_display(qapp, make_records):
+    records = make_records(1, path="/hello", listener="https")
+    model = RequestLogModel()
+    model.append_records(records)
+    assert model.rowCount() == 1
+    assert model.columnCount() == len(COLUMNS) == 9
+    assert [model.headerData(i, Qt.Orientation.Horizontal) for i in range(9)][:5] == [
+        "Time",
+        "Scheme",
+        "Method",
+        "Path",
+        "Status",
+    ]
+    assert model.data(model.index(0, COL_SCHEME)) == "HTTPS"
+    assert model.data(model.index(0, COL_PATH)) == "/hello"
+    assert model.data(model.index(0, COL_STATUS)) == "200"
+    assert model.data(model.index(0, COL_TLS)) == "TLS 1.3"
+    assert model.data(model.index(0, 0), RecordRole) is records[0]
+    assert model.data(model.index(0, COL_STATUS), Qt.ItemDataRole.ForegroundRole).name() == "#15803d"
+
+
+def test_one_insert_per_batch(model, make_records, qtbot):
+    inserts: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
+    model.append_records(make_records(3))
+    assert inserts == [(0, 2)]
+    assert model.rowCount() == 3
+
+
+def test_cap_drops_oldest_with_one_remove(model, make_records):
+    removes: list[tuple[int, int]] = []
+    model.rowsRemoved.connect(lambda _p, first, last: removes.append((first, last)))
+    first = make_records(4, path="/a")
+    second = make_records(3, path="/b")
+    model.append_records(first)
+    model.append_records(second)
+    assert model.rowCount() == 5
+    assert removes == [(0, 1)]
+    assert model.dropped == 2
+    assert [r.path for r in model.records()] == ["/a2", "/a3", "/b0", "/b1", "/b2"]
+
+
+def test_batch_larger_than_cap(model, make_records):
+    model.append_records(make_records(2, path="/old"))
+    model.append_records(make_records(8, path="/new"))
+    assert model.rowCount() == 5
+    assert model.dropped == 2 + 3
+    assert [r.path for r in model.records()] == [f"/new{i}" for i in range(3, 8)]
+
+
+def test_clear(model, make_records):
+    model.append_records(make_records(7))
+    model.clear()
+    assert model.rowCount() == 0
+    assert model.dropped == 0
+
+
+def test_filter_text_scheme_status(qapp, flask_app):
+    http = records_via(flask_app, [("GET", "/alpha"), ("POST", "/beta"), ("GET", "/status/404")], "http")
+    https = records_via(flask_app, [("GET", "/alpha"), ("GET", "/boom")], "https")
+    model = RequestLogModel()
+    model.append_records(http + https)
+    proxy = RequestFilterProxy()
+    proxy.setSourceModel(model)
+    QAbstractItemModelTester(proxy, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    assert proxy.rowCount() == 5
+
+    proxy.set_text("ALPHA")
+    assert [r.listener for r in proxy.visible_records()] == ["http", "https"]
+    proxy.set_scheme("https")
+    assert [(r.listener, r.path) for r in proxy.visible_records()] == [("https", "/alpha")]
+    proxy.set_text("")
+    assert [r.path for r in proxy.visible_records()] == ["/alpha", "/boom"]
+    proxy.set_scheme("")
+    proxy.set_status_class(4)
+    assert [r.path for r in proxy.visible_records()] == ["/status/404"]
+    proxy.set_status_class(5)
+    assert [r.status for r in proxy.visible_records()] == [500]
+    proxy.set_status_class(-1)
+    assert sorted(r.status for r in proxy.visible_records()) == [404, 500]
+    proxy.set_status_class(0)
+    proxy.set_text("post")  # method
+    assert [r.path for r in proxy.visible_records()] == ["/beta"]
+    proxy.set_text("gui-test/1")  # a request header value (User-Agent)
+    assert proxy.rowCount() == 5
+    with pytest.raises(ValueError):
+        proxy.set_scheme("ftp")
+
+
+def test_filter_applies_to_new_rows(qapp, make_records):
+    model = RequestLogModel()
+    proxy = RequestFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_scheme("https")
+    model.append_records(make_records(2, listener="http") + make_records(3, listener="https"))
+    assert proxy.rowCount() == 3
+
+
+def test_pump_moves_batches_and_counts(qapp, make_records):
+    sink = RequestSink()
+    model = RequestLogModel(cap=100)
+    pump = LogPump(sink, model)
+    records = make_records(3) + make_records(1, path="/status/503")
+    # Records made elsewhere: hand them to this sink the way the middleware does.
+    for record in records:
+        sink.add(record)
+    assert model.rowCount() == 0  # nothing moves until the pump ticks
+    batch = pump.tick()
+    assert len(batch) == 4
+    assert model.rowCount() == 4
+    assert pump.server_errors == 1
+    assert pump.tick() == []
+    pump.close()
+
+
+def test_pump_pause_buffers_then_resumes(qapp, make_records):
+    sink = RequestSink()
+    model = RequestLogModel(cap=3)
+    pump = LogPump(sink, model)
+    pump.set_paused(True)
+    for record in make_records(5):
+        sink.add(record)
+    pump.tick()
+    assert model.rowCount() == 0
+    assert pump.pending == 3  # bounded by the cap
+    assert pump.dropped == 2
+    pump.set_paused(False)
+    assert model.rowCount() == 3
+    assert [r.path for r in model.records()] == ["/item2", "/item3", "/item4"]
+    pump.close()
+
+
+def test_pump_rate(qapp, make_records, qtbot):
+    sink = RequestSink()
+    model = RequestLogModel()
+    pump = LogPump(sink, model, rate_window=5.0)
+    pump.tick()
+    for record in make_records(10):
+        sink.add(record)
+    qtbot.wait(50)
+    pump.tick()
+    assert pump.rate() > 0
+    pump.close()
+
+
+def test_pump_timer_drains(qapp, qtbot, make_records):
+    sink = RequestSink()
+    model = RequestLogModel()
+    pump = LogPump(sink, model, interval_ms=20)
+    pump.start()
+    for record in make_records(4):
+        sink.add(record)
+    qtbot.waitUntil(lambda: model.rowCount() == 4, timeout=2000)
+    pump.close()
+    assert model.index(0, 0).isValid()
+    assert not model.index(0, 0, model.index(0, 0)).isValid()
+    assert model.rowCount(model.index(0, 0)) == 0
+    assert model.rowCount(QModelIndex()) == 4
