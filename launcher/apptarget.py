@@ -219,6 +219,8 @@ def _module_paths(module: ModuleType) -> list[str]:
 
 def is_user_file(path: str, root: Path) -> bool:
     """Whether *path* belongs to the user's app: under *root*, outside every protected folder."""
+    if not path or path.startswith("<"):  # "<frozen importlib._bootstrap>", "<string>"
+        return False
     real = _real(path)
     if not _under(real, _real(root)):
         return False
@@ -305,14 +307,21 @@ def describe_exception(exc: BaseException, root: Path) -> str:
         last: tuple[str, int] | None = None
         for frame, lineno in traceback.walk_tb(exc.__traceback__):
             filename = frame.f_code.co_filename
-            if not filename.startswith("<") and is_user_file(filename, root):
+            if is_user_file(filename, root):
                 last = (filename, lineno)
         if last is not None:
             where = f" in {_rel(last[0], root)} line {last[1]}"
     return _one_line(f"{kind}{where}: {message}" if message else f"{kind}{where}")
 
 
-def _details(exc: BaseException) -> str:
+def _details(exc: BaseException, root: Path | None = None) -> str:
+    """The traceback text; with *root*, starting at the first frame of the user's code (the
+    launcher's and importlib's frames above it say nothing to the user)."""
+    if root is not None:
+        tb = exc.__traceback__
+        while tb is not None and not is_user_file(tb.tb_frame.f_code.co_filename, root):
+            tb = tb.tb_next
+        exc = exc.with_traceback(tb)
     return "".join(traceback.format_exception(exc))
 
 
@@ -395,11 +404,11 @@ def load_app(target: AppTarget, *, fresh: bool = True) -> Flask:
                         _details(exc),
                     ) from None
                 raise AppLoadError(
-                    f"Could not import {module_name!r}: {describe_exception(exc, root)}", _details(exc)
+                    f"Could not import {module_name!r}: {describe_exception(exc, root)}", _details(exc, root)
                 ) from None
             except (Exception, SystemExit) as exc:
                 raise AppLoadError(
-                    f"Could not import {module_name!r}: {describe_exception(exc, root)}", _details(exc)
+                    f"Could not import {module_name!r}: {describe_exception(exc, root)}", _details(exc, root)
                 ) from None
 
             what = f"{module_name}:{app_name}" if app_name else module_name
@@ -407,12 +416,12 @@ def load_app(target: AppTarget, *, fresh: bool = True) -> Flask:
                 app = locate_app(module_name, app_name)
             except NoAppException as exc:
                 cause = exc.__cause__
-                details = _details(cause) if cause is not None else exc.format_message()
+                details = _details(cause, root) if cause is not None else exc.format_message()
                 raise AppLoadError(_one_line(exc.format_message()), details) from None
             except (Exception, SystemExit) as exc:
                 raise AppLoadError(
                     f"Could not create the app from {what!r}: {describe_exception(exc, root)}",
-                    _details(exc),
+                    _details(exc, root),
                 ) from None
         finally:
             if previous is None:
