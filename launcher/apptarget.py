@@ -401,7 +401,7 @@ def load_app(target: AppTarget, *, fresh: bool = True) -> Flask:
                 if _missing_target(exc, module_name):
                     raise AppLoadError(
                         f"Could not import {module_name!r}: no module named {exc.name!r} in {root}.",
-                        _details(exc),
+                        _details(exc, root),
                     ) from None
                 raise AppLoadError(
                     f"Could not import {module_name!r}: {describe_exception(exc, root)}", _details(exc, root)
