@@ -8,12 +8,19 @@ every page is fetched from over http:// and https://, with certificate verificat
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import http.client
 import http.cookiejar
 import json
+import os
 import re
+import shutil
+import socket
 import ssl
+import struct
+import subprocess
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -1012,3 +1019,297 @@ def test_real_trusted_proxy_changes_what_flask_thinks(served: Any, tls_client: s
     )
     assert doc["x_forwarded_proto"] == "https"
     assert HEADLINE["http"] in page and "But Flask thinks this request is HTTPS" in page
+
+
+# =========================================================================== real browser
+
+CHROMIUM = shutil.which("chromium")
+CERTUTIL = shutil.which("certutil")
+NON_LOOPBACK_NAME = "demo.test"  # mapped to 127.0.0.1 inside chromium: a host that is not loopback by name
+
+
+class DevTools:
+    """The few Chrome DevTools Protocol calls these tests need, over a minimal WebSocket client.
+
+    Limits: text frames only, no compression, one caller at a time; events are collected, not
+    dispatched.
+    """
+
+    def __init__(self, ws_url: str) -> None:
+        parts = urllib.parse.urlsplit(ws_url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=15)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._recv()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        self.last_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("DevTools closed the connection")
+        return chunk
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self.buf += self._recv()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _message(self) -> dict[str, Any]:
+        data = b""
+        while True:
+            b1, b2 = self._read(2)
+            size = b2 & 0x7F
+            if size == 126:
+                size = struct.unpack(">H", self._read(2))[0]
+            elif size == 127:
+                size = struct.unpack(">Q", self._read(8))[0]
+            payload = self._read(size)
+            opcode = b1 & 0x0F
+            if opcode in (0x0, 0x1):
+                data += payload
+                if b1 & 0x80:
+                    return json.loads(data)
+            elif opcode == 0x8:
+                raise ConnectionError("DevTools closed the WebSocket")
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.last_id += 1
+        payload = json.dumps({"id": self.last_id, "method": method, "params": params}).encode()
+        mask = os.urandom(4)
+        size = len(payload)
+        if size < 126:
+            head = bytes([0x81, 0x80 | size])
+        elif size < 65536:
+            head = bytes([0x81, 0x80 | 126]) + struct.pack(">H", size)
+        else:
+            head = bytes([0x81, 0x80 | 127]) + struct.pack(">Q", size)
+        self.sock.sendall(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        while True:
+            message = self._message()
+            if message.get("id") == self.last_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message["result"]
+            self.events.append(message)
+
+    def eval(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                value = self.eval(expression)
+            except RuntimeError:  # the page is between documents
+                value = None
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {expression}")
+            time.sleep(0.05)
+
+    def wait_page(self, url_part: str) -> None:
+        needle = json.dumps(url_part)
+        self.wait_for(f"location.href.includes({needle}) && document.readyState === 'complete'")
+
+    def goto(self, url: str) -> None:
+        self.call("Page.navigate", url=url)
+        self.wait_page(url)
+
+    def text(self) -> str:
+        return " ".join(str(self.eval("document.body.innerText")).split())
+
+    def csp_violations(self) -> list[str]:
+        return list(self.eval("window.__cspViolations || []"))
+
+
+@pytest.fixture(scope="module")
+def browser(served: Any, cert_store: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
+    """Headless Debian chromium that trusts the generated CA (through a temporary NSS database)."""
+    if not (CHROMIUM and CERTUTIL):
+        pytest.skip("needs Debian chromium and certutil (scripts/bootstrap.sh test installs them)")
+    home = tmp_path_factory.mktemp("browser-home")
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    subprocess.run([CERTUTIL, "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True)
+    subprocess.run(
+        [
+            CERTUTIL,
+            "-d",
+            f"sql:{nssdb}",
+            "-A",
+            "-t",
+            "C,,",
+            "-n",
+            "demo-ca",
+            "-i",
+            str(cert_store.ca_cert_path),
+        ],
+        check=True,
+    )
+    profile = home / "profile"
+    log = (home / "chromium.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            f"--host-resolver-rules=MAP {NON_LOOPBACK_NAME} 127.0.0.1",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        env={**os.environ, "HOME": str(home)},
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().count("\n") >= 1):
+            assert proc.poll() is None, (home / "chromium.log").read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "chromium did not open its DevTools port"
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as resp:
+            page = next(t for t in json.load(resp) if t["type"] == "page")
+        tools = DevTools(page["webSocketDebuggerUrl"])
+        tools.call("Page.enable")
+        tools.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            source=(
+                "window.__cspViolations = [];"
+                "document.addEventListener('securitypolicyviolation',"
+                " e => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
+            ),
+        )
+        yield tools
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def fresh_browser(browser: DevTools) -> DevTools:
+    browser.call("Network.clearBrowserCookies")
+    return browser
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_browser_every_page_holds_the_csp(fresh_browser: DevTools, served: Any, scheme: str) -> None:
+    root = base(served, scheme, "localhost")
+    for path in ["/", *PAGES]:
+        fresh_browser.goto(root + path)
+        assert fresh_browser.csp_violations() == [], path
+        assert fresh_browser.eval("document.styleSheets.length") == 1, path  # style.css loaded
+    fresh_browser.goto(root + "/")
+    assert fresh_browser.eval("document.querySelector('h1').textContent.trim()") == HEADLINE[scheme]
+
+
+@pytest.mark.browser
+def test_browser_methods_page_sends_every_method(fresh_browser: DevTools, served: Any) -> None:
+    fresh_browser.goto(base(served, "https", "localhost") + "/methods")
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        fresh_browser.eval(f"document.querySelector('button[value={method}]').click()")
+        status = fresh_browser.wait_for(
+            f"(s => s.startsWith('{method} ') && s.includes('answered') && s)"
+            "(document.getElementById('status').textContent)"
+        )
+        assert "answered 200" in status
+        doc = json.loads(fresh_browser.eval("document.getElementById('result').textContent"))
+        assert (doc["method"], doc["query"], doc["scheme"]) == (method, "q=demo&n=1", "https")
+        assert doc["body"] == ("" if method == "GET" else "hello")
+        assert (
+            doc["headers"]["Sec-Fetch-Mode"] == "cors" and doc["headers"]["Sec-Fetch-Site"] == "same-origin"
+        )
+        assert "HttpOnly" not in doc["headers"].get("Cookie", "") and "=" not in doc["headers"].get(
+            "Cookie", ""
+        )
+    assert fresh_browser.csp_violations() == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("scheme", "host", "sticks"),
+    [
+        ("https", "localhost", True),
+        ("http", "127.0.0.1", True),  # loopback: chromium treats it as a secure context for cookies
+        ("http", NON_LOOPBACK_NAME, False),  # any other host: the Secure cookie is dropped
+    ],
+)
+def test_browser_login_and_the_secure_cookie(
+    fresh_browser: DevTools, served: Any, scheme: str, host: str, sticks: bool
+) -> None:
+    """What the /login page claims is what a real browser does."""
+    fresh_browser.goto(base(served, scheme, host) + "/login")
+    text = fresh_browser.text()
+    assert ("the Secure session cookie will not come back" in text) is (scheme == "http")
+    assert ("Chrome, Edge and Firefox treat localhost" in text) is (host == "127.0.0.1")
+    fresh_browser.eval(
+        "document.getElementById('password').value = 'demo';"
+        "document.querySelector('form[action=\"/login\"] button').click()"
+    )
+    fresh_browser.wait_page("/login?just=in")
+    text = fresh_browser.text()
+    if sticks:
+        assert "You are logged in as demo" in text
+        assert "This request carried the session cookie yes" in text
+    else:
+        assert "came back without it, so you are not logged in" in text
+        assert "This request carried the session cookie no" in text
+    assert fresh_browser.csp_violations() == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("code", CODES)
+def test_browser_redirect_demo(fresh_browser: DevTools, served: Any, code: int) -> None:
+    fresh_browser.goto(base(served, "https", "localhost") + f"/redirect/{code}")
+    fresh_browser.eval("document.querySelector('form button').click()")
+    fresh_browser.wait_page(f"/redirect/arrived?via={code}")
+    text = fresh_browser.text()
+    if KEEPS_POST[code]:
+        assert "This request arrived as POST with its body" in text
+        assert "hello from the form" in text
+    else:
+        assert "This request arrived as GET without a body" in text
+        assert "hello from the form" not in text
+
+
+@pytest.mark.browser
+def test_browser_echo_shows_the_payload_as_text(fresh_browser: DevTools, served: Any) -> None:
+    payload = '<img src=x onerror="document.title=1"><script>document.title=2</script>'
+    fresh_browser.goto(base(served, "http", "localhost") + "/echo")
+    fresh_browser.eval(
+        f"document.getElementById('text').value = {json.dumps(payload)};"
+        "document.querySelector('form button').click()"
+    )
+    fresh_browser.wait_for("document.querySelector('.rendered') !== null")
+    assert fresh_browser.eval("document.querySelector('.rendered').textContent") == payload
+    assert fresh_browser.eval("document.querySelectorAll('main img, main script').length") == 0
+    assert fresh_browser.eval("document.title") == "Echo · Flask HTTPS Launcher demo"
