@@ -258,6 +258,7 @@ class LogPanel(QWidget):
         self.proxy.modelReset.connect(self._update_count)
         self.pump.droppedChanged.connect(lambda _n: self._update_count())
         self.pump.pausedChanged.connect(lambda _p: self._update_count())
+        self.pump.recordsArrived.connect(lambda _b: self.pump.paused and self._update_count())
         self._update_count()
         self.pump.start()
 

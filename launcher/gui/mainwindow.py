@@ -322,7 +322,11 @@ class MainWindow(QMainWindow):
         self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
         geometry = s.get_bytes("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1440, 880)
+            screen = self.screen().availableGeometry() if self.screen() else None
+            if screen is not None and screen.width() >= 1000:
+                self.resize(min(1440, int(screen.width() * 0.9)), min(880, int(screen.height() * 0.9)))
+            else:
+                self.resize(1440, 880)
         for key, splitter in (
             ("window/splitter", self.splitter),
             ("window/log_splitter", self.log_panel.splitter),

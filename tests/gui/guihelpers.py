@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import socket
 import ssl
+import traceback
 import urllib.error
 import urllib.request
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, got_request_exception, jsonify, request
 from werkzeug.test import Client
 
-from launcher.requestlog import RequestLogMiddleware, RequestRecord, RequestSink
+from launcher.requestlog import ERROR_ENVIRON_KEY, RequestLogMiddleware, RequestRecord, RequestSink
 
 
 def wait_state(qtbot, window: Any, scheme: str, state: str, timeout: int = 5000) -> None:
@@ -61,6 +62,12 @@ def make_test_app() -> Flask:
     @app.route("/boom")
     def boom():
         raise RuntimeError("boom from the test app")
+
+    def keep_traceback(sender: Flask, exception: BaseException, **extra: Any) -> None:
+        # What the launcher's app integration does: leave the traceback for the request log.
+        request.environ[ERROR_ENVIRON_KEY] = "".join(traceback.format_exception(exception))
+
+    got_request_exception.connect(keep_traceback, app, weak=False)
 
     @app.route("/<path:path>", methods=["GET", "POST"])
     def echo(path: str):
