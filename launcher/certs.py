@@ -836,11 +836,17 @@ class CertStore:
             return None
         return describe(self.ca_cert_path)
 
+    def ca_expires_soon(self, within: dt.timedelta = CA_WARN_BEFORE) -> bool:
+        """Whether the CA expires within ``within`` (one year by default); False before it exists."""
+        info = self.ca_info()
+        return info is not None and info.expiring_soon(within.days)
+
     def ca_expiry_warning(self, within: dt.timedelta = CA_WARN_BEFORE) -> str | None:
         """A warning sentence when the CA expires within ``within`` (one year by default), else None."""
-        info = self.ca_info()
-        if info is None or not info.expiring_soon(within.days):
+        if not self.ca_expires_soon(within):
             return None
+        info = self.ca_info()
+        assert info is not None
         if info.expired:
             return (
                 f"The local CA expired on {_when(info.not_after)}: the next start creates a new one,"
