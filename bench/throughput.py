@@ -1,0 +1,236 @@
+"""Requests/s and p99 of our listeners against plain waitress and werkzeug's TLS server.
+
+One run measures every server side by side, in interleaved rounds (these machines are noisy), on
+loopback only, with h2load (Debian's ``nghttp2-client``; DESIGN.md explains why not wrk for TLS):
+
+    .venv/bin/python bench/throughput.py            # 3 rounds, ~4 minutes
+    .venv/bin/python bench/throughput.py --quick    # 1 round, smaller counts
+
+Servers, each in its own process serving the same tiny Flask app:
+  ours-https       our HTTPS listener (TLS inside waitress), with the request log
+  ours-http        our HTTP listener, with the request log
+  ours-http-nolog  our HTTP listener without the request log (shows what logging costs)
+  waitress-http    plain waitress, no logging: the ceiling for one process
+  werkzeug-https   werkzeug's ssl_context server (what `flask run --cert` gives)
+
+Modes: keep-alive (32 connections reused) and new connection per request (Connection: close).
+It prints medians over the rounds and each server's ratio to waitress-http.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SERVERS = ("ours-https", "ours-http", "ours-http-nolog", "waitress-http", "werkzeug-https")
+THREADS = 8
+
+
+def tiny_app():
+    from flask import Flask
+
+    app = Flask(__name__)
+
+    @app.route("/")
+    def hello():
+        return "Hello from the benchmark app\n"
+
+    return app
+
+
+def serve(kind: str, cert_dir: str, port_file: str) -> None:
+    """Run one server in this process until SIGTERM; write its port to *port_file*."""
+    import threading
+
+    app = tiny_app()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if kind.startswith("ours"):
+        from launcher.certs import CertStore
+        from launcher.policy import Policy, PolicyMiddleware
+        from launcher.servers import Listener, Servers
+
+        servers = Servers(app, cert_store=CertStore(cert_dir), http_port=0, https_port=0, threads=THREADS)
+        if kind == "ours-http-nolog":
+            listener = Listener(
+                "http",
+                lambda: (PolicyMiddleware(app, Policy(), "http", lambda: None), None),
+                port=0,
+                threads=THREADS,
+            )
+        else:
+            listener = servers.https if kind == "ours-https" else servers.http
+        listener.start()
+        port = listener.port
+        Path(port_file).write_text(str(port))
+        stop.wait()
+        listener.stop()
+    elif kind == "waitress-http":
+        from waitress.server import create_server
+
+        server = create_server(app, host="127.0.0.1", port=0, threads=THREADS)
+        Path(port_file).write_text(str(server.effective_port))
+        threading.Thread(target=lambda: (stop.wait(), os._exit(0)), daemon=True).start()
+        server.run()
+    elif kind == "werkzeug-https":
+        import ssl
+
+        from werkzeug.serving import make_server
+
+        from launcher.certs import CertStore
+
+        store = CertStore(cert_dir)
+        store.ensure()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(store.cert_path, store.key_path)
+        import logging
+
+        logging.getLogger("werkzeug").disabled = True  # no per-request line on stderr
+        server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=ctx)
+        Path(port_file).write_text(str(server.server_port))
+        threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+        server.serve_forever()
+    else:
+        raise SystemExit(f"unknown server {kind}")
+
+
+def start_server(kind: str, cert_dir: str) -> tuple[subprocess.Popen, int]:
+    port_file = tempfile.mktemp()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--cert-dir", cert_dir, "--port-file", port_file]
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if os.path.exists(port_file) and Path(port_file).read_text():
+            port = int(Path(port_file).read_text())
+            os.unlink(port_file)
+            return proc, port
+        if proc.poll() is not None:
+            raise SystemExit(f"{kind} exited with {proc.returncode}")
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"{kind} did not start")
+
+
+def h2load(url: str, requests: int, new_connection: bool) -> tuple[float, float]:
+    """Run h2load; return (requests/s, p99 ms) computed from its per-request log."""
+    log = tempfile.mktemp()
+    cmd = ["h2load", "--h1", "-n", str(requests), "-c", "32", "-t", "2", "--log-file", log, url]
+    if new_connection:
+        cmd[2:2] = ["-H", "Connection: close"]
+    started = time.monotonic()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    elapsed = time.monotonic() - started
+    rps = None
+    for line in out.stdout.splitlines():
+        if line.startswith("finished in"):
+            # "finished in 5.01s, 3000.54 req/s, 1.2MB/s"
+            rps = float(line.split(",")[1].split()[0])
+        if line.startswith("requests:") and " succeeded" in line:
+            ok = int(line.split(",")[3].split()[0]) if "succeeded" in line.split(",")[3] else None
+            if ok is not None and ok < requests * 0.99:
+                print(f"  warning: only {ok}/{requests} succeeded for {url}", file=sys.stderr)
+    durations = []
+    with open(log) as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) >= 3:
+                durations.append(int(parts[2]) / 1000.0)  # microseconds -> ms
+    os.unlink(log)
+    if rps is None:
+        rps = requests / elapsed
+    durations.sort()
+    p99 = durations[int(len(durations) * 0.99) - 1] if durations else float("nan")
+    return rps, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--serve")
+    parser.add_argument("--cert-dir")
+    parser.add_argument("--port-file")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", help="comma-separated servers to run (default: all)")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.cert_dir, args.port_file)
+        return
+    if not shutil.which("h2load"):
+        if os.geteuid() == 0 and shutil.which("apt-get"):
+            subprocess.run(["apt-get", "install", "-y", "-qq", "nghttp2-client"], check=True)
+        else:
+            raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
+    rounds = 1 if args.quick else args.rounds
+    keepalive_n, close_n = (5000, 2000) if args.quick else (20000, 6000)
+    cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
+    from launcher.certs import CertStore
+
+    CertStore(cert_dir).ensure()
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    servers = tuple(args.only.split(",")) if args.only else SERVERS
+    for round_no in range(1, rounds + 1):
+        for kind in servers:
+            proc, port = start_server(kind, cert_dir)
+            scheme = "https" if kind.endswith("https") else "http"
+            url = f"{scheme}://127.0.0.1:{port}/"
+            try:
+                h2load(url, 500, False)  # warm-up
+                for mode, n, close in (("keep-alive", keepalive_n, False), ("new-conn", close_n, True)):
+                    rps, p99 = h2load(url, n, close)
+                    results.setdefault((kind, mode), []).append((rps, p99))
+                    print(
+                        f"round {round_no} {kind:16} {mode:10} {rps:8.0f} req/s  p99 {p99:6.1f} ms",
+                        flush=True,
+                    )
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+    print()
+    print(
+        f"Medians over {rounds} round(s); h2load --h1 -c 32 -t 2; {THREADS} server threads; "
+        f"loopback; {os.cpu_count()} cores"
+    )
+    print("| server | keep-alive req/s | p99 ms | ratio | new-conn req/s | p99 ms | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    base = {
+        mode: statistics.median(r for r, _ in results[("waitress-http", mode)])
+        for mode in ("keep-alive", "new-conn")
+    }
+    for kind in servers:
+        cells = []
+        for mode in ("keep-alive", "new-conn"):
+            rps = statistics.median(r for r, _ in results[(kind, mode)])
+            p99 = statistics.median(p for _, p in results[(kind, mode)])
+            cells += [f"{rps:.0f}", f"{p99:.1f}", f"{rps / base[mode]:.2f}"]
+        print(f"| {kind} | " + " | ".join(cells) + " |")
+    ka = {kind: statistics.median(r for r, _ in results[(kind, "keep-alive")]) for kind in servers}
+    print()
+    for num, den, target in (
+        ("ours-https", "waitress-http", "target >= 0.85, goal 0.9"),
+        ("ours-https", "werkzeug-https", "target >= 3.5"),
+        ("ours-http", "waitress-http", "target >= 0.95"),
+        ("ours-http", "ours-http-nolog", "the cost of logging; target >= 0.95"),
+    ):
+        if num in ka and den in ka:
+            print(f"{num} / {den} (keep-alive): {ka[num] / ka[den]:.2f}  ({target})")
+
+
+if __name__ == "__main__":
+    main()
