@@ -54,3 +54,23 @@ def make_servers(cert_store) -> Iterator[Callable[..., object]]:
     yield make
     for servers in made:
         servers.stop_all()
+
+
+@pytest.fixture
+def wait_records():
+    """``wait_records(sink, count)``: see ``_wait_records``."""
+    return _wait_records
+
+
+def _wait_records(sink, count: int, timeout: float = 5.0) -> list:
+    """The sink's records once it holds *count* of them.
+
+    A record is made when waitress closes the response body, just after the last byte went out,
+    so a client can read its response a moment before the record exists.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while len(records := sink.snapshot()) < count and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return records

@@ -242,12 +242,12 @@ def test_forwarded_proto_stripped_by_default_and_honoured_when_trusted(make_serv
     assert data["url_root"].startswith("https://")
 
 
-def test_requests_are_logged_once_each(make_servers, client_context):
+def test_requests_are_logged_once_each(make_servers, client_context, wait_records):
     servers = make_servers(make_app())
     fetch(servers.http.url + "one?q=1", headers={"User-Agent": "probe/1"})
     fetch(servers.https.url + "two", client_context)
     no_redirect_get(servers.http.port, "/three", method="POST")
-    records = servers.sink.snapshot()
+    records = wait_records(servers.sink, 3)
     assert [(r.listener, r.method, r.path) for r in records] == [
         ("http", "GET", "/one"),
         ("https", "GET", "/two"),
@@ -262,10 +262,10 @@ def test_requests_are_logged_once_each(make_servers, client_context):
     assert first.header("content-type", response=True) == "application/json"
 
 
-def test_the_log_keeps_forwarded_headers_the_app_did_not_see(make_servers):
+def test_the_log_keeps_forwarded_headers_the_app_did_not_see(make_servers, wait_records):
     servers = make_servers(make_app())
     fetch(servers.http.url, headers={"X-Forwarded-Proto": "https"})
-    [record] = servers.sink.snapshot()
+    [record] = wait_records(servers.sink, 1)
     assert record.header("x-forwarded-proto") == "https"
 
 
