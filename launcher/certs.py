@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import functools
 import getpass
 import ipaddress
 import json
@@ -29,8 +30,11 @@ import os
 import re
 import secrets
 import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -711,6 +715,27 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
                 os.close(dfd)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+#: One lock for every store's writes in this process: the GUI's worker threads and the HTTPS
+#: listener's start may call ensure() at the same moment, and must not make two CAs.
+_WRITE_LOCK = threading.RLock()
+
+
+def _locked(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with _WRITE_LOCK:
+            return method(*args, **kwargs)
+
+    wrapper.__doc__, wrapper.__name__, wrapper.__qualname__ = (
+        method.__doc__,
+        method.__name__,
+        method.__qualname__,
+    )
+    return wrapper
+
+
 class CertStore:
     """The certificate folder: the local CA (reused across runs) and the leaf served on HTTPS.
 
@@ -722,9 +747,9 @@ class CertStore:
     (import a renewed one, or ``cert create`` to go back to generated certificates).
     ``create_leaf()`` is the explicit way back: it replaces the import and forgets it.
 
-    Not safe against two processes writing the same folder at the same moment (each write is
-    atomic, but a CA made by one and a leaf by the other may not match; ``ensure()`` then repairs
-    the leaf on its next call).
+    Writes are serialised within a process.  Not safe against two processes writing the same folder
+    at the same moment (each write is atomic, but a CA made by one and a leaf by the other may not
+    match; ``ensure()`` then repairs the leaf on its next call).
     """
 
     def __init__(self, directory: str | Path | None = None) -> None:
@@ -815,6 +840,7 @@ class CertStore:
             )
         return ca, key
 
+    @_locked
     def ensure_ca(
         self, key_type: KeyType | str = KeyType.ECDSA_P256, *, now: dt.datetime | None = None
     ) -> tuple[x509.Certificate, PrivateKey]:
@@ -865,6 +891,7 @@ class CertStore:
             return None
         return describe(self.cert_path)
 
+    @_locked
     def create_leaf(
         self,
         hosts: tuple[str, ...] | list[str] = DEFAULT_HOSTS,
@@ -898,6 +925,7 @@ class CertStore:
             return None
         return leaf, key
 
+    @_locked
     def ensure(
         self,
         hosts: tuple[str, ...] | list[str] = DEFAULT_HOSTS,
@@ -949,6 +977,7 @@ class CertStore:
         )
         return describe(cert, now=now)
 
+    @_locked
     def import_pair(
         self,
         cert_file: str | Path,

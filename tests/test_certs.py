@@ -202,6 +202,25 @@ def test_ca_is_reused_and_leaf_kept(tmp_path: Path) -> None:
     load(second.cert_path).verify_directly_issued_by(load(second.ca_cert_path))
 
 
+def test_concurrent_ensure_makes_one_ca(tmp_path: Path) -> None:
+    """The GUI's worker and the HTTPS start may call ensure() at once: one CA, a matching leaf."""
+    s = CertStore(tmp_path / "certs")
+    barrier = threading.Barrier(8)
+    results: list[object] = []
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(CertStore(s.directory).ensure().issuer)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(results) == 8 and len(set(results)) == 1
+    validate_pair(s.cert_path.read_bytes(), s.key_path.read_bytes(), ca_pem=s.ca_cert_path.read_bytes())
+
+
 def test_ensure_adds_missing_hosts_and_keeps_old_names(store: CertStore) -> None:
     before = store.leaf_info()
     info = store.ensure(hosts=("localhost", "myapp.test", "192.168.1.5"))
