@@ -46,6 +46,7 @@ import re
 import sys
 import sysconfig
 import threading
+import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ _MAX_MESSAGE = 300
 
 _load_lock = threading.RLock()
 _dotenv_lock = threading.Lock()
+_loaded_at: dict[AppTarget, int] = {}  # target -> time.time_ns() when its last good load began
 _dotenv_applied: dict[str, str] = {}  # keys the last dotenv load put into os.environ, with their values
 
 
@@ -370,9 +372,11 @@ def load_app(target: AppTarget, *, fresh: bool = True) -> Flask:
     anything but ``AppLoadError`` for problems in the user's code (``KeyboardInterrupt`` passes).
     """
     with _load_lock:
+        started_ns = time.time_ns()
         if target.target is None:
             app = _load_demo()
             install_error_hook(app)
+            _loaded_at[target] = started_ns
             return app
 
         workdir = target.workdir
@@ -430,7 +434,14 @@ def load_app(target: AppTarget, *, fresh: bool = True) -> Flask:
                 os.environ["FLASK_RUN_FROM_CLI"] = previous
 
         install_error_hook(app)
+        _loaded_at[target] = started_ns
         return app
+
+
+def loaded_at_ns(target: AppTarget) -> int | None:
+    """When (``time.time_ns()``) the last successful ``load_app(target)`` started importing: a
+    file modified after that may not be in the app that is being served."""
+    return _loaded_at.get(target)
 
 
 def watch_roots(target: AppTarget, app: Flask | None = None) -> list[Path]:

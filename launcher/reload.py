@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from launcher.apptarget import AppTarget, load_app, watch_roots
+from launcher.apptarget import AppTarget, load_app, loaded_at_ns, watch_roots
 from launcher.errors import AppLoadError, LauncherError
 
 if TYPE_CHECKING:
@@ -44,6 +44,10 @@ log = logging.getLogger("launcher.reload")
 DEFAULT_INTERVAL = 0.3  # seconds between scans: a save is seen within this, plus the debounce
 DEFAULT_DEBOUNCE = 0.2  # seconds the files must stay unchanged before the callback runs
 MAX_FILES = 10_000  # one scan stats every file; beyond this the watcher would cost real CPU
+#: File times come from the kernel's coarse clock, which may lag time.time_ns() by a tick or two:
+#: a file counts as "changed since" a moment when its mtime is within this margin before it (a
+#: save just before the load costs one extra reload; one just after it is never missed).
+SINCE_MARGIN_NS = 20_000_000
 
 WATCH_SUFFIXES = (".py",)
 WATCH_NAMES = frozenset({".flaskenv", ".env"})
@@ -103,7 +107,9 @@ def diff(old: Snapshot, new: Snapshot) -> set[Path]:
 class FileWatcher:
     """Polls *roots* and calls ``callback(frozenset_of_paths)`` after each debounced change.
 
-    ``start()`` takes the first snapshot before it returns, so any change made after it is seen.
+    ``start()`` takes the first snapshot before it returns, so any change made after it is seen;
+    ``start(since_ns=t)`` also reports, right away, files modified after ``t`` (``time.time_ns()``),
+    for changes made between loading an app and starting to watch it.
     ``stop()`` is idempotent and joins the thread (unless called from the callback itself).
     An exception in the callback is logged and the watching goes on.
     """
@@ -131,6 +137,7 @@ class FileWatcher:
         self._snapshot: Snapshot = {}
         self._warned = False
         self._lock = threading.Lock()
+        self._initial: set[Path] = set()
 
     @property
     def running(self) -> bool:
@@ -152,12 +159,15 @@ class FileWatcher:
             )
         return snapshot
 
-    def start(self) -> None:
+    def start(self, since_ns: int | None = None) -> None:
         with self._lock:
             if self.running:
                 return
             self._stop.clear()
             self._snapshot = self._scan()
+            if since_ns is not None:
+                cutoff = since_ns - SINCE_MARGIN_NS
+                self._initial = {Path(p) for p, (mtime, _, _) in self._snapshot.items() if mtime >= cutoff}
             self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
@@ -172,9 +182,10 @@ class FileWatcher:
 
     def _run(self) -> None:
         stop = self._stop
-        while not stop.wait(self.interval):
+        pending, self._initial = self._initial, set()
+        while pending or not stop.wait(self.interval):
             new = self._scan()
-            pending = diff(self._snapshot, new)
+            pending |= diff(self._snapshot, new)
             if not pending:
                 continue
             self._snapshot = new
@@ -192,6 +203,7 @@ class FileWatcher:
                 self.callback(frozenset(pending))
             except Exception:
                 log.exception("The file-change callback failed")
+            pending = set()
 
 
 class Reloader:
@@ -236,7 +248,10 @@ class Reloader:
         return self._watcher.roots if self._watcher is not None else ()
 
     def start(self, app: Flask | None = None) -> None:
-        """Start watching.  *app* (the one being served) adds its template folders to the roots."""
+        """Start watching.  *app* (the one being served) adds its template folders to the roots.
+
+        Files saved since the target was last loaded (``loaded_at_ns``) trigger a reload at once,
+        so a save between loading the app and starting the reloader is not lost."""
         if self.running:
             return
         roots = self.roots
@@ -246,7 +261,7 @@ class Reloader:
             except Exception as exc:  # a target so broken that even its folder is unknown
                 raise AppLoadError(f"Cannot watch {self.target.label()}: {exc}") from None
         self._watcher = FileWatcher(roots, self._changed, interval=self.interval, debounce=self.debounce)
-        self._watcher.start()
+        self._watcher.start(since_ns=loaded_at_ns(self.target))
         log.info("Reload on change: watching %s", ", ".join(map(str, roots)))
 
     def stop(self, timeout: float = 2.0) -> None:

@@ -54,6 +54,14 @@ def edit(path: Path, text: str) -> None:
         os.utime(path, ns=(before + 1_000_000_000, before + 1_000_000_000))
 
 
+def age(folder: Path, seconds: float = 60.0) -> Path:
+    """Date every file under *folder* back, as in a project saved a while ago."""
+    past = time.time() - seconds
+    for path in folder.rglob("*"):
+        os.utime(path, (past, past))
+    return folder
+
+
 def body(app: flask.Flask, path: str = "/") -> str:
     return app.test_client().get(path).get_data(as_text=True)
 
@@ -163,7 +171,7 @@ def project(tmp_path: Path) -> Path:
     """A copy of tests/apps/modapp.py and pkgapp/ in a folder of its own."""
     shutil.copy(APPS / "modapp.py", tmp_path / "modapp.py")
     shutil.copytree(APPS / "pkgapp", tmp_path / "pkgapp")
-    return tmp_path
+    return age(tmp_path)
 
 
 def test_reloader_swaps_in_edited_code_keeps_errors_and_recovers(project: Path) -> None:
@@ -223,6 +231,7 @@ def test_template_and_submodule_edits_reload_a_package(project: Path) -> None:
 
 def test_an_app_that_fails_at_start_is_watched_and_loaded_once_fixed(tmp_path: Path) -> None:
     shutil.copytree(APPS / "syntaxpkg", tmp_path / "syntaxpkg")
+    age(tmp_path)
     target = AppTarget("syntaxpkg", tmp_path)
     with pytest.raises(AppLoadError):
         load_app(target)
@@ -233,6 +242,23 @@ def test_an_app_that_fails_at_start_is_watched_and_loaded_once_fixed(tmp_path: P
         edit(tmp_path / "syntaxpkg" / "views.py", "def index():\n    return 'fixed'\n")
         wait_for(lambda: swapped, what="the first successful load")
         assert isinstance(swapped[0], flask.Flask)
+    finally:
+        reloader.stop()
+
+
+def test_a_save_between_loading_and_watching_is_not_lost(project: Path) -> None:
+    target = AppTarget("modapp", project)
+    app = load_app(target)
+    source = project / "modapp.py"
+    edit(source, source.read_text().replace("modapp says hello", "saved before watching"))
+    swapped: list[flask.Flask] = []
+    reloader = Reloader(target, swapped.append, **FAST)
+    reloader.start(app)  # no further save: the one above must still be picked up
+    try:
+        wait_for(lambda: swapped, what="the reload of the early save")
+        assert body(swapped[0]) == "saved before watching"
+        time.sleep(0.3)
+        assert len(swapped) == 1  # and only once
     finally:
         reloader.stop()
 
