@@ -213,6 +213,8 @@ class Reloader:
     serving; the next change retries), or any ``LauncherError`` ``swap`` raised (a port taken
     meanwhile...).  ``on_change(paths)`` is told before each reload (to show "reloading…").
     ``reload_now()`` does the same on demand (a Restart button) and returns the new app or None.
+    ``swap`` may also return a list of exceptions (``Servers.set_app`` does: the listeners that did
+    not restart); the first one is then reported through ``on_error`` too.
     """
 
     def __init__(
@@ -297,7 +299,7 @@ class Reloader:
                 self._report(exc)
                 return None
             try:
-                self.swap(app)
+                result = self.swap(app)
             except LauncherError as exc:
                 log.warning("Swapping in the reloaded app failed: %s", exc)
                 self._report(exc)
@@ -308,6 +310,19 @@ class Reloader:
                     LauncherError(f"Restarting with the reloaded app failed: {type(exc).__name__}: {exc}")
                 )
                 return None
-            self.last_error = None
             self.reloads += 1
+            # Servers.set_app returns the listeners' start errors instead of raising them.
+            failed = (
+                [e for e in result if isinstance(e, Exception)] if isinstance(result, list | tuple) else []
+            )
+            if failed:
+                first = failed[0]
+                if not isinstance(first, LauncherError):
+                    first = LauncherError(
+                        f"Restarting with the reloaded app failed: {type(first).__name__}: {first}"
+                    )
+                log.warning("The reloaded app is set but a listener did not restart: %s", first)
+                self._report(first)
+                return app
+            self.last_error = None
             return app

@@ -279,8 +279,13 @@ def test_swap_failures_reach_on_error(project: Path) -> None:
     reloader.swap = buggy
     assert reloader.reload_now() is None
     assert str(errors[-1]) == "Restarting with the reloaded app failed: KeyError: 'listener'"
-    reloader.swap = lambda app: None
+    taken = PortInUseError("127.0.0.1", 8080)
+    reloader.swap = lambda app: [taken]  # Servers.set_app's way: the listeners that did not restart
+    assert isinstance(reloader.reload_now(), flask.Flask)
+    assert errors[-1] is taken and reloader.last_error is taken
+    reloader.swap = lambda app: []
     assert isinstance(reloader.reload_now(), flask.Flask) and reloader.last_error is None
+    assert reloader.reloads == 2 and reloader.failures == 3
 
 
 # --- with real servers ---------------------------------------------------------------------------------
