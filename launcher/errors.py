@@ -51,6 +51,10 @@ class InvalidNameError(CertError):
     """A subject alternative name is neither a valid DNS name nor an IP address."""
 
 
+class TrustError(LauncherError):
+    """A trust-store command failed, or a store cannot be used."""
+
+
 # --- servers --------------------------------------------------------------------------------------
 
 

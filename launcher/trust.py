@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from launcher.certs import describe
-from launcher.errors import LauncherError
+from launcher.errors import LauncherError, TrustError
 
 __all__ = [
     "DebianSystemStore",
@@ -58,10 +58,6 @@ __all__ = [
     "firefox_profile_dirs",
     "run_command",
 ]
-
-
-class TrustError(LauncherError):
-    """A trust store command failed.  (Local until the lead adds it to launcher.errors.)"""
 
 
 # --- the CA and running commands ------------------------------------------------------------------
