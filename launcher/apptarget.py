@@ -109,12 +109,20 @@ class AppTarget:
         return f"{self.target}{where}"
 
 
-def resolve_target(app: str | None = None, chdir: str | os.PathLike[str] | None = None) -> AppTarget:
+def resolve_target(
+    app: str | AppTarget | None = None, chdir: str | os.PathLike[str] | None = None
+) -> AppTarget:
     """The target ``flask`` would load: *app*, else ``FLASK_APP`` (environment first, then
     ``.env``/``.flaskenv`` found from *chdir* upwards), else ``wsgi.py`` or ``app.py`` in *chdir*.
 
-    Never returns the demo app; raises ``AppLoadError`` when nothing names an app.
+    *app* may already be an ``AppTarget``: it is returned as it is when it names a target, and its
+    ``chdir`` is searched when it does not.  Never returns the demo app; raises ``AppLoadError``
+    when nothing names an app.
     """
+    if isinstance(app, AppTarget):
+        if app.target is not None:
+            return app
+        app, chdir = None, app.chdir if chdir is None else chdir
     workdir = Path(os.path.abspath(chdir if chdir is not None else os.getcwd()))
     chosen = Path(chdir) if chdir is not None else None
     if app and app.strip():

@@ -227,6 +227,9 @@ def test_default_files_wsgi_then_app(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "wsgi.py").write_text("from flask import Flask\napp = Flask(__name__)\n")
     assert resolve_target(None, tmp_path).target == "wsgi.py"
     assert resolve_target("  modapp  ", tmp_path).target == "modapp"
+    given = AppTarget("factory_app", APPS)
+    assert resolve_target(given) is given
+    assert resolve_target(AppTarget(None, tmp_path)) == AppTarget("wsgi.py", tmp_path)
 
 
 # --- fresh re-imports ------------------------------------------------------------------------------------
