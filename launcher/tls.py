@@ -66,7 +66,11 @@ _TLS_OUT_HIGH_WATER = 256 * 1024
 HANDSHAKE_TIMEOUT = 10.0
 #: How long a close waits for queued encrypted bytes to reach a reader that does not read.
 _CLOSE_LINGER = 10.0
-_READ_CHUNK = 256 * 1024
+#: Bytes asked of the socket per read. Small on purpose: Python allocates the whole size for every
+#: call, and a large buffer costs an mmap per read.
+_RECV_BYTES = 32 * 1024
+#: Plaintext asked of OpenSSL per read: one TLS record holds at most 16 KiB.
+_RECORD_BYTES = 16 * 1024
 _DISCONNECTED = frozenset(
     {errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECONNABORTED, errno.EPIPE, errno.EBADF}
 )
@@ -269,7 +273,7 @@ class TLSChannel(HTTPChannel):
     def _read_plaintext(self) -> bytes:
         """Read what the socket has, feed OpenSSL, return all the plaintext it now holds."""
         try:
-            raw = self.socket.recv(_READ_CHUNK)
+            raw = self.socket.recv(_RECV_BYTES)
         except BlockingIOError:
             return b""
         except OSError as exc:
@@ -289,12 +293,15 @@ class TLSChannel(HTTPChannel):
                 if self._handshaking:
                     self._tls.do_handshake()
                     self._handshake_done()
+                tls, incoming = self._tls, self._incoming
                 while True:
-                    chunk = self._tls.read(_READ_CHUNK)
+                    chunk = tls.read(_RECORD_BYTES)
                     if not chunk:  # the peer's close_notify (SSLObject may return b"")
                         closing = True
                         break
                     chunks.append(chunk)
+                    if not incoming.pending and not tls.pending():
+                        break  # all consumed: skip the SSLWantReadError a further read raises
             except ssl.SSLWantReadError:
                 pass
             except ssl.SSLZeroReturnError:
@@ -342,11 +349,32 @@ class TLSChannel(HTTPChannel):
                 log.info("TLS write error to %s:%s: %s", self.addr[0], self.addr[1], exc)
                 self._dead = True
                 sent = 0
-            self._tls_out += self._outgoing.read()
-            self._flush_tls_out()
+            if self._tls_out:
+                self._tls_out += self._outgoing.read()
+                self._flush_tls_out()
+            else:
+                self._send_direct(self._outgoing.read())
         if self._dead and do_close:
             self._force_close()
         return sent
+
+    def _send_direct(self, data: bytes) -> None:
+        """Send *data* when nothing is queued; keep what the socket does not take.  Hold the lock."""
+        sock = self.socket
+        if self._dead or sock is None:
+            self._dead = True
+            return
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            if exc.errno not in _DISCONNECTED:
+                log.debug("TLS socket error to %s: %s", self.addr, exc)
+            self._dead = True
+            return
+        if sent < len(data):
+            self._tls_out += data[sent:]
 
     def _flush_tls_out(self) -> None:
         """Write queued encrypted bytes to the socket without blocking.  Hold ``_tls_lock``."""
