@@ -91,6 +91,28 @@ class _PlainServer(TcpWSGIServer):
         self.hint_url = hint_url
         super().__init__(*args, **kw)
 
+    def call_in_loop(self, thunk: Callable[[], Any]) -> bool:
+        """Run *thunk* in the loop thread; False when the loop has already closed its trigger."""
+        trigger = self.trigger
+        with trigger.lock:
+            if trigger._closed:
+                return False
+            trigger.thunks.append(thunk)
+            trigger._physical_pull()
+        return True
+
+    def pull_trigger(self) -> None:
+        """Wake the loop; a no-op once the loop has closed its trigger.
+
+        Worker threads finishing a request call this while ``stop()`` may be closing everything.
+        The loop closes the trigger inside a thunk, which runs under ``trigger.lock``; taking the
+        same lock here means no worker ever writes to the trigger's closed (maybe reused) fd.
+        """
+        trigger = self.trigger
+        with trigger.lock:
+            if not trigger._closed:
+                trigger._physical_pull()
+
 
 class _TLSServer(_PlainServer):
     channel_class = tls.TLSChannel
@@ -347,13 +369,10 @@ class Listener:
             deadline = time.monotonic() + timeout + grace
             if grace > 0:
                 # Stop accepting: close the listening socket only; the loop keeps the connections.
-                server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
+                server.call_in_loop(lambda: wasyncore.dispatcher.close(server))
                 while time.monotonic() < deadline - timeout and not dispatcher.idle():
                     time.sleep(0.01)
-            try:
-                server.trigger.pull_trigger(lambda: tls.close_channels(server))
-            except OSError:  # the trigger is already closed: the loop has ended
-                pass
+            server.call_in_loop(lambda: tls.close_channels(server))  # False: the loop already ended
             thread.join(max(0.05, deadline - time.monotonic()))
             if thread.is_alive():
                 log.warning("The %s event loop did not stop in time", self.scheme)

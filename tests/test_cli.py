@@ -168,3 +168,35 @@ def test_python_dash_m_launcher_runs_the_same_cli():
     assert out.returncode == 0
     for command in ("serve", "cert"):
         assert command in out.stdout
+
+
+def test_serve_the_users_app_with_app_and_chdir(tmp_path):
+    proc = launch(
+        "serve",
+        *("--http-port", "0", "--https-port", "0", "--cert-dir", str(tmp_path)),
+        *("--app", "modapp", "--chdir", str(ROOT / "tests" / "apps")),
+    )
+    try:
+        urls, ca = read_banner(proc)
+        ctx = ssl.create_default_context(cafile=str(ca))
+        with urllib.request.urlopen(urls[1], context=ctx, timeout=5) as resp:
+            assert resp.read() == b"modapp says hello"
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+
+
+def test_an_app_that_fails_to_import_is_one_line(capsys, tmp_path):
+    line = one_line_error(
+        capsys,
+        [
+            "serve",
+            "--app",
+            "import_error_app",
+            "--chdir",
+            str(ROOT / "tests" / "apps"),
+            "--cert-dir",
+            str(tmp_path),
+        ],
+    )
+    assert "import_error_app" in line

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -155,15 +156,22 @@ def run(args: argparse.Namespace) -> int:
     return serve_headless(options_from_args(args))
 
 
+def resolve_app_target(target: str | None, chdir: Path | None) -> Any:
+    """The ``AppTarget`` to serve: the user's when named (``--app``, ``--chdir``, ``FLASK_APP`` in
+    the environment or a ``.flaskenv``/``.env``), else the bundled demo app."""
+    from launcher.apptarget import AppTarget, read_dotenv, resolve_target
+
+    named = target is not None or chdir is not None or "FLASK_APP" in os.environ
+    if not named and "FLASK_APP" not in read_dotenv(Path.cwd()):
+        return AppTarget(target=None)
+    return resolve_target(target, chdir)
+
+
 def load_target_app(target: str | None, chdir: Path | None) -> Any:
     """The bundled demo app, or the user's app resolved like ``flask --app``."""
-    if target is None and chdir is None:
-        from flaskapp import create_app
+    from launcher.apptarget import load_app
 
-        return create_app()
-    from launcher.apptarget import AppTarget, load_app
-
-    return load_app(AppTarget(target=target, chdir=chdir))
+    return load_app(resolve_app_target(target, chdir))
 
 
 class _LineHandler(logging.Handler):
@@ -198,8 +206,13 @@ def serve_headless(
 
     out = out or sys.stdout
     options.validate()
+    target = None
+    if app is None or options.reload:
+        target = resolve_app_target(options.app_target, options.chdir)
     if app is None:
-        app = load_target_app(options.app_target, options.chdir)
+        from launcher.apptarget import load_app
+
+        app = load_app(target)
     policy = Policy(
         redirect_https=options.redirect_status is not None,
         redirect_status=options.redirect_status or DEFAULT_REDIRECT_STATUS,
@@ -238,12 +251,15 @@ def serve_headless(
             listener.start()
         for listener in sorted(listeners, key=lambda lst: lst.scheme):
             print(f"{listener.url}  {listener.scheme.upper()} listening", file=out, flush=True)
-        print(f"CA certificate: {Path(store.ca_cert_path).resolve()}", file=out, flush=True)
+        if store.is_imported:
+            print(f"CA certificate: none (serving your imported {Path(store.cert_path).resolve()})", file=out)
+        else:
+            print(f"CA certificate: {Path(store.ca_cert_path).resolve()}", file=out, flush=True)
         if options.host in ("0.0.0.0", "::"):
             print("warning: listening on all interfaces: other machines can reach these servers.", file=out)
         printer.start()
-        if options.reload:
-            reloader = _start_reloader(options, servers, out)
+        if options.reload and target is not None:
+            reloader = _start_reloader(target, app, servers, out)
         while not stop.wait(0.5):
             pass
     finally:
@@ -284,21 +300,18 @@ def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
     return restore
 
 
-def _start_reloader(options: ServeOptions, servers: Any, out: TextIO) -> Any:
-    from launcher.apptarget import AppTarget
+def _start_reloader(target: Any, app: Any, servers: Any, out: TextIO) -> Any:
     from launcher.reload import Reloader
 
-    def swap(app: Any) -> None:
-        errors = servers.set_app(app)
-        print("reloaded: the app changed and was imported afresh", file=out, flush=True)
-        for error in errors:
-            print(f"error: {error}", file=out, flush=True)
+    def swap(new_app: Any) -> list[Exception]:
+        errors = servers.set_app(new_app)
+        if not errors:
+            print("reloaded: the app changed and was imported afresh", file=out, flush=True)
+        return errors
 
     def on_error(error: LauncherError) -> None:
         print(f"error: reload failed, still serving the previous version: {error}", file=out, flush=True)
 
-    reloader = Reloader(
-        AppTarget(target=options.app_target, chdir=options.chdir), swap=swap, on_error=on_error
-    )
-    reloader.start()
+    reloader = Reloader(target, swap=swap, on_error=on_error)
+    reloader.start(app)
     return reloader
