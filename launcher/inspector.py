@@ -606,6 +606,11 @@ def _connect_error(exc: BaseException, scheme: str, host: str, port: int, timeou
                 f"(OpenSSL: {reason.lower().replace('_', ' ')}): this looks like a plain-HTTP port, "
                 "so https:// cannot work there."
             )
+        if reason in ("UNEXPECTED_EOF_WHILE_READING", "EOF") or isinstance(exc, ssl.SSLEOFError):
+            return (
+                f"The server at {where} closed the connection during the TLS handshake: it does not speak "
+                "TLS on this port (a plain-HTTP port, such as the launcher's HTTP listener?)."
+            )
         return f"The TLS handshake with {where} failed: {reason}."
     if isinstance(exc, http.client.RemoteDisconnected):
         return f"The server at {where} closed the connection without answering."
@@ -1490,6 +1495,8 @@ def _column_text(c: SchemeReport) -> list[str]:
         lines.append(f"  stopped: {c.error}")
     if c.final_status is not None:
         lines.append(f"  final: {c.final_status} {c.final_reason} from {c.final_url}")
+    if not c.reachable:
+        return lines
     lines.append("What Flask saw:")
     lines += _flask_lines(c.flask) if c.flask else ["  - (no answer)"]
     lines.append("TLS (as the client saw it):")

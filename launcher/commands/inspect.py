@@ -1,0 +1,97 @@
+"""``flask-launcher inspect PATH|URL``: did it come over HTTP or HTTPS, and does Flask know which?
+
+With a PATH (starting with ``/``) it fetches ``http://HOST:HTTP_PORT/PATH`` and
+``https://HOST:HTTPS_PORT/PATH`` of a running launcher (default 127.0.0.1, ports 8080 and 8443).
+With a URL it fetches that URL and its other-scheme twin on the same host and path: when the URL's
+port is one of ``--http-port``/``--https-port`` the twin gets the other one, else the twin uses the
+standard port (80 for http, 443 for https).
+
+HTTPS is verified against ``--cacert`` (default ``<cert-dir>/ca.pem``) plus the system trust store.
+``--proxy-lens`` adds the behind-a-proxy request, under the server's *current* trusted-proxy
+setting (start the server with and without ``serve --trusted-proxy`` to compare; the GUI shows
+both at once).  Exit 0 whenever a report was made, even if a listener was unreachable (the
+report says so); 2 for user errors (a bad URL or CA file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from launcher.commands.serve import port_number
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError(f"invalid timeout {text!r}: use seconds between 0 and 300")
+    return value
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "inspect",
+        help="fetch a page over HTTP and HTTPS and explain what the client and Flask saw",
+        description="Fetch PATH on the running launcher (or URL and its other-scheme twin) over http:// "
+        "and https://, follow redirects, and report the chain, what Flask saw (/inspect), TLS, HSTS, "
+        "cookies and plain-language verdicts.",
+    )
+    parser.add_argument("target", metavar="PATH|URL", help="a path such as /login, or an http(s):// URL")
+    parser.add_argument(
+        "--cacert", type=Path, help="CA file to verify HTTPS with (default <cert-dir>/ca.pem)"
+    )
+    parser.add_argument(
+        "--cert-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="folder of the launcher's CA (default: the user data dir)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--proxy-lens",
+        action="store_true",
+        help="also send X-Forwarded-Proto: https over HTTP and show what Flask makes of it",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="host of the listeners for a PATH (default 127.0.0.1)"
+    )
+    parser.add_argument("--http-port", type=port_number, default=8080, help="HTTP port (default 8080)")
+    parser.add_argument("--https-port", type=port_number, default=8443, help="HTTPS port (default 8443)")
+    parser.add_argument("--timeout", type=_timeout, default=5.0, help="seconds per connection (default 5)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from launcher.certs import default_cert_dir
+    from launcher.inspector import InvalidTargetError, inspect_target, resolve_target
+
+    out = out or sys.stdout
+    target = resolve_target(args.target, host=args.host, http_port=args.http_port, https_port=args.https_port)
+    notes: list[str] = []
+    cafile: Path | None = args.cacert
+    if cafile is not None:
+        if not cafile.is_file():
+            raise InvalidTargetError(f"The CA file {cafile} does not exist: check --cacert.")
+    else:
+        cert_dir = getattr(args, "cert_dir", None)
+        cert_dir = Path(cert_dir) if cert_dir else default_cert_dir()
+        cafile = cert_dir / "ca.pem"
+        if not cafile.is_file():
+            notes.append(
+                f"Note: no CA at {cafile}: HTTPS is verified against the system trust store only "
+                "(give --cacert or --cert-dir)."
+            )
+            cafile = None
+    report = inspect_target(
+        target, cafile=cafile, timeout=args.timeout, proxy_lens=args.proxy_lens, notes=notes
+    )
+    if args.json:
+        print(report.to_json(), file=out)
+    else:
+        print(report.to_text(), end="", file=out)
+    return 0
