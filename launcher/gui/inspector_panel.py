@@ -1,0 +1,460 @@
+"""The Inspector tab: one path fetched over HTTP and HTTPS, side by side, with plain-language verdicts.
+
+``InspectorPanel(servers, cert_store, parent=None)`` (objectName ``inspectorPanel``): a path or URL
+field and an Inspect button; the probe (``launcher.inspector``) runs in a worker thread and its
+report comes back to the GUI thread through a queued signal.  Two columns (HTTP | HTTPS) show the
+verdicts with green, amber, red (and grey, for neutral notes) markers, then the facts: redirect
+chain, what Flask saw, TLS, HSTS, cookies.  Below them, the behind-a-proxy lens when asked for.
+
+The trusted-proxy check box writes ``servers.policy.trusted_proxy`` directly (next request).
+``inspect_path(path)`` is a public slot for the request log's "Inspect" action.
+"Copy as text" puts ``InspectReport.to_text()`` on the clipboard.
+
+Limits: one probe at a time is shown; starting another while one runs makes the older result be
+dropped when it arrives.  The trusted-proxy box is read back from the policy when the panel is
+shown and after each probe (another panel may have changed it meanwhile).
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from launcher.errors import LauncherError
+from launcher.inspector import (
+    InspectReport,
+    ProxyLens,
+    SchemeReport,
+    Verdict,
+    inspect_target,
+    target_for_servers,
+)
+
+LEVEL_COLOUR = {"ok": "#15803d", "warn": "#b45309", "bad": "#b91c1c", "info": "#64748b"}
+LEVEL_WORD = {"ok": "OK", "warn": "Warning", "bad": "Problem", "info": "Note"}
+IDLE_TEXT = "Type a path such as /login (or a URL) and press Inspect."
+
+
+class _ProbeBridge(QObject):
+    """Carries a finished probe from the worker thread to the GUI thread (queued connection)."""
+
+    finished = Signal(int, object, object)  # generation, report, exception
+
+
+def _marker(level: str) -> str:
+    colour = LEVEL_COLOUR.get(level, LEVEL_COLOUR["info"])
+    word = LEVEL_WORD.get(level, level)
+    return f"<span style='color:{colour}' title='{word}'>&#9679;</span>"
+
+
+def _e(value: object) -> str:
+    return html.escape("-" if value is None else str(value))
+
+
+def verdicts_html(verdicts: list[Verdict]) -> str:
+    rows = "".join(
+        f"<tr><td valign='top' style='padding-right:6px'>{_marker(v.level)}</td>"
+        f"<td class='{v.level}'>{_e(v.text)}</td></tr>"
+        for v in verdicts
+    )
+    return f"<table cellspacing='2'>{rows}</table>"
+
+
+def _facts_table(rows: list[tuple[str, object]]) -> str:
+    body = "".join(
+        f"<tr><td style='color:#475569; padding-right:10px' valign='top'>{_e(k)}</td><td>{_e(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table cellspacing='1'>{body}</table>"
+
+
+def column_html(column: SchemeReport) -> str:
+    """One column's verdicts and facts as HTML (the same facts as the text form)."""
+    parts = [verdicts_html(column.verdicts)]
+    if column.skipped or not column.hops:
+        return "".join(parts)
+    chain = []
+    for hop in column.hops:
+        if hop.error:
+            chain.append(f"<li>GET {_e(hop.url)} → {_e(hop.error)}</li>")
+        else:
+            loc = f"<br>Location: {_e(hop.location)}" if hop.location else ""
+            chain.append(f"<li>GET {_e(hop.url)} → <b>{_e(hop.status)} {_e(hop.reason)}</b>{loc}</li>")
+    parts.append("<h4>Redirect chain</h4><ol style='margin-left:-20px'>" + "".join(chain) + "</ol>")
+    if column.error and not column.hops[-1].error:
+        parts.append(f"<p>Stopped: {_e(column.error)}</p>")
+    if not column.reachable:
+        return "".join(parts)
+    parts.append("<h4>What Flask saw</h4>")
+    flask = column.flask
+    if flask is None:
+        parts.append("<p>-</p>")
+    elif not flask.available:
+        parts.append(f"<p>{_e(flask.note)}</p>")
+    else:
+        rows: list[tuple[str, object]] = [
+            ("request.scheme", flask.scheme),
+            ("request.is_secure", flask.is_secure),
+            ("request.url_root", flask.url_root),
+            ("url_for(_external=True)", flask.url_for_external),
+            ("wsgi.url_scheme", flask.wsgi_url_scheme),
+            ("request.remote_addr", flask.remote_addr),
+            ("Host", flask.host),
+            ("X-Forwarded-Proto", flask.x_forwarded_proto),
+            ("read from", flask.final_url),
+        ]
+        parts.append(_facts_table(rows))
+    parts.append("<h4>TLS (as the client saw it)</h4>")
+    tls = column.tls
+    if tls is None:
+        parts.append("<p>No TLS connection.</p>")
+    else:
+        parts.append(
+            _facts_table(
+                [
+                    ("Verified", "yes" if tls.verified else tls.verify_error),
+                    ("Version", tls.version),
+                    ("Cipher", f"{tls.cipher} ({tls.cipher_bits} bits)" if tls.cipher else None),
+                    ("ALPN", tls.alpn or "none"),
+                    ("SNI sent", tls.sni or "none (IP address)"),
+                    ("Subject", tls.subject),
+                    ("Issuer", tls.issuer),
+                    ("Names", ", ".join(tls.sans) if tls.sans else "none"),
+                    ("Expires", f"{tls.not_after} ({tls.days_left} days left)" if tls.not_after else None),
+                    ("Key", tls.key_type),
+                    ("SHA-256", tls.fingerprint_sha256),
+                ]
+            )
+        )
+    parts.append(f"<h4>HSTS</h4><p>{_e(column.hsts or 'none')}</p>")
+    parts.append("<h4>Cookies set</h4>")
+    if not column.cookies:
+        parts.append("<p>none</p>")
+    else:
+        items = "".join(
+            f"<li><b>{_e(c.name)}</b> (over {_e(c.over.upper())}): Secure={'yes' if c.secure else 'no'}, "
+            f"HttpOnly={'yes' if c.httponly else 'no'}, SameSite={_e(c.samesite or 'not set')}</li>"
+            for c in column.cookies
+        )
+        parts.append(f"<ul style='margin-left:-20px'>{items}</ul>")
+    return "".join(parts)
+
+
+def lens_html(lens: ProxyLens) -> str:
+    sent = ", ".join(f"{k}: {v}" for k, v in lens.sent_headers.items())
+    parts = [f"<p>GET {_e(lens.url)} with {_e(sent)}</p>", verdicts_html(lens.verdicts)]
+    rows = []
+    for case in lens.cases:
+        f = case.flask
+        if f is not None and f.available:
+            rows.append(
+                f"<tr><td>{_e(case.label)}</td><td>{_e(f.scheme)}</td><td>{_e(f.is_secure)}</td>"
+                f"<td>{_e(f.url_for_external)}</td><td>{_e(f.remote_addr)}</td></tr>"
+            )
+    if rows:
+        parts.append(
+            "<table cellspacing='4'><tr>"
+            + "".join(
+                f"<th align='left'>{h}</th>"
+                for h in ("setting", "scheme", "is_secure", "url_for", "remote_addr")
+            )
+            + "</tr>"
+            + "".join(rows)
+            + "</table>"
+        )
+    parts.append(f"<p>{_e(lens.explanation)}</p><p>{_e(lens.fix)}</p><pre>{_e(lens.fix_code)}</pre>")
+    return "".join(parts)
+
+
+class SchemeColumn(QWidget):
+    """One side of the comparison: a title with the worst marker, then the verdicts and facts."""
+
+    def __init__(self, scheme: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scheme = scheme
+        self.setObjectName(f"{scheme}Column")
+        self.title = QLabel(self)
+        self.title.setObjectName(f"{scheme}ColumnTitle")
+        self.title.setProperty("role", "sectionTitle")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)
+        self.body = QTextBrowser(self)
+        self.body.setObjectName(f"{scheme}Facts")
+        self.body.setAccessibleName(f"{scheme.upper()} inspection")
+        self.body.setOpenLinks(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.body, 1)
+        self.report: SchemeReport | None = None
+        self.clear()
+
+    def clear(self, text: str = "") -> None:
+        self.report = None
+        self.title.setText(f"<b>{self.scheme.upper()}</b>")
+        self.title.setProperty("level", "")
+        self.body.setPlainText(text)
+
+    def show_report(self, column: SchemeReport) -> None:
+        self.report = column
+        level = column.worst
+        self.title.setText(f"{_marker(level)}&nbsp;<b>{self.scheme.upper()}</b>&nbsp; {_e(column.url)}")
+        self.title.setProperty("level", level)
+        self.body.setHtml(column_html(column))
+
+    @property
+    def level(self) -> str:
+        return str(self.title.property("level") or "")
+
+
+class InspectorPanel(QWidget):
+    """The scheme inspector.  See the module docstring."""
+
+    #: (level, text) for the window's banner / status bar, like the other panels.
+    message = Signal(str, str)
+    #: Emitted in the GUI thread with each shown ``InspectReport``.
+    inspected = Signal(object)
+    #: True while a probe runs.
+    busyChanged = Signal(bool)
+
+    def __init__(self, servers: Any, cert_store: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inspectorPanel")
+        self.setAccessibleName("Inspector")
+        self.servers = servers
+        self.cert_store = cert_store
+        self.last_report: InspectReport | None = None
+        self._generation = itertools.count(1)
+        self._current = 0
+        self._threads: dict[int, threading.Thread] = {}
+        self._bridge = _ProbeBridge(self)
+        self._bridge.finished.connect(self._on_finished)
+
+        self.path_edit = QLineEdit("/", self)
+        self.path_edit.setObjectName("inspectorPath")
+        self.path_edit.setAccessibleName("Path or URL to inspect")
+        self.path_edit.setPlaceholderText("/login, or a URL such as https://localhost:8443/")
+        self.path_edit.setClearButtonEnabled(True)
+        self.path_edit.returnPressed.connect(self.inspect)
+        self.inspect_button = QPushButton("Inspect", self)
+        self.inspect_button.setObjectName("inspectButton")
+        self.inspect_button.setProperty("role", "primary")
+        self.inspect_button.setToolTip("Fetch it over http:// and https:// and explain the difference")
+        self.inspect_button.clicked.connect(self.inspect)
+        self.copy_button = QPushButton("Copy as text", self)
+        self.copy_button.setObjectName("copyReportButton")
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(self.copy_text)
+
+        self.lens_check = QCheckBox("Proxy lens", self)
+        self.lens_check.setObjectName("proxyLensCheck")
+        self.lens_check.setChecked(True)
+        self.lens_check.setToolTip(
+            "Also send X-Forwarded-Proto: https over HTTP, as a TLS-terminating proxy would, and show what "
+            "Flask sees with the proxy untrusted (waitress's default) and trusted"
+        )
+        self.trusted_check = QCheckBox("Trust X-Forwarded-* from 127.0.0.1 (trusted proxy)", self)
+        self.trusted_check.setObjectName("trustedProxyCheck")
+        self.trusted_check.setToolTip(
+            "On: a proxy on this machine may tell Flask the scheme, host and client address "
+            "(X-Forwarded-Proto/-Host/-For). Off (waitress's default): those headers are removed."
+        )
+        self.sync_from_policy()
+        self.trusted_check.toggled.connect(self._set_trusted_proxy)
+
+        self.status = QLabel(IDLE_TEXT, self)
+        self.status.setObjectName("inspectorStatus")
+        self.status.setProperty("role", "hint")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.columns = {"http": SchemeColumn("http", self), "https": SchemeColumn("https", self)}
+        self.columns_splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.columns_splitter.setObjectName("inspectorColumns")
+        self.columns_splitter.setChildrenCollapsible(False)
+        for column in self.columns.values():
+            self.columns_splitter.addWidget(column)
+
+        self.lens_box = QGroupBox("Behind a proxy: X-Forwarded-Proto over HTTP", self)
+        self.lens_box.setObjectName("proxyLensBox")
+        self.lens_view = QTextBrowser(self.lens_box)
+        self.lens_view.setObjectName("proxyLensView")
+        self.lens_view.setAccessibleName("Proxy lens")
+        lens_layout = QVBoxLayout(self.lens_box)
+        lens_layout.addWidget(self.lens_view)
+        self.lens_box.setVisible(False)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setObjectName("inspectorSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.columns_splitter)
+        self.splitter.addWidget(self.lens_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Path or URL:", self))
+        top.addWidget(self.path_edit, 1)
+        top.addWidget(self.inspect_button)
+        top.addWidget(self.copy_button)
+        options = QHBoxLayout()
+        options.addWidget(self.lens_check)
+        options.addWidget(self.trusted_check)
+        options.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addLayout(options)
+        layout.addWidget(self.status)
+        layout.addWidget(self.splitter, 1)
+
+    # --- public API ---------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._current in self._threads
+
+    @Slot(str)
+    def inspect_path(self, path: str) -> None:
+        """Inspect *path* (a path, or a URL) now: the request log's "Inspect" action calls this."""
+        self.path_edit.setText(path)
+        self.inspect()
+
+    @Slot()
+    def inspect(self) -> None:
+        """Start a probe of the field's path in a worker thread."""
+        text = self.path_edit.text().strip() or "/"
+        try:
+            target = target_for_servers(self.servers, text)
+        except LauncherError as exc:
+            self.path_edit.setProperty("state", "invalid")
+            self._restyle(self.path_edit)
+            self._set_status(str(exc), "bad")
+            self.message.emit("error", str(exc))
+            return
+        self.path_edit.setProperty("state", "")
+        self._restyle(self.path_edit)
+        ca = Path(self.cert_store.ca_cert_path)
+        cafile = ca if ca.is_file() else None
+        lens = self.lens_check.isChecked()
+        policy = self.servers.policy
+        generation = next(self._generation)
+        self._current = generation
+
+        def work() -> None:
+            try:
+                report = inspect_target(target, cafile=cafile, proxy_lens=lens, policy=policy)
+            except BaseException as exc:  # delivered to the GUI thread, shown there
+                self._emit(generation, None, exc)
+            else:
+                self._emit(generation, report, None)
+
+        thread = threading.Thread(target=work, name=f"launcher-inspector-{generation}", daemon=True)
+        self._threads[generation] = thread
+        self._set_status(f"Inspecting {target.text} over http:// and https://…")
+        for column in self.columns.values():
+            column.clear("Inspecting…")
+        if lens:
+            self.trusted_check.setEnabled(False)  # the lens flips the policy for a moment
+        self.busyChanged.emit(True)
+        thread.start()
+
+    @Slot()
+    def copy_text(self) -> None:
+        if self.last_report is not None:
+            QGuiApplication.clipboard().setText(self.last_report.to_text())
+            self.message.emit("info", "Inspector report copied as text.")
+
+    def sync_from_policy(self) -> None:
+        """Show the policy's current trusted-proxy setting (without writing it back)."""
+        blocked = self.trusted_check.blockSignals(True)
+        self.trusted_check.setChecked(bool(self.servers.policy.trusted_proxy))
+        self.trusted_check.blockSignals(blocked)
+
+    def text(self) -> str:
+        """The last report as text ("" before the first)."""
+        return self.last_report.to_text() if self.last_report is not None else ""
+
+    # --- internals ----------------------------------------------------------------------------------
+
+    def _emit(self, generation: int, report: Any, exc: BaseException | None) -> None:
+        try:
+            self._bridge.finished.emit(generation, report, exc)
+        except RuntimeError:  # the panel was deleted while the probe ran
+            pass
+
+    def _on_finished(self, generation: int, report: InspectReport | None, exc: BaseException | None) -> None:
+        thread = self._threads.pop(generation, None)
+        if thread is not None:
+            thread.join(0.5)
+        if generation != self._current:
+            return  # a newer probe was started: drop this result
+        self.trusted_check.setEnabled(True)
+        self.sync_from_policy()
+        self.busyChanged.emit(False)
+        if exc is not None or report is None:
+            text = str(exc) if isinstance(exc, LauncherError) else f"The inspection failed: {exc!r}"
+            self._set_status(text, "bad")
+            for column in self.columns.values():
+                column.clear()
+            self.message.emit("error", text)
+            return
+        self.last_report = report
+        for column in report.columns:
+            self.columns[column.scheme].show_report(column)
+        if report.proxy_lens is not None:
+            self.lens_view.setHtml(lens_html(report.proxy_lens))
+            self.lens_box.setVisible(True)
+        else:
+            self.lens_box.setVisible(False)
+        self.copy_button.setEnabled(True)
+        levels = {c.scheme: LEVEL_WORD[c.worst].lower() for c in report.columns}
+        ca = report.cafile or "system trust store only"
+        self._set_status(
+            f"Inspected {report.target} in {report.elapsed_ms:.0f} ms — HTTP: {levels['http']}, "
+            f"HTTPS: {levels['https']}. CA: {ca}."
+        )
+        self.inspected.emit(report)
+
+    def _set_trusted_proxy(self, on: bool) -> None:
+        self.servers.policy.trusted_proxy = on
+        self.message.emit(
+            "info",
+            "Trusting X-Forwarded-* headers from 127.0.0.1 (trusted proxy)."
+            if on
+            else "X-Forwarded-* headers are removed again (waitress's default).",
+        )
+
+    def _set_status(self, text: str, level: str = "") -> None:
+        self.status.setText(text)
+        self.status.setProperty("state", {"bad": "invalid"}.get(level, ""))
+        self._restyle(self.status)
+
+    @staticmethod
+    def _restyle(widget: QWidget) -> None:
+        style = widget.style()
+        style.unpolish(widget)
+        style.polish(widget)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self.busy:
+            self.sync_from_policy()
+        super().showEvent(event)
