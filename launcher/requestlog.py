@@ -15,8 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_CAPACITY = 10_000
 
@@ -27,9 +26,8 @@ ERROR_ENVIRON_KEY = "launcher.error"
 Headers = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One served request, as the server saw it."""
+class RequestRecord(NamedTuple):
+    """One served request, as the server saw it.  Immutable; cheap to make on the request path."""
 
     seq: int
     time: float  # wall-clock seconds since the epoch when the request arrived
@@ -67,7 +65,7 @@ class RequestRecord:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self._asdict()
         data["request_headers"] = [list(h) for h in self.request_headers]
         data["response_headers"] = [list(h) for h in self.response_headers]
         return data
@@ -231,6 +229,11 @@ class RequestLogMiddleware:
         )
 
 
+#: environ key -> header name ("HTTP_USER_AGENT" -> "User-Agent"), so each name is built once.
+_HEADER_NAMES: dict[str, str] = {}
+_HEADER_NAMES_MAX = 4096  # clients choose header names: keep the cache bounded
+
+
 class _Head:
     """The request as it arrived: read from environ before anything downstream rewrites it."""
 
@@ -250,11 +253,16 @@ class _Head:
 
     def __init__(self, environ: dict[str, Any], wall: float) -> None:
         self.wall = wall
-        headers = [
-            (key[5:].replace("_", "-").title(), value)
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        ]
+        names = _HEADER_NAMES
+        headers = []
+        for key, value in environ.items():
+            if key[:5] == "HTTP_":
+                name = names.get(key)
+                if name is None:
+                    name = key[5:].replace("_", "-").title()
+                    if len(names) < _HEADER_NAMES_MAX:
+                        names[key] = name
+                headers.append((name, value))
         if "CONTENT_TYPE" in environ:
             headers.append(("Content-Type", environ["CONTENT_TYPE"]))
         if "CONTENT_LENGTH" in environ:
@@ -272,6 +280,16 @@ class _Head:
         self.tls_version = environ.get("SSL_PROTOCOL")
         self.tls_cipher = environ.get("SSL_CIPHER")
         self.user_agent = environ.get("HTTP_USER_AGENT", "")
+
+
+def _content_length(headers: Headers) -> int | None:
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == "content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 class _LoggedBody:
@@ -297,6 +315,13 @@ class _LoggedBody:
         self._size = 0
 
     def __iter__(self) -> Iterator[bytes]:
+        length = _content_length(self._captured[1])
+        if length is not None:  # the server sends exactly this many bytes: no need to count
+            self._size = length
+            return iter(self._body)
+        return self._counted()
+
+    def _counted(self) -> Iterator[bytes]:
         for chunk in self._body:
             self._size += len(chunk)
             yield chunk
