@@ -255,6 +255,9 @@ def serve_headless(
             print(f"CA certificate: none (serving your imported {Path(store.cert_path).resolve()})", file=out)
         else:
             print(f"CA certificate: {Path(store.ca_cert_path).resolve()}", file=out, flush=True)
+            warning = store.ca_expiry_warning()
+            if warning:
+                print(f"warning: {warning}", file=out, flush=True)
         if options.host in ("0.0.0.0", "::"):
             print("warning: listening on all interfaces: other machines can reach these servers.", file=out)
         printer.start()
