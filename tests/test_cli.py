@@ -200,3 +200,19 @@ def test_an_app_that_fails_to_import_is_one_line(capsys, tmp_path):
         ],
     )
     assert "import_error_app" in line
+
+
+def test_serve_warns_a_year_before_the_ca_expires(tmp_path):
+    import datetime as dt
+
+    from launcher.certs import CertStore
+
+    CertStore(tmp_path).ensure_ca(now=dt.datetime.now(dt.UTC) - dt.timedelta(days=3650 - 200))
+    proc = launch("serve", "--http-port", "0", "--https-port", "0", "--cert-dir", str(tmp_path))
+    try:
+        read_banner(proc)
+        warning = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert warning.startswith("warning: The local CA expires on") and "trust install" in warning
