@@ -228,7 +228,7 @@ class SchemeColumn(QWidget):
 class InspectorPanel(QWidget):
     """The scheme inspector.  See the module docstring."""
 
-    #: (level, text) for the window's banner / status bar, like the other panels.
+    #: (text, level) for the window's banner / status bar, like the other panels ("info" or "error").
     message = Signal(str, str)
     #: Emitted in the GUI thread with each shown ``InspectReport``.
     inspected = Signal(object)
@@ -347,8 +347,7 @@ class InspectorPanel(QWidget):
         except LauncherError as exc:
             self.path_edit.setProperty("state", "invalid")
             self._restyle(self.path_edit)
-            self._set_status(str(exc), "bad")
-            self.message.emit("error", str(exc))
+            self._set_status(str(exc), "bad")  # shown inline, next to the field
             return
         self.path_edit.setProperty("state", "")
         self._restyle(self.path_edit)
@@ -381,7 +380,7 @@ class InspectorPanel(QWidget):
     def copy_text(self) -> None:
         if self.last_report is not None:
             QGuiApplication.clipboard().setText(self.last_report.to_text())
-            self.message.emit("info", "Inspector report copied as text.")
+            self.message.emit("Inspector report copied as text.", "info")
 
     def sync_from_policy(self) -> None:
         """Show the policy's current trusted-proxy setting (without writing it back)."""
@@ -415,7 +414,7 @@ class InspectorPanel(QWidget):
             self._set_status(text, "bad")
             for column in self.columns.values():
                 column.clear()
-            self.message.emit("error", text)
+            self.message.emit(text, "error")
             return
         self.last_report = report
         for column in report.columns:
@@ -437,10 +436,10 @@ class InspectorPanel(QWidget):
     def _set_trusted_proxy(self, on: bool) -> None:
         self.servers.policy.trusted_proxy = on
         self.message.emit(
-            "info",
             "Trusting X-Forwarded-* headers from 127.0.0.1 (trusted proxy)."
             if on
             else "X-Forwarded-* headers are removed again (waitress's default).",
+            "info",
         )
 
     def _set_status(self, text: str, level: str = "") -> None:

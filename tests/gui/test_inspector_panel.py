@@ -101,8 +101,11 @@ def test_red_marker_for_a_verification_failure(qtbot, panel, servers, tmp_path) 
 
 def test_trusted_proxy_toggle_and_proxy_lens(qtbot, panel, servers) -> None:
     assert not panel.trusted_check.isChecked()
-    panel.trusted_check.setChecked(True)
+    with qtbot.waitSignal(panel.message) as blocker:
+        panel.trusted_check.setChecked(True)
     assert servers.policy.trusted_proxy is True
+    text, level = blocker.args
+    assert level == "info" and "trusted proxy" in text
     panel.trusted_check.setChecked(False)
     assert servers.policy.trusted_proxy is False
 
@@ -129,7 +132,9 @@ def test_copy_as_text(qtbot, panel) -> None:
     panel.lens_check.setChecked(False)
     panel.inspect_path("/hsts")
     report = wait_report(qtbot, panel)
-    qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(panel.message) as blocker:
+        qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["Inspector report copied as text.", "info"]
     copied = QGuiApplication.clipboard().text()
     assert copied == report.to_text() == panel.text()
     assert "== HTTP:" in copied and "== HTTPS:" in copied
