@@ -99,6 +99,10 @@ class ConfigError(LauncherError):
     """A setting has an invalid value."""
 
 
+class InvalidTargetError(LauncherError):
+    """A path or URL to inspect, or the CA file to verify it with, cannot be used."""
+
+
 class AppLoadError(LauncherError):
     """The user's Flask app could not be imported or created.
 

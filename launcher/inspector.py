@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher import __version__
-from launcher.errors import LauncherError
+from launcher.errors import InvalidTargetError
 
 USER_AGENT = f"flask-launcher-inspector/{__version__}"
 DEFAULT_TIMEOUT = 5.0
@@ -97,10 +97,6 @@ FIX_CODE = (
 )
 
 _POLICY_LOCK = threading.Lock()
-
-
-class InvalidTargetError(LauncherError):
-    """The path or URL to inspect, or the CA file to verify with, cannot be used."""
 
 
 # --- report data -----------------------------------------------------------------------------------
