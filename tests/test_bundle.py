@@ -1,0 +1,199 @@
+"""The PyInstaller bundle (build.spec), run from dist/flask-launcher/ itself.
+
+Builds the bundle with scripts/build-bundle.sh when it is missing or older than the sources
+(about 20–30 s), then runs the bundled executable: --version, ``serve`` on free ports with real
+HTTP and HTTPS fetches verified against the CA it made, SIGTERM, and the window offscreen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import signal
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from launcher import __version__
+
+# The first test may build the bundle (PyInstaller, ~20–60 s): more than the default timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+ROOT = Path(__file__).resolve().parents[1]
+DIST = ROOT / "dist" / "flask-launcher"
+EXE = DIST / "flask-launcher"
+INTERNAL = DIST / "_internal"
+SOURCES = ("launcher", "flaskapp", "resources", "build.spec")
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for name in SOURCES:
+        path = ROOT / name
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        for file in files:
+            if "__pycache__" not in file.parts:
+                newest = max(newest, file.stat().st_mtime)
+    return newest
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    """The bundled executable, rebuilt first when missing or older than any source file."""
+    if not EXE.is_file() or EXE.stat().st_mtime < _newest_source_mtime():
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "build-bundle.sh")], cwd=ROOT, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, f"bundle build failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert EXE.is_file()
+    return EXE
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """The environment for the bundle: a private HOME, no venv on PATH, no inherited Qt platform."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "QT_"))}
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        PATH="/usr/bin:/bin",
+    )
+    return env
+
+
+def _read_lines_until(proc: subprocess.Popen, stop: str, timeout: float) -> list[str]:
+    """Lines of *proc*'s stdout up to and including the first that starts with *stop*."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=0.2):
+                if proc.poll() is not None:
+                    break
+                continue
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if line.startswith(stop):
+                return lines
+    raise AssertionError(f"no line starting with {stop!r} within {timeout} s; got {lines!r}")
+
+
+@pytest.fixture
+def serving(
+    bundle: Path, tmp_path: Path, clean_env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen, dict]]:
+    cert_dir = tmp_path / "certs"
+    proc = subprocess.Popen(
+        [str(bundle), "serve", "--http-port", "0", "--https-port", "0", "--cert-dir", str(cert_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env,
+    )
+    try:
+        lines = _read_lines_until(proc, "CA certificate:", timeout=60)
+        urls = {m.group(1): m.group(0) for line in lines if (m := re.match(r"(https?)://\S+", line))}
+        ca = Path(lines[-1].split(":", 1)[1].strip())
+        yield proc, {"urls": urls, "ca": ca, "cert_dir": cert_dir, "lines": lines}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_version(bundle: Path, clean_env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [str(bundle), "--version"], capture_output=True, text=True, env=clean_env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"flask-launcher {__version__}"
+
+
+def test_serve_both_schemes_verified_against_the_ca_then_sigterm(serving) -> None:
+    proc, facts = serving
+    urls, ca = facts["urls"], facts["ca"]
+    assert set(urls) == {"http", "https"}, facts["lines"]
+    assert ca == facts["cert_dir"].resolve() / "ca.pem"
+    assert ca.is_file()
+
+    with urllib.request.urlopen(urls["http"], timeout=10) as resp:
+        assert resp.status == 200
+        assert b"<html" in resp.read().lower()  # the demo app's templates are in the bundle
+
+    context = ssl.create_default_context(cafile=str(ca))  # verifies the chain and the host name
+    with urllib.request.urlopen(urls["https"] + "inspect", timeout=10, context=context) as resp:
+        facts_https = json.load(resp)
+    assert facts_https["scheme"] == "https"
+    assert facts_https["tls"]["version"] in ("TLSv1.2", "TLSv1.3")
+    with urllib.request.urlopen(urls["http"] + "inspect", timeout=10) as resp:
+        assert json.load(resp)["scheme"] == "http"
+
+    # A client that does not know the CA is refused: the verification above was real.
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(urls["https"], timeout=10, context=ssl.create_default_context())
+
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    # The access log printed the requests.
+    assert re.search(r'https "GET /inspect HTTP/1.1" 200', out), out
+    assert re.search(r'http "GET / HTTP/1.1" 200', out), out
+
+
+def test_gui_opens_offscreen_and_quits(bundle: Path, tmp_path: Path, clean_env: dict[str, str]) -> None:
+    env = dict(clean_env, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.Popen(
+        [str(bundle), "gui", "--cert-dir", str(tmp_path / "certs")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        time.sleep(3)
+        assert proc.poll() is None, proc.communicate()[0]
+        proc.send_signal(signal.SIGINT)  # the window's own Ctrl+C handling: a normal close
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out and "Could not load the Qt platform plugin" not in out, out
+    # Closing the window saved its settings (geometry, last tab): the window existed.
+    settings = tmp_path / "config" / "flask-https-launcher" / "Flask HTTPS Launcher.conf"
+    assert settings.is_file(), out
+    assert "geometry" in settings.read_text(encoding="utf-8", errors="replace")
+
+
+def test_bundle_contents(bundle: Path) -> None:
+    """What the spec promises: resources and metadata in, unused Qt parts and tkinter out."""
+    names = {p.relative_to(INTERNAL).as_posix() for p in INTERNAL.rglob("*")}
+    assert {"resources/icon.svg", "resources/style.qss"} <= names
+    assert "flaskapp/templates/index.html" in names
+    for dist in ("flask", "werkzeug", "waitress", "click"):
+        assert any(re.fullmatch(rf"{dist}-[^/]+\.dist-info/METADATA", n, re.IGNORECASE) for n in names), dist
+    assert "PySide6/Qt/plugins/platforms/libqoffscreen.so" in names
+    assert "PySide6/Qt/plugins/platforms/libqvnc.so" in names
+    assert "PySide6/Qt/plugins/platforms/libqxcb.so" in names
+    unwanted = [
+        n
+        for n in names
+        if re.search(r"WebEngine|Qt6Qml|Qt6Quick|tkinter|_tkinter|libgtk-3|/qml/", n)
+        or (n.endswith(".qm") and not re.search(r"_(en|de)\.qm$", n))
+    ]
+    assert not unwanted, unwanted[:20]
