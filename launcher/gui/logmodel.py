@@ -1,9 +1,24 @@
 """The request-log table: a model over ``RequestRecord`` rows, its filter proxy, and the pump.
 
-``RequestLogModel`` holds at most ``cap`` rows (10 000 by default).  Rows arrive in batches:
-``append_records()`` inserts a whole batch with one ``beginInsertRows`` and, when the cap is
-exceeded, first removes the oldest rows with one ``beginRemoveRows`` and counts them in
-``dropped``.  The model never sorts: rows stay in arrival order.
+Why the model is a ``QStandardItemModel`` (a C++ model) and not a Python ``QAbstractTableModel``:
+the servers run in this process, and under load their threads keep the GIL busy.  A Python
+``data()`` is called by the view for every visible cell and every role on each repaint, and
+each call has to win the GIL back from the server threads: measured here with busy threads, one
+repaint of a Python model took 0.5–5 s, the same repaint of a C++ model 2 ms.  Likewise, every
+millisecond of Python work in the GUI thread is stretched many times over while the servers are
+busy.  So painting, filtering and scrolling run in C++ without Python; the scheme badge is a
+pre-drawn icon, not a Python delegate; the filter is one regular expression that C++ evaluates
+against a per-row search text (``FilterRole``), not a Python ``filterAcceptsRow``; and the Python
+work per pump tick does not grow with the request rate.
+
+``RequestLogModel`` holds at most ``cap`` rows (10 000 by default).  ``append_records()``
+inserts a batch with one ``insertRows`` (one ``rowsInserted``); while a filter is in use it also
+sets each new row's search text (signals blocked, then one ``dataChanged``).  When the cap is
+exceeded it first removes the oldest rows with one ``removeRows`` and counts them in
+``dropped``.  The cells are made lazily, for the rows on screen (``fill_rows``).  Rows stay in
+arrival order; the ``RequestRecord`` of a row is ``record(row)``.  Cells are set with
+``setItemData`` on the model, never as Python ``QStandardItem`` objects (whose wrappers crash
+shiboken when a Python-owned model is freed).
 
 ``LogPump`` drains a ``Subscription`` of the core's ``RequestSink`` on a ``QTimer`` (100 ms by
 default), so the request threads never touch Qt.  Pause behaviour: while paused the pump keeps
@@ -11,7 +26,7 @@ draining the subscription (the status-bar figures stay live) into a pending buff
 row cap; records beyond that are dropped (oldest first) and counted; ``resume`` hands the pending
 records to the model in one batch.
 
-``RequestFilterProxy`` filters on free text (method, target, client, status, user agent, TLS
+``RequestFilterProxy`` filters on free text (method, target, status, client, user agent, TLS
 facts and header values, case-insensitive), on scheme ("http"/"https") and on status class.
 """
 
@@ -20,27 +35,41 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
+    QRectF,
+    QRegularExpression,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetrics,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPixmap,
+    QStandardItemModel,
+)
 
 from launcher.requestlog import DEFAULT_CAPACITY, RequestRecord, RequestSink, Subscription
 
 COLUMNS: tuple[str, ...] = ("Time", "Scheme", "Method", "Path", "Status", "ms", "Bytes", "Client", "TLS")
 COL_TIME, COL_SCHEME, COL_METHOD, COL_PATH, COL_STATUS, COL_MS, COL_BYTES, COL_CLIENT, COL_TLS = range(9)
 
-#: Item data role that returns the ``RequestRecord`` of a row.
-RecordRole = Qt.ItemDataRole.UserRole + 1
+#: Item data role (column 0) holding the row's search text for the filter.
+FilterRole = Qt.ItemDataRole.UserRole + 2
+#: Item data role (scheme column) holding "HTTP"/"HTTPS" (the cell shows a badge icon).
+SchemeRole = Qt.ItemDataRole.UserRole + 3
+#: Separates fields in the search text; never typed by a user.
+SEP = "\x1e"
 
 STATUS_COLOURS = {
     1: QColor("#6b7280"),
@@ -50,8 +79,8 @@ STATUS_COLOURS = {
     5: QColor("#b91c1c"),
 }
 SCHEME_COLOURS = {"http": QColor("#64748b"), "https": QColor("#15803d")}
-
-_ModelIndex = QModelIndex | QPersistentModelIndex
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_RIGHT_INT = int(_RIGHT.value)
 
 
 def human_bytes(size: int) -> str:
@@ -68,8 +97,70 @@ def short_tls(record: RequestRecord) -> str:
     return record.tls_version.replace("TLSv", "TLS ")
 
 
-class RequestLogModel(QAbstractTableModel):
-    """Arrival-ordered rows of ``RequestRecord``, capped; one insert per batch."""
+def time_text(stamp: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(stamp)) + f".{int(stamp % 1 * 1000):03d}"
+
+
+def search_text(record: RequestRecord) -> str:
+    """What the filter looks at: tagged scheme and status class, then the free-text fields."""
+    parts = [
+        f"scheme={record.listener}",
+        f"class={record.status // 100}",
+        record.method,
+        record.target,
+        str(record.status),
+        f"{record.client_addr}:{record.client_port}",
+        record.user_agent,
+        record.tls_version or "",
+        record.tls_cipher or "",
+    ]
+    parts.extend(value for _, value in record.request_headers)
+    parts.extend(value for _, value in record.response_headers)
+    return SEP + SEP.join(parts) + SEP
+
+
+def badge_icon(text: str, colour: QColor, font: QFont) -> QIcon:
+    """A rounded badge with *text*, drawn once (for the scheme column)."""
+    font = QFont(font)
+    font.setBold(True)
+    font.setPointSizeF(max(6.0, font.pointSizeF() * 0.82))
+    metrics = QFontMetrics(font)
+    size = badge_size(font)
+    ratio = QGuiApplication.primaryScreen().devicePixelRatio() if QGuiApplication.primaryScreen() else 1.0
+    pixmap = QPixmap(int(size.width() * ratio), int(size.height() * ratio))
+    pixmap.setDevicePixelRatio(ratio)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    width = metrics.horizontalAdvance(text) + 10
+    rect = QRectF(0.5, 0.5, width - 1, size.height() - 1)
+    painter.drawRoundedRect(rect, 3.5, 3.5)
+    painter.setPen(QColor("white"))
+    painter.setFont(font)
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
+    return QIcon(pixmap)
+
+
+def badge_size(font: QFont) -> QSize:
+    small = QFont(font)
+    small.setBold(True)
+    small.setPointSizeF(max(6.0, small.pointSizeF() * 0.82))
+    metrics = QFontMetrics(small)
+    return QSize(metrics.horizontalAdvance("HTTPS") + 10, metrics.height() + 2)
+
+
+class RequestLogModel(QStandardItemModel):
+    """Arrival-ordered rows of ``RequestRecord``, capped; one insert per batch; cells filled lazily.
+
+    A batch costs one ``insertRows`` (plus, while a filter is in use, each row's search text).  The
+    cells a person sees are made on demand by ``fill_rows()`` (the log panel calls it for the
+    rows on screen after each batch and on every scroll), so the Python work per pump tick is
+    bounded by the height of the view, not by the request rate.  ``fill_all()`` makes every cell
+    (tests, or a small log).
+    """
 
     #: Emitted after a batch is inserted, with the number of rows added.
     rowsAppended = Signal(int)
@@ -77,87 +168,28 @@ class RequestLogModel(QAbstractTableModel):
     droppedChanged = Signal(int)
 
     def __init__(self, cap: int = DEFAULT_CAPACITY, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(0, len(COLUMNS), parent)
         if cap < 1:
             raise ValueError("cap must be at least 1")
         self._cap = cap
-        self._rows: list[RequestRecord] = []
+        self._records: list[RequestRecord] = []
+        self._filled = bytearray()  # 1 where the row's cells have been made
+        self._searchable = bytearray()  # 1 where the row's search text is set
+        self._search_enabled = False
         self.dropped = 0
-        self._bold = QFont()
-        self._bold.setBold(True)
-
-    # --- Qt model API -----------------------------------------------------------------------------
-
-    def rowCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal:
-            if role == Qt.ItemDataRole.DisplayRole:
-                return COLUMNS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section in (COL_STATUS, COL_MS, COL_BYTES):
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def data(self, index: _ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        row = index.row()
-        if not index.isValid() or row >= len(self._rows):
-            return None
-        record = self._rows[row]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(record, column)
-        if role == RecordRole:
-            return record
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if column == COL_STATUS:
-                return STATUS_COLOURS.get(record.status // 100)
-            if column == COL_SCHEME:
-                return SCHEME_COLOURS.get(record.listener)
-            return None
-        if role == Qt.ItemDataRole.FontRole and column in (COL_STATUS, COL_SCHEME):
-            return self._bold
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_STATUS, COL_MS, COL_BYTES):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == COL_PATH:
-                return record.target
-            if column == COL_TLS and record.tls_version:
-                return f"{record.tls_version} {record.tls_cipher or ''}".strip()
-            if column == COL_TIME:
-                return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time))
-            if record.error:
-                return "The app raised an exception: select the row to see the traceback."
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return self._display(record, column)
-        return None
-
-    @staticmethod
-    def _display(record: RequestRecord, column: int) -> str:
-        if column == COL_TIME:
-            return (
-                time.strftime("%H:%M:%S", time.localtime(record.time)) + f".{int(record.time % 1 * 1000):03d}"
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        for column in (COL_STATUS, COL_MS, COL_BYTES):
+            self.setHeaderData(
+                column, Qt.Orientation.Horizontal, _RIGHT_INT, Qt.ItemDataRole.TextAlignmentRole
             )
-        if column == COL_SCHEME:
-            return record.listener.upper()
-        if column == COL_METHOD:
-            return record.method
-        if column == COL_PATH:
-            return record.target
-        if column == COL_STATUS:
-            return str(record.status)
-        if column == COL_MS:
-            return f"{record.duration_ms:.1f}"
-        if column == COL_BYTES:
-            return human_bytes(record.response_bytes)
-        if column == COL_CLIENT:
-            return f"{record.client_addr}:{record.client_port}"
-        if column == COL_TLS:
-            return short_tls(record)
-        return ""
+        font = QGuiApplication.font()
+        self._bold = QFont(font)
+        self._bold.setBold(True)
+        self._badges = {
+            scheme: badge_icon(scheme.upper(), colour, font) for scheme, colour in SCHEME_COLOURS.items()
+        }
+        self.badge_size = badge_size(font)
+        self._status_brushes = {k: QBrush(c) for k, c in STATUS_COLOURS.items()}
 
     # --- rows ---------------------------------------------------------------------------------------
 
@@ -173,10 +205,13 @@ class RequestLogModel(QAbstractTableModel):
         self._trim(0)
 
     def record(self, row: int) -> RequestRecord:
-        return self._rows[row]
+        return self._records[row]
 
     def records(self) -> list[RequestRecord]:
-        return list(self._rows)
+        return list(self._records)
+
+    def is_filled(self, row: int) -> bool:
+        return bool(self._filled[row])
 
     def append_records(self, records: Sequence[RequestRecord]) -> None:
         """Insert a batch at the end: at most one remove (oldest rows) and one insert."""
@@ -186,20 +221,115 @@ class RequestLogModel(QAbstractTableModel):
             self._count_dropped(len(records) - self._cap)
             records = records[-self._cap :]
         self._trim(len(records))
-        first = len(self._rows)
-        self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
-        self._rows.extend(records)
-        self.endInsertRows()
-        self.rowsAppended.emit(len(records))
+        first = len(self._records)
+        count = len(records)
+        self._records.extend(records)
+        self._filled.extend(bytes(count))
+        self._searchable.extend(bytes(count))
+        self.insertRows(first, count)
+        if self._search_enabled:
+            self._set_search_texts(range(first, first + count))
+        self.rowsAppended.emit(count)
+
+    @property
+    def search_enabled(self) -> bool:
+        return self._search_enabled
+
+    def set_search_enabled(self, enabled: bool) -> None:
+        """Keep every row's search text (``FilterRole``) up to date while a filter is in use.
+
+        Off by default: with no filter, a batch then costs no per-row Python work at all.
+        Turning it on sets the text of every row that has none yet.
+        """
+        self._search_enabled = enabled
+        if enabled:
+            self._set_search_texts(range(len(self._records)))
+
+    def _set_search_texts(self, rows: range) -> None:
+        todo = [row for row in rows if not self._searchable[row]]
+        if not todo:
+            return
+        blocked = self.blockSignals(True)
+        try:
+            set_data, index, records = self.setData, self.index, self._records
+            for row in todo:
+                set_data(index(row, COL_TIME), search_text(records[row]), FilterRole)
+                self._searchable[row] = 1
+        finally:
+            self.blockSignals(blocked)
+        # One notice for all of them: the filter proxy re-checks these rows.
+        self.dataChanged.emit(self.index(todo[0], COL_TIME), self.index(todo[-1], COL_TIME))
+
+    def fill_rows(self, rows: Iterable[int]) -> int:
+        """Make the cells of *rows* (source rows) that are not made yet; returns how many rows."""
+        count = len(self._records)
+        filled = self._filled
+        todo = sorted(row for row in rows if 0 <= row < count and not filled[row])
+        if not todo:
+            return 0
+        blocked = self.blockSignals(True)
+        try:
+            for row in todo:
+                self._fill(row, self._records[row])
+                self._filled[row] = 1
+        finally:
+            self.blockSignals(blocked)
+        self.dataChanged.emit(self.index(todo[0], 0), self.index(todo[-1], len(COLUMNS) - 1))
+        return len(todo)
+
+    def fill_all(self) -> int:
+        return self.fill_rows(range(len(self._records)))
+
+    def _fill(self, row: int, record: RequestRecord) -> None:
+        # setItemData on the model, never Python QStandardItem objects: the model then owns plain
+        # C++ items and no Python wrapper has to outlive (or die before) them.
+        display, tooltip = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole
+        align, fg, font = (
+            Qt.ItemDataRole.TextAlignmentRole,
+            Qt.ItemDataRole.ForegroundRole,
+            Qt.ItemDataRole.FontRole,
+        )
+        put, index = self.setItemData, self.index
+        scheme = record.listener.upper()
+        put(index(row, COL_TIME), {display: time_text(record.time), FilterRole: search_text(record)})
+        self._searchable[row] = 1
+        put(
+            index(row, COL_SCHEME),
+            {
+                Qt.ItemDataRole.DecorationRole: self._badges.get(record.listener, QIcon()),
+                SchemeRole: scheme,
+                tooltip: scheme,
+                Qt.ItemDataRole.AccessibleTextRole: scheme,
+            },
+        )
+        put(index(row, COL_METHOD), {display: record.method})
+        put(index(row, COL_PATH), {display: record.target, tooltip: record.target})
+        status: dict[int, object] = {display: str(record.status), align: _RIGHT_INT, font: self._bold}
+        brush = self._status_brushes.get(record.status // 100)
+        if brush is not None:
+            status[fg] = brush
+        if record.error:
+            status[tooltip] = "The app raised an exception: select the row to see the traceback."
+        put(index(row, COL_STATUS), status)
+        put(index(row, COL_MS), {display: f"{record.duration_ms:.1f}", align: _RIGHT_INT})
+        put(index(row, COL_BYTES), {display: human_bytes(record.response_bytes), align: _RIGHT_INT})
+        put(index(row, COL_CLIENT), {display: f"{record.client_addr}:{record.client_port}"})
+        tls = {display: short_tls(record)}
+        if record.tls_version:
+            tls[tooltip] = f"{record.tls_version} {record.tls_cipher or ''}".strip()
+        put(index(row, COL_TLS), tls)
 
     def _trim(self, incoming: int) -> None:
-        excess = len(self._rows) + incoming - self._cap
+        excess = len(self._records) + incoming - self._cap
         if excess <= 0:
             return
-        excess = min(excess, len(self._rows))
-        self.beginRemoveRows(QModelIndex(), 0, excess - 1)
-        del self._rows[:excess]
-        self.endRemoveRows()
+        # Drop a little more than needed (5 % of the cap): one removeRows every few batches
+        # instead of one per batch (its cost grows with the number of rows, not with the count).
+        excess = min(excess + self._cap // 20, len(self._records))
+        del self._records[:excess]
+        del self._filled[:excess]
+        del self._searchable[:excess]
+        self.removeRows(0, excess)
         self._count_dropped(excess)
 
     def _count_dropped(self, count: int) -> None:
@@ -207,97 +337,88 @@ class RequestLogModel(QAbstractTableModel):
         self.droppedChanged.emit(self.dropped)
 
     def clear(self) -> None:
-        """Remove every row (the dropped count is reset too)."""
-        self.beginResetModel()
-        self._rows.clear()
-        self.endResetModel()
+        """Remove every row, keep the columns (the dropped count is reset too)."""
+        self._records.clear()
+        self._filled.clear()
+        self._searchable.clear()
+        self.removeRows(0, self.rowCount())
         self.dropped = 0
         self.droppedChanged.emit(0)
 
 
-def record_matches(record: RequestRecord, needle: str) -> bool:
-    """Case-insensitive match of *needle* (already lower-case) against a record's visible facts."""
-    if not needle:
-        return True
-    fields: Iterable[str] = (
-        record.method,
-        record.target,
-        str(record.status),
-        record.client_addr,
-        record.listener,
-        record.user_agent,
-        record.tls_version or "",
-        record.tls_cipher or "",
-    )
-    for value in fields:
-        if needle in value.lower():
-            return True
-    for _, value in record.request_headers:
-        if needle in value.lower():
-            return True
-    return any(needle in value.lower() for _, value in record.response_headers)
+def filter_pattern(text: str, scheme: str, status_class: int) -> str:
+    """The regular expression ``RequestFilterProxy`` applies to each row's search text."""
+    parts = ["^"]
+    if scheme:
+        parts.append(f"(?=[\\s\\S]*{SEP}scheme={scheme}{SEP})")
+    if status_class == -1:
+        parts.append(f"(?=[\\s\\S]*{SEP}class=[45]{SEP})")
+    elif status_class:
+        parts.append(f"(?=[\\s\\S]*{SEP}class={status_class}{SEP})")
+    if text:
+        parts.append(f"(?=[\\s\\S]*{QRegularExpression.escape(text)})")
+    return "".join(parts)
 
 
 class RequestFilterProxy(QSortFilterProxyModel):
-    """Filters rows by text, scheme and status class; keeps the source order (no sorting)."""
+    """Filters rows by text, scheme and status class in C++ (one regex); keeps the source order."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._text = ""
         self._scheme = ""  # "" = any, "http", "https"
         self._status_class = 0  # 0 = any, 1..5 = 1xx..5xx, -1 = errors (>= 400)
-        self.setDynamicSortFilter(False)
+        self.setFilterKeyColumn(COL_TIME)
+        self.setFilterRole(FilterRole)
+        self.setDynamicSortFilter(True)
 
-    def _refilter(self, name: str, value: object) -> None:
-        """Set attribute *name* and re-run the filter (begin/endFilterChange on Qt >= 6.10)."""
-        if hasattr(QSortFilterProxyModel, "endFilterChange"):
-            self.beginFilterChange()
-            setattr(self, name, value)
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # Qt < 6.10
-            setattr(self, name, value)
-            self.invalidateFilter()
+    def _apply(self) -> None:
+        model = self.sourceModel()
+        if isinstance(model, RequestLogModel) and model.search_enabled != self.active:
+            model.set_search_enabled(self.active)
+        if not self.active:
+            self.setFilterRegularExpression(QRegularExpression())
+            return
+        expression = QRegularExpression(
+            filter_pattern(self._text, self._scheme, self._status_class),
+            QRegularExpression.PatternOption.CaseInsensitiveOption,
+        )
+        self.setFilterRegularExpression(expression)
 
     def set_text(self, text: str) -> None:
-        text = text.strip().lower()
+        text = text.strip()
         if text != self._text:
-            self._refilter("_text", text)
+            self._text = text
+            self._apply()
 
     def set_scheme(self, scheme: str) -> None:
         scheme = scheme.lower()
         if scheme not in ("", "http", "https"):
             raise ValueError(f"unknown scheme {scheme!r}")
         if scheme != self._scheme:
-            self._refilter("_scheme", scheme)
+            self._scheme = scheme
+            self._apply()
 
     def set_status_class(self, status_class: int) -> None:
         """0 for any status, 1..5 for 1xx..5xx, -1 for any error (4xx and 5xx)."""
         if status_class not in (-1, 0, 1, 2, 3, 4, 5):
             raise ValueError(f"unknown status class {status_class!r}")
         if status_class != self._status_class:
-            self._refilter("_status_class", status_class)
+            self._status_class = status_class
+            self._apply()
 
     @property
     def active(self) -> bool:
         return bool(self._text or self._scheme or self._status_class)
 
-    def accepts(self, record: RequestRecord) -> bool:
-        if self._scheme and record.listener != self._scheme:
-            return False
-        if self._status_class == -1:
-            if record.status < 400:
-                return False
-        elif self._status_class and record.status // 100 != self._status_class:
-            return False
-        return record_matches(record, self._text)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: _ModelIndex) -> bool:
-        if not self.active:
-            return True
+    def record_at(self, index: QModelIndex) -> RequestRecord | None:
+        """The record of a proxy index (None for an invalid one)."""
+        if not index.isValid():
+            return None
         model = self.sourceModel()
-        if not isinstance(model, RequestLogModel) or source_row >= model.rowCount():
-            return True
-        return self.accepts(model.record(source_row))
+        assert isinstance(model, RequestLogModel)
+        row = self.mapToSource(index).row()
+        return model.record(row) if 0 <= row < model.rowCount() else None
 
     def visible_records(self) -> list[RequestRecord]:
         """The records of the rows that pass the filter, in view order."""

@@ -7,10 +7,11 @@ The table shows the rows of a ``RequestLogModel`` through a ``RequestFilterProxy
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QModelIndex, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -23,9 +24,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QSplitter,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -44,9 +42,7 @@ from launcher.gui.logmodel import (
     COL_STATUS,
     COL_TIME,
     COL_TLS,
-    SCHEME_COLOURS,
     LogPump,
-    RecordRole,
     RequestFilterProxy,
     RequestLogModel,
 )
@@ -64,41 +60,6 @@ STATUS_FILTERS: tuple[tuple[str, int], ...] = (
 SCHEME_FILTERS: tuple[tuple[str, str], ...] = (("Both schemes", ""), ("HTTP", "http"), ("HTTPS", "https"))
 
 
-class SchemeBadgeDelegate(QStyledItemDelegate):
-    """Paints the scheme column as a small rounded badge (HTTP grey, HTTPS green)."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        text = opt.text
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        record = index.data(RecordRole)
-        colour = SCHEME_COLOURS.get(record.listener if record else "", QColor("#64748b"))
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = opt.font
-        font.setBold(True)
-        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
-        painter.setFont(font)
-        metrics = painter.fontMetrics()
-        width = metrics.horizontalAdvance(text) + 12
-        height = min(opt.rect.height() - 4, metrics.height() + 4)
-        rect = QRectF(opt.rect.x() + 4, opt.rect.center().y() - height / 2 + 0.5, width, height)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(colour)
-        painter.drawRoundedRect(rect, 4, 4)
-        painter.setPen(QColor("white"))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        hint = super().sizeHint(option, index)
-        return QSize(hint.width() + 16, hint.height())
-
-
 class LogPanel(QWidget):
     """Request log tab: controls on top, table with a detail pane on its right."""
 
@@ -114,6 +75,7 @@ class LogPanel(QWidget):
         self.proxy.setSourceModel(self.model)
         self.pump = LogPump(sink, self.model, parent=self)
         self._dropped_baseline = 0
+        self._after_batch_pending = False
 
         # --- controls --------------------------------------------------------------------------
         self.filter_edit = QLineEdit(self)
@@ -121,7 +83,7 @@ class LogPanel(QWidget):
         self.filter_edit.setAccessibleName("Filter requests")
         self.filter_edit.setPlaceholderText("Filter: path, method, status, client, header…  (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.textChanged.connect(self.proxy.set_text)
+        self.filter_edit.textChanged.connect(lambda text: self._filter_changed(self.proxy.set_text, text))
 
         self.scheme_combo = QComboBox(self)
         self.scheme_combo.setObjectName("logSchemeCombo")
@@ -129,7 +91,7 @@ class LogPanel(QWidget):
         for label, value in SCHEME_FILTERS:
             self.scheme_combo.addItem(label, value)
         self.scheme_combo.currentIndexChanged.connect(
-            lambda _i: self.proxy.set_scheme(self.scheme_combo.currentData())
+            lambda _i: self._filter_changed(self.proxy.set_scheme, self.scheme_combo.currentData())
         )
 
         self.status_combo = QComboBox(self)
@@ -138,7 +100,7 @@ class LogPanel(QWidget):
         for label, value in STATUS_FILTERS:
             self.status_combo.addItem(label, value)
         self.status_combo.currentIndexChanged.connect(
-            lambda _i: self.proxy.set_status_class(self.status_combo.currentData())
+            lambda _i: self._filter_changed(self.proxy.set_status_class, self.status_combo.currentData())
         )
 
         self.pause_button = QPushButton("Pause", self)
@@ -218,7 +180,7 @@ class LogPanel(QWidget):
         fm = self.fontMetrics()
         widths = {
             COL_TIME: fm.horizontalAdvance("00:00:00.000") + 16,
-            COL_SCHEME: fm.horizontalAdvance("HTTPS") + 30,
+            COL_SCHEME: max(fm.horizontalAdvance("Scheme") + 18, self.model.badge_size.width() + 14),
             COL_METHOD: fm.horizontalAdvance("DELETE") + 16,
             COL_STATUS: fm.horizontalAdvance("Status") + 18,
             COL_MS: fm.horizontalAdvance("0000.0") + 16,
@@ -228,7 +190,7 @@ class LogPanel(QWidget):
         }
         for column, width in widths.items():
             header.resizeSection(column, width)
-        self.view.setItemDelegateForColumn(COL_SCHEME, SchemeBadgeDelegate(self.view))
+        self.view.setIconSize(self.model.badge_size)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
 
@@ -249,13 +211,11 @@ class LogPanel(QWidget):
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.count_label)
 
+        # Few Python slots on purpose: one call per batch, never one per row (see logmodel).
         self.model.rowsAppended.connect(self._rows_appended)
-        self.model.modelReset.connect(self._update_count)
-        self.model.rowsRemoved.connect(self._update_count)
-        self.proxy.layoutChanged.connect(self._update_count)
-        self.proxy.rowsInserted.connect(self._update_count)
-        self.proxy.rowsRemoved.connect(self._update_count)
-        self.proxy.modelReset.connect(self._update_count)
+        scrollbar = self.view.verticalScrollBar()
+        scrollbar.valueChanged.connect(self.fill_visible)
+        scrollbar.rangeChanged.connect(self.fill_visible)
         self.pump.droppedChanged.connect(lambda _n: self._update_count())
         self.pump.pausedChanged.connect(lambda _p: self._update_count())
         self.pump.recordsArrived.connect(lambda _b: self.pump.paused and self._update_count())
@@ -278,6 +238,7 @@ class LogPanel(QWidget):
     def clear(self) -> None:
         self.pump.reset_counts()
         self.model.clear()
+        self.view.clearSelection()
         self._dropped_baseline = self.pump.dropped
         self.detail.show_record(None)
         self._update_count()
@@ -293,19 +254,56 @@ class LogPanel(QWidget):
         index = self.view.currentIndex()
         if not index.isValid() or not self.view.selectionModel().isSelected(index):
             return None
-        return index.data(RecordRole)
+        return self.proxy.record_at(index)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.detail.show_record(current.data(RecordRole) if current.isValid() else None)
+        self.detail.show_record(self.proxy.record_at(current))
 
     def _selection_changed(self) -> None:
         if not self.view.selectionModel().hasSelection():
             self.detail.show_record(None)
 
+    def _filter_changed(self, setter: Callable[[Any], None], value: Any) -> None:
+        setter(value)
+        self.fill_visible()
+        self._update_count()
+
     def _rows_appended(self, _count: int) -> None:
+        # Scroll and make the new cells in the next event-loop slice, not in the pump's: two short
+        # slices keep input and timers flowing better than one long one.
+        if not self._after_batch_pending:
+            self._after_batch_pending = True
+            QTimer.singleShot(0, self, self._after_batch)
+
+    def _after_batch(self) -> None:
+        self._after_batch_pending = False
         if self.autoscroll_check.isChecked():
             self.view.scrollToBottom()
+        self.fill_visible()
         self._update_count()
+
+    def fill_visible(self, *_args: object) -> None:
+        """Make the cells of the rows on screen (plus two either side); see ``RequestLogModel``.
+
+        Never more than a screenful: right after rows were removed the view's geometry can be
+        stale (``rowAt`` answers -1), and then the scroll bar's value (the top row, since the
+        view scrolls per item) stands in for it.
+        """
+        shown = self.proxy.rowCount()
+        if shown == 0:
+            return
+        per_page = (
+            self.view.viewport().height() // max(1, self.view.verticalHeader().defaultSectionSize()) + 1
+        )
+        top = self.view.rowAt(0)
+        if top < 0:
+            top = min(self.view.verticalScrollBar().value(), shown - 1)
+        first, last = max(0, top - 2), min(shown - 1, top + per_page + 2)
+        if not self.proxy.active:  # no filter: proxy rows are source rows
+            self.model.fill_rows(range(first, last + 1))
+            return
+        proxy = self.proxy
+        self.model.fill_rows(proxy.mapToSource(proxy.index(row, 0)).row() for row in range(first, last + 1))
 
     def _update_count(self, *_args: object) -> None:
         total = self.model.rowCount()

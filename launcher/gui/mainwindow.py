@@ -66,10 +66,10 @@ STATUS_INTERVAL_MS = 500
 
 
 def demo_app() -> Any:
-    """The bundled demo Flask app."""
-    from flaskapp import create_app
+    """The bundled demo Flask app (with the hook that logs request tracebacks)."""
+    from launcher.apptarget import AppTarget, load_app
 
-    return create_app()
+    return load_app(AppTarget())
 
 
 class MainWindow(QMainWindow):

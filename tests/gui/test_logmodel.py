@@ -13,10 +13,11 @@ from launcher.gui.logmodel import (
     COL_STATUS,
     COL_TLS,
     COLUMNS,
+    FilterRole,
     LogPump,
-    RecordRole,
     RequestFilterProxy,
     RequestLogModel,
+    SchemeRole,
 )
 from launcher.requestlog import RequestSink
 
@@ -33,6 +34,7 @@ def test_columns_and_display(qapp, make_records):
     model = RequestLogModel()
     model.append_records(records)
     assert model.rowCount() == 1
+    assert model.fill_all() == 1
     assert model.columnCount() == len(COLUMNS) == 9
     assert [model.headerData(i, Qt.Orientation.Horizontal) for i in range(9)][:5] == [
         "Time",
@@ -41,20 +43,44 @@ def test_columns_and_display(qapp, make_records):
         "Path",
         "Status",
     ]
-    assert model.data(model.index(0, COL_SCHEME)) == "HTTPS"
+    assert model.data(model.index(0, COL_SCHEME), SchemeRole) == "HTTPS"
+    assert not model.data(model.index(0, COL_SCHEME), Qt.ItemDataRole.DecorationRole).isNull()  # the badge
     assert model.data(model.index(0, COL_PATH)) == "/hello"
     assert model.data(model.index(0, COL_STATUS)) == "200"
     assert model.data(model.index(0, COL_TLS)) == "TLS 1.3"
-    assert model.data(model.index(0, 0), RecordRole) is records[0]
-    assert model.data(model.index(0, COL_STATUS), Qt.ItemDataRole.ForegroundRole).name() == "#15803d"
+    assert model.record(0) is records[0]
+    assert model.data(model.index(0, COL_STATUS), Qt.ItemDataRole.ForegroundRole).color().name() == "#15803d"
 
 
 def test_one_insert_per_batch(model, make_records, qtbot):
     inserts: list[tuple[int, int]] = []
+    changes: list[tuple[int, int]] = []
     model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
+    model.dataChanged.connect(lambda tl, br, _roles: changes.append((tl.row(), br.row())))
     model.append_records(make_records(3))
     assert inserts == [(0, 2)]
-    assert model.rowCount() == 3
+    assert changes == []  # no filter in use: nothing but the insert
+    model.set_search_enabled(True)
+    model.append_records(make_records(2))
+    assert inserts == [(0, 2), (3, 4)]
+    assert changes == [(0, 2), (3, 4)]  # the search texts: one notice per batch
+    assert model.rowCount() == 5
+    assert model.fill_all() == 5
+    assert changes[-1] == (0, 4)  # one notice for the filled rows too
+    assert [model.data(model.index(r, COL_PATH)) for r in range(3)] == ["/item0", "/item1", "/item2"]
+
+
+def test_cells_are_made_on_demand(model, make_records):
+    model.append_records(make_records(4))
+    assert model.data(model.index(2, COL_PATH)) is None  # not made yet
+    assert model.data(model.index(2, 0), FilterRole) is None  # no filter in use: no search text
+    model.set_search_enabled(True)
+    assert "/item2" in model.data(model.index(2, 0), FilterRole)
+    assert model.fill_rows(range(1, 3)) == 2
+    assert [model.is_filled(r) for r in range(4)] == [False, True, True, False]
+    assert model.data(model.index(2, COL_PATH)) == "/item2"
+    assert model.fill_rows(range(0, 4)) == 2  # only what was missing
+    assert model.fill_rows([99, -1]) == 0
 
 
 def test_cap_drops_oldest_with_one_remove(model, make_records):
@@ -68,6 +94,8 @@ def test_cap_drops_oldest_with_one_remove(model, make_records):
     assert removes == [(0, 1)]
     assert model.dropped == 2
     assert [r.path for r in model.records()] == ["/a2", "/a3", "/b0", "/b1", "/b2"]
+    model.fill_all()
+    assert [model.data(model.index(r, COL_PATH)) for r in range(5)] == ["/a2", "/a3", "/b0", "/b1", "/b2"]
 
 
 def test_batch_larger_than_cap(model, make_records):
@@ -83,6 +111,8 @@ def test_clear(model, make_records):
     model.clear()
     assert model.rowCount() == 0
     assert model.dropped == 0
+    assert model.columnCount() == 9
+    assert model.headerData(COL_PATH, Qt.Orientation.Horizontal) == "Path"
 
 
 def test_filter_text_scheme_status(qapp, flask_app):
@@ -113,6 +143,10 @@ def test_filter_text_scheme_status(qapp, flask_app):
     assert [r.path for r in proxy.visible_records()] == ["/beta"]
     proxy.set_text("gui-test/1")  # a request header value (User-Agent)
     assert proxy.rowCount() == 5
+    proxy.set_text("alph.")  # regex characters are taken literally (a regex "." would match "alpha")
+    assert proxy.rowCount() == 0
+    proxy.set_text("")
+    assert proxy.record_at(proxy.index(4, 0)).path == "/boom"
     with pytest.raises(ValueError):
         proxy.set_scheme("ftp")
 

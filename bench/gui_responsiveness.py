@@ -1,0 +1,342 @@
+"""Does the window stay responsive under load?  And how fast does it open?
+
+    .venv/bin/python bench/gui_responsiveness.py              # 10 s of load + 5 cold starts
+    .venv/bin/python bench/gui_responsiveness.py --seconds 3 --cold-starts 2   # quicker
+
+Load: the real ``MainWindow`` (offscreen, shown, auto-scroll on, row cap 10 000) runs both
+listeners in this process, serving a tiny Flask app; two h2load processes (Debian's
+``nghttp2-client``: ``h2load --h1 -n N -c 16 -t 1 URL``, one per listener, restarted in a loop
+until the time is up) send requests as fast as the server answers.  Meanwhile a 5 ms
+``QTimer`` heartbeat (Qt.PreciseTimer) records every gap between its ticks: the longest gap
+minus 5 ms is the longest stall of the GUI event loop (target < 50 ms).  RSS is sampled once a
+second.  Afterwards it checks the model kept its cap.
+
+Cold start: a fresh ``python`` process (offscreen) imports the launcher, builds the window and
+shows it; the parent measures from just before spawning the process to the child's "shown" line
+(written once the window is exposed and painted).  Target < 1.5 s.
+
+Limits: offscreen rendering is a software raster (what users see may differ a little); the
+server and the GUI share one process and the GIL, which is the point of the measurement; the
+load generator shares the same 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+HEARTBEAT_MS = 5
+CLIENTS = 16  # h2load connections per listener
+STALL_TARGET_MS = 50.0
+COLD_START_TARGET_S = 1.5
+
+
+def tiny_app():
+    from flask import Flask
+
+    app = Flask("bench")
+
+    @app.route("/")
+    def hello():
+        return "Hello from the benchmark app\n"
+
+    return app
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+class LoadLoop(threading.Thread):
+    """Runs ``h2load`` against *url* again and again until *deadline*; sums what it reports."""
+
+    def __init__(self, url: str, deadline: float, chunk: int, rps_per_client: float | None = None) -> None:
+        super().__init__(name=f"load-{url}", daemon=True)
+        self.url = url
+        self.deadline = deadline
+        self.chunk = chunk
+        self.rps = rps_per_client
+        self.succeeded = 0
+        self.failed = 0
+        self.runs = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        while time.monotonic() < self.deadline and not (self.rps and self.runs):
+            cmd = ["h2load", "--h1", "-n", str(self.chunk), "-c", str(CLIENTS), "-t", "1", self.url]
+            if self.rps:
+                cmd[1:1] = [f"--rps={self.rps:g}"]
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+            self.runs += 1
+            match = re.search(
+                r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", proc.stdout
+            )
+            if match:
+                self.succeeded += int(match.group(1))
+                self.failed += int(match.group(2))
+            else:
+                self.errors.append((proc.stdout + proc.stderr)[-400:])
+                time.sleep(0.1)
+
+
+def run_load(seconds: float, rate: float | None = None) -> dict[str, float | int | str]:
+    """Load both listeners for *seconds*: at *rate* requests/s in total (paced), or flat out."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from launcher.gui.mainwindow import MainWindow, configure_application
+
+    app = QApplication.instance() or QApplication([])
+    configure_application(app)
+    from launcher.gui.app import settle_heap
+
+    tmp = Path(tempfile.mkdtemp(prefix="gui-bench-"))
+    window = MainWindow(cert_dir=tmp / "certs", settings=tmp / "settings.ini", app=tiny_app())
+    for row in window.servers_panel.rows.values():
+        row.port_spin.setValue(0)
+    window.resize(1440, 880)
+    window.show()
+    settle_heap()  # what run_gui does once the window is up
+    window.servers_panel.start_all()
+    deadline = time.monotonic() + 10
+    while not (window.servers.http.running and window.servers.https.running):
+        app.processEvents()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"servers did not start: {window.banner.text}")
+        time.sleep(0.01)
+    app.processEvents()
+    http_url, https_url = window.servers.http.url, window.servers.https.url
+
+    # Warm up both listeners (first TLS handshakes, Flask's first request) before measuring.
+    subprocess.run(["h2load", "--h1", "-n", "200", "-c", "4", "-t", "1", http_url], capture_output=True)
+    subprocess.run(["h2load", "--h1", "-n", "200", "-c", "4", "-t", "1", https_url], capture_output=True)
+    app.processEvents()
+
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    last = [0]
+    rss: list[float] = [rss_mib()]
+    max_rows = [0]
+    model = window.log_panel.model
+
+    def beat() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+        max_rows[0] = max(max_rows[0], model.rowCount())
+
+    heartbeat = QTimer()
+    heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
+    heartbeat.setInterval(HEARTBEAT_MS)
+    heartbeat.timeout.connect(beat)
+    sampler = QTimer()
+    sampler.setInterval(1000)
+    sampler.timeout.connect(lambda: rss.append(rss_mib()))
+
+    total_before = window.servers.sink.total
+    end = time.monotonic() + seconds
+    if rate:
+        per_listener = rate / 2
+        chunk = int(per_listener * seconds)
+        per_client = per_listener / CLIENTS
+        loads = [LoadLoop(http_url, end, chunk, per_client), LoadLoop(https_url, end, chunk, per_client)]
+    else:
+        loads = [LoadLoop(http_url, end, 4000), LoadLoop(https_url, end, 4000)]
+    started = time.perf_counter()
+    clock.start()
+    heartbeat.start()
+    sampler.start()
+    for load in loads:
+        load.start()
+
+    # The real event loop, as app.exec() runs it, until both load loops have finished.
+    loop = QEventLoop()
+    watcher = QTimer()
+    watcher.setInterval(100)
+    watcher.timeout.connect(lambda: None if any(load.is_alive() for load in loads) else loop.quit())
+    watcher.start()
+    loop.exec()
+    watcher.stop()
+    elapsed = time.perf_counter() - started
+    heartbeat.stop()
+    sampler.stop()
+    # Let the pump take what arrived last.
+    settle = time.monotonic() + 0.5
+    while time.monotonic() < settle:
+        app.processEvents()
+        time.sleep(0.005)
+    rss.append(rss_mib())
+
+    served = window.servers.sink.total - total_before
+    stalls = sorted(gaps)
+    result: dict[str, float | int | str] = {
+        "seconds": round(elapsed, 2),
+        "requests": served,
+        "req_per_s": served / elapsed,
+        "http_ok": loads[0].succeeded,
+        "https_ok": loads[1].succeeded,
+        "failed": loads[0].failed + loads[1].failed,
+        "h2load_runs": loads[0].runs + loads[1].runs,
+        "beats": len(gaps),
+        "max_stall_ms": max(0.0, stalls[-1] - HEARTBEAT_MS) if stalls else float("nan"),
+        "p99_gap_ms": stalls[int(len(stalls) * 0.99) - 1] if stalls else float("nan"),
+        "median_gap_ms": statistics.median(stalls) if stalls else float("nan"),
+        "rows": model.rowCount(),
+        "max_rows": max_rows[0],
+        "cap": model.cap,
+        "dropped": window.log_panel.dropped,
+        "rss_start_mib": rss[0],
+        "rss_mid_mib": rss[len(rss) // 2],
+        "rss_peak_mib": max(rss),
+        "rss_end_mib": rss[-1],
+        "status_total": window.status_total.text(),
+        "load_errors": "; ".join(
+            e.strip().splitlines()[-1] for e in loads[0].errors + loads[1].errors if e.strip()
+        )[:300],
+    }
+    window.close()
+    settle = time.monotonic() + 3
+    while window.isVisible() and time.monotonic() < settle:
+        app.processEvents()
+        time.sleep(0.01)
+    window.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+# --- cold start ------------------------------------------------------------------------------------
+
+
+CHILD = """
+import os, sys, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+sys.path.insert(0, {root!r})
+from PySide6.QtWidgets import QApplication
+from launcher.gui.mainwindow import MainWindow, configure_application
+app = QApplication([])
+configure_application(app)
+window = MainWindow(cert_dir={cert_dir!r}, settings={settings!r})
+window.show()
+while not (window.windowHandle() and window.windowHandle().isExposed()):
+    app.processEvents()
+window.repaint()
+app.processEvents()
+print("shown", flush=True)
+window.close()
+window.shutdown()
+"""
+
+
+def cold_start(runs: int) -> list[float]:
+    times: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="gui-cold-") as tmp:
+        # A CA and leaf already exist on a normal start (made once); make them first.
+        from launcher.certs import CertStore
+
+        CertStore(Path(tmp) / "certs").ensure()
+        code = CHILD.format(
+            root=str(ROOT), cert_dir=str(Path(tmp) / "certs"), settings=str(Path(tmp) / "s.ini")
+        )
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        for _ in range(runs + 1):  # the first run warms the OS file cache and is not counted
+            start = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-c", code],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            shown = time.perf_counter() - start
+            proc.communicate(timeout=30)
+            if line.strip() != "shown":
+                raise SystemExit(f"cold-start child failed: {proc.stderr}")
+            times.append(shown)
+    return times[1:]
+
+
+def report(label: str, r: dict[str, float | int | str]) -> None:
+    ok = "OK" if float(r["max_stall_ms"]) < STALL_TARGET_MS else "OVER TARGET"
+    cap_ok = "OK" if int(r["max_rows"]) <= int(r["cap"]) else "OVER CAP"
+    print(f"{label}:")
+    print(
+        f"  load:         {r['requests']:,} requests in {r['seconds']} s = {r['req_per_s']:,.0f} req/s"
+        f" (HTTP {r['http_ok']:,}, HTTPS {r['https_ok']:,}, failed {r['failed']})"
+    )
+    print(
+        f"  event loop:   longest stall {r['max_stall_ms']:.1f} ms (target < {STALL_TARGET_MS:.0f} ms: {ok});"
+        f" {HEARTBEAT_MS} ms heartbeat gaps: median {r['median_gap_ms']:.1f} ms,"
+        f" p99 {r['p99_gap_ms']:.1f} ms ({r['beats']:,} beats)"
+    )
+    print(
+        f"  model:        {r['rows']:,} rows at the end, never more than {r['max_rows']:,}"
+        f" (cap {r['cap']:,}: {cap_ok}); {r['dropped']:,} older rows dropped"
+    )
+    print(
+        f"  memory (RSS): start {r['rss_start_mib']:.0f} MiB, half-way {r['rss_mid_mib']:.0f} MiB,"
+        f" peak {r['rss_peak_mib']:.0f} MiB, end {r['rss_end_mib']:.0f} MiB"
+    )
+    if r["load_errors"]:
+        print(f"  load errors:  {r['load_errors']}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="load duration per phase (default 10)")
+    parser.add_argument(
+        "--rate", type=float, default=1200.0, help="paced phase: total requests/s (default 1200)"
+    )
+    parser.add_argument("--no-flat-out", action="store_true", help="skip the flat-out phase")
+    parser.add_argument("--cold-starts", type=int, default=5, help="cold-start runs (default 5)")
+    args = parser.parse_args()
+    if not shutil.which("h2load"):
+        raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" notes
+
+    print(
+        f"GUI responsiveness: window offscreen and shown, both listeners in-process, h2load --h1"
+        f" -c {CLIENTS} -t 1 per listener, {args.seconds:.0f} s per phase, {os.cpu_count()} cores"
+    )
+    report(f"Paced at {args.rate:,.0f} req/s", run_load(args.seconds, args.rate))
+    if not args.no_flat_out:
+        report("Flat out (as fast as the server answers)", run_load(args.seconds, None))
+
+    if args.cold_starts > 0:
+        times = cold_start(args.cold_starts)
+        median = statistics.median(times)
+        ok = "OK" if median < COLD_START_TARGET_S else "OVER TARGET"
+        print("Cold start (process start to window shown, offscreen):")
+        print(
+            f"  median {median:.2f} s, min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} runs"
+            f" (target < {COLD_START_TARGET_S} s: {ok})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
