@@ -62,6 +62,14 @@ def capture(host: str, port: int, out: Path, timeout: float = 60) -> None:
         raise RuntimeError(f"vncdo failed ({done.returncode}): {done.stderr.strip()[-500:]}")
 
 
+def press_key(host: str, port: int, key: str, timeout: float = 30) -> None:
+    """Send one key (vncdo syntax, e.g. ``ctrl-r``) to the VNC server."""
+    cmd = [*vncdo_command(), "-s", f"{host}::{port}", "--timeout", str(int(timeout)), "key", key]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 15)
+    if done.returncode != 0:
+        raise RuntimeError(f"vncdo key {key} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+
+
 def frame_stats(path: Path) -> dict[str, object]:
     """Size, number of distinct colours, and the share of the commonest colour (1.0 = blank)."""
     from PIL import Image
