@@ -322,10 +322,6 @@ def main() -> int:
         f"GUI responsiveness: window offscreen and shown, both listeners in-process, h2load --h1"
         f" -c {CLIENTS} -t 1 per listener, {args.seconds:.0f} s per phase, {os.cpu_count()} cores"
     )
-    report(f"Paced at {args.rate:,.0f} req/s", run_load(args.seconds, args.rate))
-    if not args.no_flat_out:
-        report("Flat out (as fast as the server answers)", run_load(args.seconds, None))
-
     if args.cold_starts > 0:
         times = cold_start(args.cold_starts)
         median = statistics.median(times)
@@ -335,6 +331,10 @@ def main() -> int:
             f"  median {median:.2f} s, min {min(times):.2f} s, max {max(times):.2f} s over {len(times)} runs"
             f" (target < {COLD_START_TARGET_S} s: {ok})"
         )
+    report(f"Paced at {args.rate:,.0f} req/s", run_load(args.seconds, args.rate))
+    if not args.no_flat_out:
+        report("Flat out (as fast as the server answers)", run_load(args.seconds, None))
+
     return 0
 
 

@@ -98,7 +98,11 @@ def short_tls(record: RequestRecord) -> str:
 
 
 def time_text(stamp: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(stamp)) + f".{int(stamp % 1 * 1000):03d}"
+    return time.strftime("%H:%M:%S", time.localtime(stamp))
+
+
+def full_time_text(stamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) + f".{int(stamp % 1 * 1000):03d}"
 
 
 def search_text(record: RequestRecord) -> str:
@@ -119,37 +123,40 @@ def search_text(record: RequestRecord) -> str:
     return SEP + SEP.join(parts) + SEP
 
 
+def _badge_font(font: QFont) -> QFont:
+    small = QFont(font)
+    small.setBold(True)
+    small.setPointSizeF(max(6.0, font.pointSizeF() * 0.82))
+    return small
+
+
+def badge_size(font: QFont) -> QSize:
+    """The icon size that fits the widest badge ("HTTPS") for the item font *font*."""
+    metrics = QFontMetrics(_badge_font(font))
+    return QSize(metrics.horizontalAdvance("HTTPS") + 12, metrics.height() + 3)
+
+
 def badge_icon(text: str, colour: QColor, font: QFont) -> QIcon:
-    """A rounded badge with *text*, drawn once (for the scheme column)."""
-    font = QFont(font)
-    font.setBold(True)
-    font.setPointSizeF(max(6.0, font.pointSizeF() * 0.82))
-    metrics = QFontMetrics(font)
+    """A rounded badge with *text* on *colour*, drawn once (the scheme column shows it)."""
+    small = _badge_font(font)
+    metrics = QFontMetrics(small)
     size = badge_size(font)
-    ratio = QGuiApplication.primaryScreen().devicePixelRatio() if QGuiApplication.primaryScreen() else 1.0
-    pixmap = QPixmap(int(size.width() * ratio), int(size.height() * ratio))
+    screen = QGuiApplication.primaryScreen()
+    ratio = screen.devicePixelRatio() if screen is not None else 1.0
+    pixmap = QPixmap(round(size.width() * ratio), round(size.height() * ratio))
     pixmap.setDevicePixelRatio(ratio)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(colour)
-    width = metrics.horizontalAdvance(text) + 10
-    rect = QRectF(0.5, 0.5, width - 1, size.height() - 1)
+    rect = QRectF(0.5, 0.5, metrics.horizontalAdvance(text) + 11, size.height() - 1)
     painter.drawRoundedRect(rect, 3.5, 3.5)
     painter.setPen(QColor("white"))
-    painter.setFont(font)
+    painter.setFont(small)
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
     painter.end()
     return QIcon(pixmap)
-
-
-def badge_size(font: QFont) -> QSize:
-    small = QFont(font)
-    small.setBold(True)
-    small.setPointSizeF(max(6.0, small.pointSizeF() * 0.82))
-    metrics = QFontMetrics(small)
-    return QSize(metrics.horizontalAdvance("HTTPS") + 10, metrics.height() + 2)
 
 
 class RequestLogModel(QStandardItemModel):
@@ -291,7 +298,14 @@ class RequestLogModel(QStandardItemModel):
         )
         put, index = self.setItemData, self.index
         scheme = record.listener.upper()
-        put(index(row, COL_TIME), {display: time_text(record.time), FilterRole: search_text(record)})
+        put(
+            index(row, COL_TIME),
+            {
+                display: time_text(record.time),
+                tooltip: full_time_text(record.time),
+                FilterRole: search_text(record),
+            },
+        )
         self._searchable[row] = 1
         put(
             index(row, COL_SCHEME),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -166,7 +167,7 @@ class LogPanel(QWidget):
         self.view.setShowGrid(False)
         self.view.setWordWrap(False)
         self.view.setSortingEnabled(False)
-        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         vheader = self.view.verticalHeader()
         vheader.hide()
@@ -178,15 +179,22 @@ class LogPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(COL_PATH, QHeaderView.ResizeMode.Stretch)
         fm = self.fontMetrics()
+        bold = self.font()
+        bold.setBold(True)
+        hm = QFontMetrics(bold)  # the header labels are bold (style sheet)
+
+        def fit(sample: str, title: str) -> int:
+            return max(fm.horizontalAdvance(sample), hm.horizontalAdvance(title)) + 18
+
         widths = {
-            COL_TIME: fm.horizontalAdvance("00:00:00.000") + 16,
-            COL_SCHEME: max(fm.horizontalAdvance("Scheme") + 18, self.model.badge_size.width() + 14),
-            COL_METHOD: fm.horizontalAdvance("DELETE") + 16,
-            COL_STATUS: fm.horizontalAdvance("Status") + 18,
-            COL_MS: fm.horizontalAdvance("0000.0") + 16,
-            COL_BYTES: fm.horizontalAdvance("000.0 KiB") + 16,
-            COL_CLIENT: fm.horizontalAdvance("127.0.0.1:00000") + 16,
-            COL_TLS: fm.horizontalAdvance("TLS 1.3") + 18,
+            COL_TIME: fit("00:00:00", "Time"),
+            COL_SCHEME: max(fit("", "Scheme"), self.model.badge_size.width() + 14),
+            COL_METHOD: fit("DELETE", "Method"),
+            COL_STATUS: fit("000", "Status"),
+            COL_MS: fit("0000.0", "ms"),
+            COL_BYTES: fit("00.0 KiB", "Bytes"),
+            COL_CLIENT: fit("127.0.0.1:00000", "Client"),
+            COL_TLS: fit("TLS 1.3", "TLS"),
         }
         for column, width in widths.items():
             header.resizeSection(column, width)

@@ -337,7 +337,7 @@ class MainWindow(QMainWindow):
         if s.get_bytes("window/splitter") is None:
             self.splitter.setSizes([self.left_scroll.minimumWidth(), 1000])
         if s.get_bytes("window/log_splitter") is None:
-            self.log_panel.splitter.setSizes([700, 320])
+            self.log_panel.splitter.setSizes([720, 300])
         tab = s.get("window/last_tab")
         if 0 <= tab < self.tabs.count():
             self.tabs.setCurrentIndex(tab)

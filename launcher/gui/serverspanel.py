@@ -148,6 +148,8 @@ class ServersPanel(QGroupBox):
             "The address both servers listen on. 127.0.0.1 keeps them private to this machine."
         )
         self.host_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.host_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.host_combo.setMinimumContentsLength(16)
         self.set_host(servers.host)
 
         grid = QGridLayout()
