@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetrics
+from PySide6.QtGui import QAction, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -55,7 +55,7 @@ STATUS_FILTERS: tuple[tuple[str, int], ...] = (
     ("3xx", 3),
     ("4xx", 4),
     ("5xx", 5),
-    ("Errors (4xx, 5xx)", -1),
+    ("4xx and 5xx", -1),
     ("1xx", 1),
 )
 SCHEME_FILTERS: tuple[tuple[str, str], ...] = (("Both schemes", ""), ("HTTP", "http"), ("HTTPS", "https"))
@@ -66,6 +66,8 @@ class LogPanel(QWidget):
 
     #: A user-facing message to show in the banner: (text, level).
     message = Signal(str, str)
+    #: The user asked to inspect the selected request's path (the window opens the Inspector).
+    inspectRequested = Signal(str)
 
     def __init__(self, sink: RequestSink, *, cap: int = 10_000, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,7 +84,7 @@ class LogPanel(QWidget):
         self.filter_edit = QLineEdit(self)
         self.filter_edit.setObjectName("logFilterEdit")
         self.filter_edit.setAccessibleName("Filter requests")
-        self.filter_edit.setPlaceholderText("Filter: path, method, status, client, header…  (Ctrl+F)")
+        self.filter_edit.setPlaceholderText("Filter: path, status, header… (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(lambda text: self._filter_changed(self.proxy.set_text, text))
 
@@ -139,6 +141,13 @@ class LogPanel(QWidget):
         self.export_jsonl_action.triggered.connect(lambda: self.export_dialog("jsonl"))
         self.export_button.setMenu(menu)
 
+        self.inspect_button = QPushButton("Inspect", self)
+        self.inspect_button.setObjectName("logInspectButton")
+        self.inspect_button.setAccessibleName("Inspect the selected request's path")
+        self.inspect_button.setToolTip("Fetch the selected request's path over HTTP and HTTPS and compare")
+        self.inspect_button.setEnabled(False)
+        self.inspect_button.clicked.connect(self.inspect_selected)
+
         self.count_label = QLabel(self)
         self.count_label.setObjectName("logCountLabel")
         self.count_label.setAccessibleName("Row count")
@@ -154,6 +163,7 @@ class LogPanel(QWidget):
         bar.addWidget(self.clear_button)
         bar.addWidget(self.autoscroll_check)
         bar.addWidget(self.export_button)
+        bar.addWidget(self.inspect_button)
 
         # --- table + detail --------------------------------------------------------------------
         self.view = QTableView(self)
@@ -199,6 +209,11 @@ class LogPanel(QWidget):
         for column, width in widths.items():
             header.resizeSection(column, width)
         self.view.setIconSize(self.model.badge_size)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.inspect_action = QAction("Inspect this path over HTTP and HTTPS", self.view)
+        self.inspect_action.setObjectName("logInspectAction")
+        self.inspect_action.triggered.connect(self.inspect_selected)
+        self.view.addAction(self.inspect_action)
         self.view.selectionModel().currentRowChanged.connect(self._current_changed)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
 
@@ -266,10 +281,17 @@ class LogPanel(QWidget):
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.detail.show_record(self.proxy.record_at(current))
+        self.inspect_button.setEnabled(current.isValid())
 
     def _selection_changed(self) -> None:
         if not self.view.selectionModel().hasSelection():
             self.detail.show_record(None)
+            self.inspect_button.setEnabled(False)
+
+    def inspect_selected(self) -> None:
+        record = self.selected_record()
+        if record is not None:
+            self.inspectRequested.emit(record.target)
 
     def _filter_changed(self, setter: Callable[[Any], None], value: Any) -> None:
         setter(value)

@@ -50,6 +50,7 @@ from launcher.gui.errorui import (
     format_exception,
     user_error_details,
 )
+from launcher.gui.inspector_panel import InspectorPanel
 from launcher.gui.logpanel import LogPanel
 from launcher.gui.resources import app_icon
 from launcher.gui.serverspanel import ServersPanel
@@ -116,15 +117,7 @@ class MainWindow(QMainWindow):
         self.servers_panel = ServersPanel(servers, self.tasks, self)
         self.cert_panel = CertificatePanel(self.cert_store, servers, self.tasks, self)
         self.log_panel = LogPanel(servers.sink, cap=10_000, parent=self)
-        self.inspector_panel = QWidget(self)
-        self.inspector_panel.setObjectName("inspectorPanel")
-        self.inspector_panel.setAccessibleName("Inspector")
-        inspector_layout = QVBoxLayout(self.inspector_panel)
-        placeholder = QLabel("The scheme inspector will appear here.", self.inspector_panel)
-        placeholder.setObjectName("inspectorPlaceholder")
-        placeholder.setProperty("role", "hint")
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        inspector_layout.addWidget(placeholder)
+        self.inspector_panel = InspectorPanel(servers, self.cert_store, self)
 
         left = QWidget(self)
         left.setObjectName("leftColumn")
@@ -170,8 +163,9 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self.tray: QSystemTrayIcon | None = self._make_tray()
 
-        for source in (self.servers_panel, self.cert_panel, self.log_panel):
+        for source in (self.servers_panel, self.cert_panel, self.log_panel, self.inspector_panel):
             source.message.connect(self.show_message)
+        self.log_panel.inspectRequested.connect(self.inspect_path)
         self.servers_panel.listenerError.connect(self._count_listener_error)
         self.servers_panel.stateChanged.connect(lambda *_: self._update_status())
 
@@ -387,6 +381,11 @@ class MainWindow(QMainWindow):
         )
         self.last_exception_dialog = dialog
         dialog.open()
+
+    def inspect_path(self, path: str) -> None:
+        """Show the Inspector tab and probe *path* over both schemes (the log's "Inspect")."""
+        self.tabs.setCurrentWidget(self.inspector_panel)
+        self.inspector_panel.inspect_path(path)
 
     def _count_listener_error(self, _scheme: str) -> None:
         self.listener_errors += 1

@@ -11,7 +11,17 @@ import pytest
 from guihelpers import ca_context, fetch, refuses, wait_state
 from PySide6.QtCore import QSettings, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton, QSpinBox, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QToolButton,
+    QWidget,
+)
 
 from launcher.errors import PortInUseError
 from launcher.gui import MainWindow
@@ -50,18 +60,23 @@ def test_builds_without_showing(make_window):
 
 
 def test_every_control_is_named(make_window):
+    """Every control of the window's own panels has an objectName and an accessibleName."""
     window = make_window()
-    for cls in (QPushButton, QSpinBox, QLineEdit, QTableView):
-        for widget in window.findChildren(cls):
-            if widget.parent() is not None and widget.parent().metaObject().className() in (
-                "QSpinBox",
-                "QComboBox",
-                "QAbstractSpinBox",
-            ):
-                continue  # the line edit inside a spin box or combo box
-            if not widget.objectName() or widget.objectName().startswith("qt_"):
-                continue
-            assert widget.accessibleName(), widget.objectName()
+    panels = (window.servers_panel, window.cert_panel, window.log_panel, window.banner, window.app_panel)
+    controls = (QPushButton, QSpinBox, QLineEdit, QTableView, QComboBox, QCheckBox, QToolButton)
+    checked = 0
+    for panel in panels:
+        for cls in controls:
+            for widget in panel.findChildren(cls):
+                parent = widget.parent()
+                if isinstance(parent, QSpinBox | QComboBox | QLineEdit) or widget.objectName().startswith(
+                    "qt_"
+                ):
+                    continue  # Qt's own parts: a spin box's line edit, a line edit's clear button
+                assert widget.objectName(), f"unnamed {cls.__name__} in {panel.objectName()}"
+                assert widget.accessibleName(), widget.objectName()
+                checked += 1
+    assert checked >= 30
 
 
 def test_default_arguments_are_optional(qtbot, tmp_path, monkeypatch):
@@ -491,3 +506,20 @@ def test_export_to_unwritable_folder_shows_banner(qtbot, make_window, tmp_path, 
     window.log_panel.export_dialog(kind)
     assert window.banner.isVisibleTo(window)
     assert "Could not write" in window.banner.text
+
+
+def test_inspect_a_logged_request(qtbot, make_window):
+    window = make_window()
+    window.servers_panel.start_all()
+    wait_state(qtbot, window, "https", "running")
+    wait_state(qtbot, window, "http", "running")
+    fetch(f"http://127.0.0.1:{window.servers.http.port}/look/here?x=1")
+    qtbot.waitUntil(lambda: window.log_panel.model.rowCount() == 1, timeout=3000)
+    button = window.findChild(QPushButton, "logInspectButton")
+    assert not button.isEnabled()
+    window.log_panel.view.selectRow(0)
+    assert button.isEnabled()
+    with qtbot.waitSignal(window.inspector_panel.inspected, timeout=10_000):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        assert window.tabs.currentWidget() is window.inspector_panel
+    assert window.inspector_panel.path_edit.text() == "/look/here?x=1"
