@@ -320,6 +320,8 @@ def test_detail_pane_shows_headers_tls_and_traceback(qtbot, make_window):
     assert "Error" in text and "RuntimeError: boom from the test app" in text
     view.clearSelection()
     assert "Select a request" in window.log_panel.detail.toPlainText()
+    window._update_status()
+    assert window.findChild(QLabel, "statusErrorsLabel").text() == "Errors: 1"  # the 500
 
 
 def test_redirect_and_hsts_options_apply_at_once(qtbot, make_window):
@@ -523,3 +525,30 @@ def test_inspect_a_logged_request(qtbot, make_window):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         assert window.tabs.currentWidget() is window.inspector_panel
     assert window.inspector_panel.path_edit.text() == "/look/here?x=1"
+
+
+@pytest.mark.parametrize(("age_days", "expected"), [(380, "expires in"), (400, "has expired")])
+def test_certificate_warning_when_expiring_or_expired(make_window, gui_cert_dir, age_days, expected):
+    import datetime as dt
+
+    from launcher.certs import CertStore
+
+    store = CertStore(gui_cert_dir)
+    store.create_leaf(("localhost",), now=dt.datetime.now(dt.UTC) - dt.timedelta(days=age_days))
+    window = make_window()
+    warning = window.findChild(QLabel, "certWarningLabel")
+    assert warning.isVisibleTo(window)
+    assert expected in warning.text() and "Regenerate" in warning.text()
+    window.cert_panel.generate()
+    window.tasks.wait_idle(5)
+    assert not warning.isVisibleTo(window)
+    assert window.cert_panel.leaf_info.days_left > 300
+
+
+def test_fresh_certificate_has_no_warning(make_window, gui_cert_dir):
+    from launcher.certs import CertStore
+
+    CertStore(gui_cert_dir).ensure()
+    window = make_window()
+    assert not window.findChild(QLabel, "certWarningLabel").isVisibleTo(window)
+    assert "days left" in window.findChild(QLabel, "certLeafValidityLabel").text()
