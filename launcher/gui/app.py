@@ -6,6 +6,7 @@ import gc
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,7 +73,10 @@ def run_gui(
         window.report_exception(load_error)
 
     # Ctrl+C in the terminal closes the window the normal way (servers stopped first).
-    previous_sigint = signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
+    in_main = threading.current_thread() is threading.main_thread()
+    previous_sigint = (
+        signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close)) if in_main else None
+    )
     wakeup = QTimer()
     wakeup.timeout.connect(lambda: None)  # lets Python run its signal handlers during the Qt loop
     wakeup.start(200)
@@ -82,7 +86,8 @@ def run_gui(
         code = app.exec()
     finally:
         wakeup.stop()
-        signal.signal(signal.SIGINT, previous_sigint)
+        if in_main:
+            signal.signal(signal.SIGINT, previous_sigint)
         window.shutdown(timeout=1.0)
         restore_hooks()
     return int(code)

@@ -401,7 +401,11 @@ class MainWindow(QMainWindow):
         self.status_rate.setText(f"{pump.rate():,.1f} req/s")
         errors = self.error_count
         self.status_errors.setText(f"Errors: {errors:,}")
-        self.status_errors.setStyleSheet("color: #b91c1c; font-weight: bold;" if errors else "")
+        alarm = "true" if errors else "false"
+        if self.status_errors.property("alarm") != alarm:  # re-polish only when it changes
+            self.status_errors.setProperty("alarm", alarm)
+            self.status_errors.style().unpolish(self.status_errors)
+            self.status_errors.style().polish(self.status_errors)
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from launcher.errors import LauncherError
 from launcher.gui.tasks import TaskRunner
 from launcher.policy import REDIRECT_STATUSES
 from launcher.servers import Listener, ListenerState, Servers
@@ -382,8 +383,6 @@ class ServersPanel(QGroupBox):
 
     def _failed(self, scheme: str, what: str, exc: BaseException) -> None:
         self.refresh()
-        from launcher.errors import LauncherError
-
         if isinstance(exc, LauncherError):
             self.message.emit(f"{scheme.upper()} did not {what}: {exc}", "error")
         elif self.tasks.unhandled is not None:
