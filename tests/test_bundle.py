@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
+import shutil
 import signal
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -70,25 +72,36 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def _read_lines_until(proc: subprocess.Popen, stop: str, timeout: float) -> list[str]:
-    """Lines of *proc*'s stdout up to and including the first that starts with *stop*."""
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not sel.select(timeout=0.2):
-                if proc.poll() is not None:
-                    break
-                continue
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.rstrip("\n"))
-            if line.startswith(stop):
-                return lines
-    raise AssertionError(f"no line starting with {stop!r} within {timeout} s; got {lines!r}")
+class LineReader(threading.Thread):
+    """Collects a process's output lines in a thread (select() on a buffered pipe can miss lines)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        super().__init__(daemon=True, name="bundle-output")
+        self.stream = stream
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+
+    def run(self) -> None:
+        for line in self.stream:
+            with self.changed:
+                self.lines.append(line.rstrip("\n"))
+                self.changed.notify_all()
+
+    def wait_for(self, prefix: str, timeout: float) -> list[str]:
+        """The lines up to and including the first that starts with *prefix*."""
+        with self.changed:
+            done = self.changed.wait_for(
+                lambda: any(line.startswith(prefix) for line in self.lines) or not self.is_alive(), timeout
+            )
+            lines = list(self.lines)
+        for i, line in enumerate(lines):
+            if line.startswith(prefix):
+                return lines[: i + 1]
+        raise AssertionError(f"no line starting with {prefix!r} (waited: {done}); got {lines!r}")
+
+    def text(self, timeout: float = 10) -> str:
+        self.join(timeout)
+        return "\n".join(self.lines)
 
 
 @pytest.fixture
@@ -99,19 +112,22 @@ def serving(
     proc = subprocess.Popen(
         [str(bundle), "serve", "--http-port", "0", "--https-port", "0", "--cert-dir", str(cert_dir)],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
         env=clean_env,
     )
+    assert proc.stdout is not None
+    reader = LineReader(proc.stdout)
+    reader.start()
     try:
-        lines = _read_lines_until(proc, "CA certificate:", timeout=60)
+        lines = reader.wait_for("CA certificate:", timeout=60)
         urls = {m.group(1): m.group(0) for line in lines if (m := re.match(r"(https?)://\S+", line))}
         ca = Path(lines[-1].split(":", 1)[1].strip())
-        yield proc, {"urls": urls, "ca": ca, "cert_dir": cert_dir, "lines": lines}
+        yield proc, {"urls": urls, "ca": ca, "cert_dir": cert_dir, "lines": lines, "reader": reader}
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+        proc.wait(10)
 
 
 def test_version(bundle: Path, clean_env: dict[str, str]) -> None:
@@ -146,9 +162,10 @@ def test_serve_both_schemes_verified_against_the_ca_then_sigterm(serving) -> Non
         urllib.request.urlopen(urls["https"], timeout=10, context=ssl.create_default_context())
 
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err
+    proc.wait(20)
+    out = facts["reader"].text()
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out
     # The access log printed the requests.
     assert re.search(r'https "GET /inspect HTTP/1.1" 200', out), out
     assert re.search(r'http "GET / HTTP/1.1" 200', out), out
@@ -178,6 +195,46 @@ def test_gui_opens_offscreen_and_quits(bundle: Path, tmp_path: Path, clean_env: 
     settings = tmp_path / "config" / "flask-https-launcher" / "Flask HTTPS Launcher.conf"
     assert settings.is_file(), out
     assert "geometry" in settings.read_text(encoding="utf-8", errors="replace")
+
+
+def test_gui_opens_on_a_real_x_server(bundle: Path, tmp_path: Path, clean_env: dict[str, str]) -> None:
+    """The xcb platform from the bundle's own libraries (build.spec trims system libraries)."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("needs Debian's xvfb for a real X server")
+    display = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    server = subprocess.Popen(
+        [xvfb, f":{display}", "-screen", "0", "1440x900x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/tmp/.X11-unix/X{display}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        env = dict(clean_env, DISPLAY=f":{display}")
+        proc = subprocess.Popen(
+            [str(bundle), "gui", "--cert-dir", str(tmp_path / "certs")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        try:
+            time.sleep(3)
+            assert proc.poll() is None, proc.communicate()[0]
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out and "platform plugin" not in out, out
+    assert (tmp_path / "config" / "flask-https-launcher" / "Flask HTTPS Launcher.conf").is_file()
 
 
 def test_bundle_contents(bundle: Path) -> None:
