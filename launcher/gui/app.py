@@ -13,17 +13,26 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from launcher.apptarget import AppTarget
 from launcher.errors import AppLoadError
 from launcher.gui.errorui import install_exception_hooks
 from launcher.gui.mainwindow import MainWindow, configure_application
 from launcher.gui.settings import open_settings
 
 
-def load_app_target(target: str) -> Any:
-    """Load *target* (``flask --app`` syntax) with ``launcher.apptarget``; raises ``AppLoadError``."""
+def load_app_target(target: str | AppTarget) -> Any:
+    """Load *target* (``flask --app`` syntax, or an ``AppTarget``) with ``launcher.apptarget``.
+
+    An ``AppTarget`` with no target but a working directory is resolved the way ``flask`` does
+    (``FLASK_APP``, ``.flaskenv``/``.env``, ``wsgi.py``/``app.py`` there).  Raises ``AppLoadError``.
+    """
     from launcher.apptarget import load_app, resolve_target
 
-    return load_app(resolve_target(target))
+    if isinstance(target, str):
+        return load_app(resolve_target(target))
+    if target.target is None and target.chdir is not None:
+        target = resolve_target(None, target.chdir)
+    return load_app(target)
 
 
 def settle_heap() -> None:
@@ -41,14 +50,15 @@ def run_gui(
     argv: Sequence[str] | None = None,
     *,
     cert_dir: str | os.PathLike[str] | None = None,
-    app_target: str | None = None,
+    app_target: str | AppTarget | None = None,
     reset_settings: bool = False,
 ) -> int:
     """Open the window and run until it is closed; returns the exit code (0 on a normal close).
 
     ``reset_settings`` clears the saved settings (ports, host, options, geometry, last tab) first.
-    ``app_target`` serves the user's app instead of the demo app; if it fails to load, the window
-    still opens, shows why, and serves the demo app.
+    ``app_target`` (``flask --app`` syntax or a ``launcher.apptarget.AppTarget``) serves the user's
+    app instead of the demo app; if it fails to load, the window still opens, shows why (the
+    traceback behind a Details button), and serves the demo app.
     """
     qt_argv = list(argv) if argv is not None else sys.argv[:1]
     app = QApplication.instance() or QApplication(qt_argv)
@@ -61,7 +71,7 @@ def run_gui(
 
     flask_app = None
     load_error: AppLoadError | None = None
-    if app_target:
+    if app_target:  # a non-empty string, or an AppTarget
         try:
             flask_app = load_app_target(app_target)
         except AppLoadError as exc:

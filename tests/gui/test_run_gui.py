@@ -107,3 +107,21 @@ def test_app_target_and_a_broken_one(qtbot, user_settings, tmp_path, monkeypatch
     assert "brokenguiapp" in labels[3] and "does_not_exist_anywhere" in labels[3]
     sys.modules.pop("myguiapp", None)
     sys.modules.pop("brokenguiapp", None)
+
+
+def test_app_target_object_and_chdir(qtbot, user_settings, tmp_path):
+    """What ``flask-launcher gui --app/--chdir`` and ``flask launch`` pass: an AppTarget."""
+    from launcher.apptarget import AppTarget
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "app.py").write_text('from flask import Flask\napp = Flask("chdirguiapp")\n')
+    labels: list[str] = []
+
+    def check(window: MainWindow) -> None:
+        labels.append(window.app_label.text())
+
+    _run_with(qtbot, check, cert_dir=tmp_path / "certs", app_target=AppTarget(None, project))
+    _run_with(qtbot, check, cert_dir=tmp_path / "certs", app_target=AppTarget("app:app", project))
+    assert labels == ["Flask app “chdirguiapp”", "Flask app “chdirguiapp”"]
+    sys.modules.pop("app", None)
