@@ -12,7 +12,9 @@ from pathlib import Path
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+# Installed, resources/ ships as the launcher.resources package; in a checkout it is at the top.
+_PACKAGED = Path(__file__).resolve().parents[1] / "resources"
+RESOURCES = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "resources"
 
 
 def resource_path(name: str) -> Path:
