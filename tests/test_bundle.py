@@ -240,7 +240,7 @@ def test_gui_opens_on_a_real_x_server(bundle: Path, tmp_path: Path, clean_env: d
 def test_bundle_contents(bundle: Path) -> None:
     """What the spec promises: resources and metadata in, unused Qt parts and tkinter out."""
     names = {p.relative_to(INTERNAL).as_posix() for p in INTERNAL.rglob("*")}
-    assert {"resources/icon.svg", "resources/style.qss"} <= names
+    assert {"launcher/resources/icon.svg", "launcher/resources/style.qss"} <= names
     assert "flaskapp/templates/index.html" in names
     for dist in ("flask", "werkzeug", "waitress", "click"):
         assert any(re.fullmatch(rf"{dist}-[^/]+\.dist-info/METADATA", n, re.IGNORECASE) for n in names), dist
