@@ -14,7 +14,9 @@ Servers, each in its own process serving the same tiny Flask app:
   werkzeug-https   werkzeug's ssl_context server (what `flask run --cert` gives)
 
 Modes: keep-alive (32 connections reused) and new connection per request (Connection: close).
-It prints medians over the rounds and each server's ratio to waitress-http.
+It prints medians over the rounds, each server's ratio to waitress-http, and the server process's
+CPU time per request (less sensitive to the machine's noise than requests/s, since the load
+generator's own TLS work shares the 2 cores).
 """
 
 from __future__ import annotations
@@ -123,6 +125,13 @@ def start_server(kind: str, cert_dir: str) -> tuple[subprocess.Popen, int]:
     raise SystemExit(f"{kind} did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def h2load(url: str, requests: int, new_connection: bool) -> tuple[float, float]:
     """Run h2load; return (requests/s, p99 ms) computed from its per-request log."""
     log = tempfile.mktemp()
@@ -182,6 +191,7 @@ def main() -> None:
     CertStore(cert_dir).ensure()
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     servers = tuple(args.only.split(",")) if args.only else SERVERS
+    cpu: dict[tuple[str, str], list[float]] = {}
     for round_no in range(1, rounds + 1):
         for kind in servers:
             proc, port = start_server(kind, cert_dir)
@@ -190,10 +200,14 @@ def main() -> None:
             try:
                 h2load(url, 500, False)  # warm-up
                 for mode, n, close in (("keep-alive", keepalive_n, False), ("new-conn", close_n, True)):
+                    cpu_before = cpu_seconds(proc.pid)
                     rps, p99 = h2load(url, n, close)
+                    cpu_ms = (cpu_seconds(proc.pid) - cpu_before) * 1000 / n
                     results.setdefault((kind, mode), []).append((rps, p99))
+                    cpu.setdefault((kind, mode), []).append(cpu_ms)
                     print(
-                        f"round {round_no} {kind:16} {mode:10} {rps:8.0f} req/s  p99 {p99:6.1f} ms",
+                        f"round {round_no} {kind:16} {mode:10} {rps:8.0f} req/s  p99 {p99:6.1f} ms"
+                        f"  server CPU {cpu_ms:.3f} ms/request",
                         flush=True,
                     )
             finally:
@@ -207,8 +221,11 @@ def main() -> None:
         f"Medians over {rounds} round(s); h2load --h1 -c 32 -t 2; {THREADS} server threads; "
         f"loopback; {os.cpu_count()} cores"
     )
-    print("| server | keep-alive req/s | p99 ms | ratio | new-conn req/s | p99 ms | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| server | keep-alive req/s | p99 ms | ratio | CPU ms/req "
+        "| new-conn req/s | p99 ms | ratio | CPU ms/req |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     base = {
         mode: statistics.median(r for r, _ in results[("waitress-http", mode)])
         for mode in ("keep-alive", "new-conn")
@@ -218,7 +235,8 @@ def main() -> None:
         for mode in ("keep-alive", "new-conn"):
             rps = statistics.median(r for r, _ in results[(kind, mode)])
             p99 = statistics.median(p for _, p in results[(kind, mode)])
-            cells += [f"{rps:.0f}", f"{p99:.1f}", f"{rps / base[mode]:.2f}"]
+            cpu_ms = statistics.median(cpu[(kind, mode)])
+            cells += [f"{rps:.0f}", f"{p99:.1f}", f"{rps / base[mode]:.2f}", f"{cpu_ms:.3f}"]
         print(f"| {kind} | " + " | ".join(cells) + " |")
     ka = {kind: statistics.median(r for r, _ in results[(kind, "keep-alive")]) for kind in servers}
     print()
