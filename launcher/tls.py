@@ -209,15 +209,29 @@ class TLSChannel(HTTPChannel):
 
     # --- readiness ---------------------------------------------------------------------------
 
+    # The loop asks every channel both questions on every turn: these are written out in full
+    # (HTTPChannel's conditions inlined, no super() call) because they are the hottest code here.
+
     def readable(self) -> bool:
         if self._close_pending or self._plain_reply:
             return False
         if self._handshaking:
             return not self.will_close
-        return super().readable()
+        return not (
+            self.will_close
+            or self.close_when_flushed
+            or len(self.requests) > self.adj.channel_request_lookahead
+            or self.total_outbufs_len
+        )
 
     def writable(self) -> bool:
-        return bool(self._tls_out) or self._close_pending or super().writable()
+        return bool(
+            self._tls_out
+            or self._close_pending
+            or self.total_outbufs_len
+            or self.will_close
+            or self.close_when_flushed
+        )
 
     # --- reading -----------------------------------------------------------------------------
 
