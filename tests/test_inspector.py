@@ -252,18 +252,19 @@ def test_both_schemes_side_by_side_with_flask_view_and_tls(servers, cert_store) 
     assert report.cafile == str(cert_store.ca_cert_path)
 
 
-def test_the_probe_is_a_real_request_seen_by_the_server(servers) -> None:
+def test_the_probe_is_a_real_request_seen_by_the_server(servers, wait_records) -> None:
     inspect_servers(servers, "/tls")
-    records = servers.sink.snapshot()
+    records = wait_records(servers.sink, 4)
     seen = {(r.listener, r.path) for r in records}
     assert {("http", "/tls"), ("https", "/tls"), ("http", "/inspect"), ("https", "/inspect")} <= seen
     assert all(r.user_agent == USER_AGENT for r in records)
 
 
-def test_target_inspect_is_read_once(servers) -> None:
+def test_target_inspect_is_read_once(servers, wait_records) -> None:
     report = inspect_servers(servers, "/inspect")
     assert report.https.flask is not None and report.https.flask.available
-    assert [r.path for r in servers.sink.snapshot() if r.listener == "https"] == ["/inspect"]
+    records = wait_records(servers.sink, 2)  # /inspect once over each scheme
+    assert [r.path for r in records if r.listener == "https"] == ["/inspect"]
 
 
 def test_own_app_without_inspect_says_so_and_skips_that_part(make_servers) -> None:
@@ -518,13 +519,13 @@ def test_unreachable_listener_is_a_line_not_a_traceback(ca_file) -> None:
     assert "Nothing is listening at 127.0.0.1:" in report.to_text()
 
 
-def test_stopped_listener_is_not_probed(servers) -> None:
+def test_stopped_listener_is_not_probed(servers, wait_records) -> None:
     servers.http.stop()
     report = inspect_servers(servers, "/")
     assert report.http.skipped is not None and "HTTP listener is stopped" in report.http.skipped
     assert report.http.hops == [] and report.http.verdicts[0].level == "info"
     assert report.https.final_status == 200
-    assert {r.listener for r in servers.sink.snapshot()} == {"https"}
+    assert {r.listener for r in wait_records(servers.sink, 2)} == {"https"}  # / and /inspect
 
 
 def test_https_on_the_http_port_and_http_on_the_https_port(servers, ca_file) -> None:
