@@ -1,0 +1,202 @@
+"""The verdicts for one column in plain words: the final status, the redirect chain, the transport and
+whether Flask knows it, TLS, HSTS (``launcher.inspector.hsts``) and cookies (``launcher.inspector.cookies``).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from launcher.inspector.cookies import cookie_verdict
+from launcher.inspector.flaskview import INSPECT_PATH
+from launcher.inspector.hsts import hsts_verdicts
+from launcher.inspector.limits import REDIRECT_CODES
+from launcher.inspector.report import SchemeReport, Verdict
+from launcher.inspector.urls import host_of, is_loopback_host, origin
+
+#: Status line the launcher's HTTPS port (and nginx) send back to a plain-HTTP request.
+_WRONG_PORT_MARKERS = ("this port speaks HTTPS", "plain HTTP request was sent to HTTPS port")
+
+
+def _redirect_meaning(status: int) -> str:
+    return {
+        301: "Moved Permanently: browsers cache it, and may turn a POST into a GET",
+        302: "Found: temporary, and browsers may turn a POST into a GET",
+        303: "See Other: the next request is always a GET",
+        307: "Temporary Redirect: keeps the method and body",
+        308: "Permanent Redirect: keeps the method and body, and browsers cache it",
+    }.get(status, "")
+
+
+def _chain_verdicts(report: SchemeReport) -> list[Verdict]:
+    out: list[Verdict] = []
+    for hop in report.redirects:
+        if not hop.next_url:
+            continue
+        to_scheme = urllib.parse.urlsplit(hop.next_url).scheme
+        meaning = _redirect_meaning(hop.status or 0)
+        if hop.scheme == "http" and to_scheme == "https":
+            out.append(
+                Verdict(
+                    "ok", f"HTTP redirects to HTTPS with {hop.status} ({meaning}): {hop.url} → {hop.next_url}"
+                )
+            )
+        elif hop.scheme == "https" and to_scheme == "http":
+            out.append(
+                Verdict(
+                    "bad",
+                    f"HTTPS redirects to plain HTTP with {hop.status}: {hop.url} → {hop.next_url}. "
+                    "The browser leaves HTTPS; if the app built that URL with url_for or redirect(), "
+                    "Flask believes the request came over http (see what Flask saw).",
+                )
+            )
+        if host_of(hop.next_url) != host_of(hop.url):
+            out.append(
+                Verdict(
+                    "info",
+                    f"A redirect goes to another host: {host_of(hop.next_url)} (from {host_of(hop.url)}).",
+                )
+            )
+    return out
+
+
+def _transport_verdict(report: SchemeReport) -> list[Verdict]:
+    final = report.final_scheme
+    flask = report.flask if report.flask and report.flask.available else None
+    host = host_of(report.final_url)
+    local = " (it stays on this machine: the host is a loopback address)" if is_loopback_host(host) else ""
+    if final == "https":
+        tls = report.tls
+        how = f" ({tls.version}, {tls.cipher})" if tls and tls.version else ""
+        served = ("After the redirect, served" if report.scheme == "http" else "Served") + f" over HTTPS{how}"
+        if flask is None:
+            return [Verdict("ok", f"{served}.")]
+        if flask.scheme == "https":
+            text = f"{served}; Flask knows it (request.is_secure=True)"
+            if flask.url_for_scheme == "https":
+                text += f", and url_for builds https:// links ({flask.url_for_external})"
+            return [Verdict("ok", text + ".")]
+        return [
+            Verdict(
+                "bad",
+                f"{served} but Flask thinks {flask.scheme}: url_for(..., _external=True) builds "
+                f"{flask.url_for_scheme}:// links ({flask.url_for_external}) and request.is_secure is False, "
+                "so Secure-only logic and redirects go wrong.",
+            )
+        ]
+    if final == "http":
+        served = "Served over plain HTTP" + (", with no redirect to HTTPS" if report.scheme == "http" else "")
+        if flask is None:
+            return [Verdict("warn", f"{served}: not encrypted{local}.")]
+        if flask.scheme == "http":
+            return [
+                Verdict(
+                    "warn",
+                    f"{served}; Flask knows it (request.is_secure=False). Anything sent here crosses the "
+                    f"network unencrypted{local}.",
+                )
+            ]
+        return [
+            Verdict(
+                "bad",
+                f"{served} but Flask thinks {flask.scheme} (request.is_secure={flask.is_secure}): url_for "
+                f"builds {flask.url_for_scheme}:// links ({flask.url_for_external}). Something told Flask "
+                "the request was secure (a trusted X-Forwarded-Proto?) though this connection was not.",
+            )
+        ]
+    return []
+
+
+def _flask_verdicts(report: SchemeReport) -> list[Verdict]:
+    flask = report.flask
+    if flask is None:
+        return []
+    if not flask.available:
+        return [Verdict("info", flask.note or "What Flask saw is not available.")]
+    out: list[Verdict] = []
+    if flask.final_url and report.final_url and origin(flask.final_url) != origin(report.url):
+        out.append(
+            Verdict(
+                "info",
+                f"What Flask saw comes from {flask.final_url} (GET {INSPECT_PATH} was redirected there too): "
+                f"the app never ran for {report.scheme}:// on {origin(report.url)}.",
+            )
+        )
+    if flask.url_for_scheme and flask.scheme and flask.url_for_scheme != flask.scheme:
+        out.append(
+            Verdict(
+                "warn",
+                f"url_for builds {flask.url_for_scheme}:// links ({flask.url_for_external}) although Flask's "
+                f"request.scheme is {flask.scheme}.",
+            )
+        )
+    return out
+
+
+def _tls_verdicts(report: SchemeReport) -> list[Verdict]:
+    tls = report.tls
+    if tls is None:
+        return []
+    out: list[Verdict] = []
+    subject = tls.subject or "(no certificate)"
+    if tls.verified:
+        names = ", ".join(tls.sans) if tls.sans else "no SANs"
+        out.append(
+            Verdict(
+                "ok",
+                f"The certificate verified: {subject}, issued by {tls.issuer}, names {names}, "
+                f"expires {(tls.not_after or '')[:10]} ({tls.days_left} days left).",
+            )
+        )
+    else:
+        out.append(
+            Verdict(
+                "bad",
+                f"The certificate did not verify ({tls.verify_error}). A browser would show a warning; "
+                "the facts shown come from a second, unverified connection.",
+            )
+        )
+    if tls.days_left is not None and 0 <= tls.days_left < 30:
+        out.append(Verdict("warn", f"The certificate expires in {tls.days_left} days: renew it."))
+    if tls.version in ("TLSv1", "TLSv1.1", "SSLv3"):
+        out.append(Verdict("bad", f"{tls.version} is obsolete: use TLS 1.2 or 1.3."))
+    return out
+
+
+def _status_verdicts(report: SchemeReport, first_body: bytes) -> list[Verdict]:
+    out: list[Verdict] = []
+    if report.error:
+        where = report.hops[-1].url if report.hops else report.url
+        out.append(Verdict("bad", f"{report.error}" + (f" ({where})" if report.redirects else "")))
+    status = report.final_status
+    if status is None:
+        return out
+    text = first_body[:400].decode("utf-8", "replace")
+    if report.scheme == "http" and status == 400 and any(m in text for m in _WRONG_PORT_MARKERS):
+        out.append(
+            Verdict(
+                "bad",
+                f"This port speaks HTTPS: the server answered the plain-HTTP request with 400. "
+                f"Use https:// for {origin(report.url)}.",
+            )
+        )
+    elif status >= 400:
+        out.append(
+            Verdict("warn", f"The final answer is {status} {report.final_reason} ({report.final_url}).")
+        )
+    elif status in REDIRECT_CODES or 300 <= status < 400:
+        out.append(Verdict("info", f"The final answer is {status} {report.final_reason} (not followed)."))
+    return out
+
+
+def scheme_verdicts(report: SchemeReport, *, first_body: bytes = b"") -> list[Verdict]:
+    """The verdicts for one column, most important first."""
+    out = _status_verdicts(report, first_body)
+    out += _chain_verdicts(report)
+    if report.final_status is not None:
+        out += _transport_verdict(report)
+    out += _flask_verdicts(report)
+    out += _tls_verdicts(report)
+    out += hsts_verdicts(report)
+    for cookie in report.cookies:
+        out.append(cookie_verdict(cookie, host_of(cookie.url)))
+    return out
