@@ -9,8 +9,9 @@ Names always included in a generated certificate: those the servers need to serv
 warning (``Servers.cert_hosts()``: localhost, 127.0.0.1, ::1 and the bind address), so a later
 HTTPS start never has to replace the certificate the user just made.
 
-Room is left for the trust buttons of the trust issue: ``trust_area`` is an empty widget with a
-vertical layout at the bottom of the panel.
+Trust (``launcher.gui.trustpanel.TrustSection``) sits under the CA: its "Trusted by" list per
+store, and its Trust CA… / Untrust… buttons in the CA's button row.  The CA's own expiry warning
+(``CertStore.ca_expiry_warning``, a year ahead) shows under the CA's facts.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +41,7 @@ from PySide6.QtWidgets import (
 from launcher.certs import CertInfo, CertStore, KeyType, parse_name
 from launcher.errors import InvalidNameError, LauncherError
 from launcher.gui.tasks import TaskRunner
+from launcher.gui.trustpanel import StoresFactory, TrustSection
 from launcher.servers import Servers
 
 KEY_TYPE_LABELS = {
@@ -159,7 +162,13 @@ class CertificatePanel(QGroupBox):
     refreshed = Signal()
 
     def __init__(
-        self, store: CertStore, servers: Servers, tasks: TaskRunner, parent: QWidget | None = None
+        self,
+        store: CertStore,
+        servers: Servers,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+        *,
+        stores_factory: StoresFactory | None = None,
     ) -> None:
         super().__init__("Certificate", parent)
         self.setObjectName("certificatePanel")
@@ -182,9 +191,19 @@ class CertificatePanel(QGroupBox):
         self.open_folder_button.setObjectName("certOpenFolderButton")
         self.open_folder_button.setAccessibleName("Open the certificate folder")
         self.open_folder_button.clicked.connect(self.open_folder)
+        self.ca_warning_label = QLabel(self)
+        self.ca_warning_label.setObjectName("certCaWarningLabel")
+        self.ca_warning_label.setAccessibleName("CA expiry warning")
+        self.ca_warning_label.setProperty("state", "warning")
+        self.ca_warning_label.setWordWrap(True)
+        self.ca_warning_label.hide()
+
+        self.trust = TrustSection(store, tasks, self, stores_factory=stores_factory)
+        self.trust.caCreated.connect(self.refresh)
         ca_buttons = QHBoxLayout()
-        ca_buttons.addWidget(self.copy_ca_button)
-        ca_buttons.addWidget(self.open_folder_button)
+        ca_buttons.setSpacing(6)
+        for button in (*self.trust.buttons, self.copy_ca_button, self.open_folder_button):
+            ca_buttons.addWidget(button)
         ca_buttons.addStretch(1)
 
         leaf_title = QLabel("Server certificate", self)
@@ -232,7 +251,11 @@ class CertificatePanel(QGroupBox):
         self.import_error.setWordWrap(True)
         self.import_error.hide()
 
-        new_form = QFormLayout()
+        #: The names and key for the next Regenerate, behind "Names & key" (closed by default).
+        self.options_box = QWidget(self)
+        self.options_box.setObjectName("certOptionsBox")
+        new_form = QFormLayout(self.options_box)
+        new_form.setContentsMargins(0, 0, 0, 0)
         new_form.setHorizontalSpacing(10)
         new_form.setVerticalSpacing(4)
         names_label = QLabel("New names", self)
@@ -244,30 +267,37 @@ class CertificatePanel(QGroupBox):
         new_form.addRow(names_label, self.hosts_edit)
         new_form.addRow(QLabel(self), self.hosts_status)
         new_form.addRow(key_label, self.key_combo)
+        self.options_button = QToolButton(self)
+        self.options_button.setObjectName("certOptionsButton")
+        self.options_button.setAccessibleName("Show the names and key type for a new certificate")
+        self.options_button.setText("Names && key")
+        self.options_button.setToolTip("Extra host names and the key type for the next Regenerate")
+        self.options_button.setCheckable(True)
+        self.options_button.setAutoRaise(True)
+        self.options_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.options_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.options_button.toggled.connect(self.show_options)
+        self.options_box.hide()
         cert_buttons = QHBoxLayout()
         cert_buttons.addWidget(self.generate_button)
         cert_buttons.addWidget(self.import_button)
         cert_buttons.addStretch(1)
-
-        #: Room for the trust issue's "Trust CA / Untrust" buttons and per-store status.
-        self.trust_area = QWidget(self)
-        self.trust_area.setObjectName("certTrustArea")
-        trust_layout = QVBoxLayout(self.trust_area)
-        trust_layout.setContentsMargins(0, 0, 0, 0)
+        cert_buttons.addWidget(self.options_button)
 
         layout = QVBoxLayout(self)
         layout.setSpacing(6)
         layout.addWidget(ca_title)
         layout.addWidget(self.ca_facts)
+        layout.addWidget(self.ca_warning_label)
+        layout.addWidget(self.trust)
         layout.addLayout(ca_buttons)
         layout.addSpacing(6)
         layout.addWidget(leaf_title)
         layout.addWidget(self.leaf_facts)
         layout.addWidget(self.warning_label)
-        layout.addLayout(new_form)
         layout.addLayout(cert_buttons)
+        layout.addWidget(self.options_box)
         layout.addWidget(self.import_error)
-        layout.addWidget(self.trust_area)
 
         self.hosts_edit.textChanged.connect(self._names_changed)
         self.refresh()
@@ -289,6 +319,7 @@ class CertificatePanel(QGroupBox):
         self.generate_button.setText("Regenerate" if self.leaf_info else "Generate")
         self._show_warning()
         self.copy_ca_button.setEnabled(self.ca_info is not None)
+        self.trust.ca_changed(self.ca_info.fingerprint_sha256 if self.ca_info is not None else None)
         self.refreshed.emit()
 
     def _show_warning(self) -> None:
@@ -302,15 +333,26 @@ class CertificatePanel(QGroupBox):
                     f"The server certificate expires in {leaf.days_left} days: press Regenerate "
                     "(it is also renewed when HTTPS starts)."
                 )
+        self.warning_label.setText(" ".join(parts))
+        self.warning_label.setVisible(bool(parts))
+        ca_warning = None
         if ca is not None:
             try:
                 ca_warning = self.store.ca_expiry_warning()
             except LauncherError:
                 ca_warning = None
-            if ca_warning:
-                parts.append(ca_warning)
-        self.warning_label.setText(" ".join(parts))
-        self.warning_label.setVisible(bool(parts))
+        if ca_warning:  # the core's sentence names the CLI; here the button is at hand
+            ca_warning = ca_warning.replace("(flask-launcher trust install)", "(Trust CA… again)")
+        self.ca_warning_label.setText(ca_warning or "")
+        self.ca_warning_label.setVisible(bool(ca_warning))
+
+    def show_options(self, shown: bool) -> None:
+        """Open or close the names-and-key form (it opens by itself when it holds a bad name)."""
+        if self.options_button.isChecked() != shown:
+            self.options_button.setChecked(shown)
+            return
+        self.options_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.options_box.setVisible(shown)
 
     def set_hosts_text(self, text: str) -> None:
         self.hosts_edit.setText(text)
@@ -336,6 +378,7 @@ class CertificatePanel(QGroupBox):
             )
             self.hosts_status.setText(items)
             self.hosts_edit.setProperty("state", "invalid")
+            self.show_options(True)  # the reason Regenerate is disabled must be on screen
         elif not check.names:
             self.hosts_status.setText(
                 "<span style='color:#64748b'>localhost, 127.0.0.1 and ::1 will be used.</span>"

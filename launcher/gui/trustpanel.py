@@ -1,0 +1,645 @@
+"""Trust the local CA from the window: per-store status, "Trust CA…" and "Untrust…".
+
+Everything about stores is ``launcher.trust``'s; this module only shows it and asks first:
+
+1. A click on Trust CA… (or Untrust…) works out, in a worker thread, what each store would run
+   (``install_commands`` / ``uninstall_commands``; the CA is created first when there is none).
+2. ``TrustSection.confirm`` shows exactly those commands, shell-quoted, in a dialog
+   (``TrustConfirmDialog``) with one check box per store.  Nothing is run before its confirm
+   button is pressed; Cancel does nothing at all.
+3. The chosen stores' ``install``/``uninstall`` run in a worker thread; the outcome and any
+   ``TrustError`` go to the window's banner (``report``), and the statuses are read again.
+
+A store that needs root while we are not (the Debian system store) is never run: its sudo
+commands are shown, in the dialog and then under the status list, with a Copy button.
+
+Limits: the status is read when the section is made, after each action, when the CA changes and
+on "Check again"; a change made outside the launcher (the user's own sudo) shows after "Check
+again".  Commands are shown shell-quoted for a POSIX shell (``shlex.join``), also on Windows.
+"""
+
+from __future__ import annotations
+
+import html
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from launcher.certs import CertStore
+from launcher.errors import LauncherError
+from launcher.gui.tasks import TaskRunner
+from launcher.gui.widgets import DetailsView
+from launcher.trust import LocalCA, Outcome, TrustStore, default_stores
+
+StoresFactory = Callable[[], Sequence[TrustStore]]
+
+TRUSTED, NOT_TRUSTED, UNAVAILABLE, FAILED, NO_CA = "trusted", "not trusted", "unavailable", "error", "no CA"
+STATE_STYLE = {  # state -> (symbol, colour)
+    TRUSTED: ("●", "#15803d"),
+    NOT_TRUSTED: ("○", "#b45309"),
+    NO_CA: ("○", "#64748b"),
+    UNAVAILABLE: ("–", "#64748b"),
+    FAILED: ("✗", "#b91c1c"),
+}
+
+
+# --- Qt-free: what the stores say and what they would do ------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """One store's trust status, as shown in the list."""
+
+    name: str
+    state: str  # TRUSTED, NOT_TRUSTED, UNAVAILABLE, FAILED or NO_CA
+    detail: str = ""  # the reason it is unavailable, the error, "needs root"
+    manual_only: bool = False
+
+    @property
+    def trusted(self) -> bool:
+        return self.state == TRUSTED
+
+    def text(self) -> str:
+        if self.state == UNAVAILABLE:
+            return f"unavailable: {self.detail}"
+        if self.state == FAILED:
+            return f"error: {self.detail}"
+        if self.state == NO_CA:
+            return "not trusted (no CA yet)"
+        if self.state == NOT_TRUSTED and self.manual_only:
+            return "not trusted (needs root: sudo)"
+        return self.state
+
+
+def read_states(stores: Sequence[TrustStore], ca: LocalCA | None) -> list[StoreState]:
+    """Ask every store whether it trusts *ca* (runs ``certutil`` and friends: not on the GUI thread)."""
+    states: list[StoreState] = []
+    for store in stores:
+        reason = store.unavailable_reason()
+        if reason:
+            states.append(StoreState(store.name, UNAVAILABLE, reason))
+            continue
+        manual = store.manual_only
+        if ca is None:
+            states.append(StoreState(store.name, NO_CA, manual_only=manual))
+            continue
+        try:
+            trusted = store.status(ca)
+        except LauncherError as exc:
+            states.append(StoreState(store.name, FAILED, str(exc), manual))
+            continue
+        states.append(StoreState(store.name, TRUSTED if trusted else NOT_TRUSTED, manual_only=manual))
+    return states
+
+
+@dataclass
+class StorePlan:
+    """What one usable store would run for the action (empty: nothing to do, see ``note``)."""
+
+    store: TrustStore
+    commands: list[list[str]]
+    manual: bool  # the commands are for the user to run (sudo); nothing is run here
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.store.name
+
+    def command_text(self) -> str:
+        """The commands, shell-quoted, one per line (joined so that pasting them runs them in order)."""
+        return " &&\n".join(shlex.join(argv) for argv in self.commands)
+
+
+@dataclass
+class TrustPlan:
+    """Everything a Trust CA… or Untrust… click would do, worked out before asking."""
+
+    action: str  # "install" or "uninstall"
+    ca: LocalCA
+    stores: list[StorePlan] = field(default_factory=list)  # usable stores with something to do
+    idle: list[StorePlan] = field(default_factory=list)  # usable stores with nothing to do
+    skipped: list[StoreState] = field(default_factory=list)  # unavailable stores
+    all_stores: list[TrustStore] = field(default_factory=list)
+
+    @property
+    def install(self) -> bool:
+        return self.action == "install"
+
+
+def make_plan(action: str, stores: Sequence[TrustStore], ca: LocalCA) -> TrustPlan:
+    """Work out, store by store, the exact commands *action* would run (reads the stores)."""
+    if action not in ("install", "uninstall"):
+        raise ValueError(f"action must be 'install' or 'uninstall', not {action!r}")
+    plan = TrustPlan(action, ca, all_stores=list(stores))
+    for store in stores:
+        reason = store.unavailable_reason()
+        if reason:
+            plan.skipped.append(StoreState(store.name, UNAVAILABLE, reason))
+            continue
+        if action == "install":
+            if store.status(ca):
+                plan.idle.append(StorePlan(store, [], store.manual_only, "already trusted"))
+                continue
+            commands = store.install_commands(ca)
+        else:
+            commands = store.uninstall_commands(ca)
+            if not commands:
+                plan.idle.append(StorePlan(store, [], store.manual_only, "not installed"))
+                continue
+        plan.stores.append(StorePlan(store, commands, store.manual_only))
+    return plan
+
+
+@dataclass
+class TrustResult:
+    """What running a plan did: the outcomes, the failures and the statuses read afterwards."""
+
+    action: str
+    outcomes: list[Outcome]
+    failures: list[tuple[str, LauncherError]]
+    states: list[StoreState]
+
+    @property
+    def manual(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.manual]
+
+    def summary(self) -> tuple[str, str]:
+        """``(text, level)`` for the banner."""
+        parts = [o.message for o in self.outcomes if not o.manual]
+        parts += [f"{o.store}: needs root; run the command shown under Trust yourself." for o in self.manual]
+        parts += [str(exc) for _name, exc in self.failures]
+        level = "error" if self.failures else "warning" if self.manual else "info"
+        return " ".join(parts) or "Nothing was done.", level
+
+
+def run_plan(plan: TrustPlan, chosen: Sequence[StorePlan]) -> TrustResult:
+    """Install or uninstall in the *chosen* stores (worker thread), then read every status again."""
+    outcomes: list[Outcome] = []
+    failures: list[tuple[str, LauncherError]] = []
+    for item in chosen:
+        try:
+            outcome = item.store.install(plan.ca) if plan.install else item.store.uninstall(plan.ca)
+        except LauncherError as exc:
+            failures.append((item.name, exc))
+        else:
+            outcomes.append(outcome)
+    return TrustResult(plan.action, outcomes, failures, read_states(plan.all_stores, plan.ca))
+
+
+# --- the confirmation dialog ---------------------------------------------------------------------------
+
+
+class TrustConfirmDialog(QDialog):
+    """Shows exactly what a plan would run; one check box per store; nothing happens on Cancel."""
+
+    def __init__(self, plan: TrustPlan, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plan = plan
+        verb = "Trust" if plan.install else "Remove"
+        self.setObjectName("trustConfirmDialog")
+        self.setAccessibleName("Confirm trust change")
+        self.setWindowTitle("Trust the local CA" if plan.install else "Remove the local CA")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.resize(680, 420)
+        ca = plan.ca
+        intro = QLabel(self)
+        intro.setObjectName("trustConfirmText")
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.RichText)
+        intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        what = "trust" if plan.install else "remove"
+        intro.setText(
+            f"<p>This will {what} the local CA <b>{html.escape(ca.nickname)}</b><br>"
+            f"<span style='color:#475569'>SHA-256 {html.escape(ca.sha256)}</span><br>"
+            f"<span style='color:#475569'>{html.escape(str(ca.path))}</span></p>"
+            "<p>These exact commands will be run for the stores you tick:</p>"
+        )
+
+        body = QWidget(self)
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        self.checks: dict[str, QCheckBox] = {}
+        self.views: dict[str, DetailsView] = {}
+        for index, item in enumerate(plan.stores):
+            view = DetailsView(body, lines_shown=min(6, max(1, item.command_text().count("\n") + 1)))
+            view.setObjectName(f"trustCommands{index}")
+            view.setAccessibleName(f"Commands for {item.name}")
+            view.setPlainText(item.command_text())
+            self.views[item.name] = view
+            if item.manual:
+                label = QLabel(
+                    f"<b>{html.escape(item.name)}</b>: needs root. Nothing is run here; "
+                    "copy these commands and run them yourself:",
+                    body,
+                )
+                label.setWordWrap(True)
+                copy = QPushButton("Copy commands", body)
+                copy.setObjectName(f"trustCopyCommands{index}")
+                copy.setAccessibleName(f"Copy the commands for {item.name}")
+                copy.clicked.connect(lambda _c=False, v=view: _copy(v.toPlainText()))
+                row = QHBoxLayout()
+                row.addWidget(label, 1)
+                row.addWidget(copy, 0, Qt.AlignmentFlag.AlignBottom)
+                body_layout.addLayout(row)
+            else:
+                check = QCheckBox(item.name, body)
+                check.setObjectName(f"trustStoreCheck{index}")
+                check.setAccessibleName(f"{verb} in {item.name}")
+                check.setChecked(True)
+                check.toggled.connect(self._update_button)
+                self.checks[item.name] = check
+                body_layout.addWidget(check)
+            body_layout.addWidget(view)
+        notes = [f"{html.escape(p.name)}: {p.note}" for p in plan.idle]
+        notes += [f"{html.escape(s.name)}: unavailable ({html.escape(s.detail)})" for s in plan.skipped]
+        if notes:
+            skipped = QLabel("<br>".join(["Left alone:", *notes]), body)
+            skipped.setObjectName("trustConfirmSkipped")
+            skipped.setProperty("role", "hint")
+            skipped.setWordWrap(True)
+            body_layout.addWidget(skipped)
+        body_layout.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidget(body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+
+        buttons = QDialogButtonBox(self)
+        self.confirm_button = buttons.addButton(verb, QDialogButtonBox.ButtonRole.AcceptRole)
+        self.confirm_button.setObjectName("trustConfirmButton")
+        self.confirm_button.setAccessibleName(f"{verb}: run the commands shown")
+        self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.cancel_button.setObjectName("trustCancelButton")
+        self.cancel_button.setAccessibleName("Cancel: change nothing")
+        self.cancel_button.setDefault(True)  # Enter must not change trust by accident
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(buttons)
+        self._update_button()
+
+    def chosen(self) -> list[StorePlan]:
+        """The stores to act on: the ticked ones, plus the manual ones (they only hand back commands)."""
+        return [
+            item
+            for item in self.plan.stores
+            if item.manual or (item.name in self.checks and self.checks[item.name].isChecked())
+        ]
+
+    def _update_button(self, *_args: object) -> None:
+        self.confirm_button.setEnabled(bool(self.chosen()))
+
+
+def _copy(text: str) -> None:
+    QGuiApplication.clipboard().setText(text)
+
+
+# --- the section on the certificate panel --------------------------------------------------------------
+
+
+class TrustSection(QWidget):
+    """ "Trusted by" status list with Trust CA… / Untrust… / Check again, for one ``CertStore``."""
+
+    #: ``(text, level)`` for the window's banner: outcomes ("info"/"warning") and errors ("error").
+    report = Signal(str, str)
+    #: ``(text, level)`` like the other panels' (the window sends "info" to the status bar).
+    message = Signal(str, str)
+    #: Trust CA… created the CA (there was none): the certificate panel should re-read the store.
+    caCreated = Signal()
+    #: The status list was updated: the list of ``StoreState``.
+    statesChanged = Signal(object)
+    #: A trust action finished: the ``TrustResult``.
+    finished = Signal(object)
+
+    def __init__(
+        self,
+        cert_store: CertStore,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+        *,
+        stores_factory: StoresFactory | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("trustSection")
+        self.setAccessibleName("Trust")
+        self.cert_store = cert_store
+        self.tasks = tasks
+        #: Which stores to show and act on; read at each use (HOME and Firefox profiles may change).
+        self.stores_factory: StoresFactory = stores_factory or default_stores
+        self.states: dict[str, StoreState] = {}
+        self.last_result: TrustResult | None = None
+        self.confirm_dialog: TrustConfirmDialog | None = None
+        self._busy = False
+        self._refresh_again = False
+        self._ca_fingerprint: str | None = None
+        self._manual_wanted: dict[str, bool] = {}
+        self._rows_built = False
+
+        title = QLabel("Trusted by", self)
+        title.setProperty("role", "sectionTitle")
+        self.recheck_button = QToolButton(self)
+        self.recheck_button.setObjectName("trustRecheckButton")
+        self.recheck_button.setAccessibleName("Check the trust stores again")
+        self.recheck_button.setText("Check again")
+        self.recheck_button.setToolTip(
+            "Read every store's status again (after running a sudo command yourself)"
+        )
+        self.recheck_button.setAutoRaise(True)
+        self.recheck_button.clicked.connect(self.refresh_states)
+        title_row = QHBoxLayout()
+        title_row.addWidget(title)
+        title_row.addStretch(1)
+        title_row.addWidget(self.recheck_button)
+
+        self.status_box = QWidget(self)
+        self.status_box.setObjectName("trustStatusList")
+        self.status_box.setAccessibleName("Trust status per store")
+        self.status_grid = QGridLayout(self.status_box)
+        self.status_grid.setContentsMargins(0, 0, 0, 0)
+        self.status_grid.setHorizontalSpacing(10)
+        self.status_grid.setVerticalSpacing(3)
+        self.status_grid.setColumnStretch(1, 1)
+        self.status_labels: dict[str, QLabel] = {}
+        self._placeholder = QLabel("Checking…", self.status_box)
+        self._placeholder.setProperty("role", "hint")
+        self.status_grid.addWidget(self._placeholder, 0, 0, 1, 2)
+
+        self.manual_label = QLabel("Run this yourself (needs root), then press Check again:", self)
+        self.manual_label.setObjectName("trustManualLabel")
+        self.manual_label.setWordWrap(True)
+        self.manual_view = DetailsView(self, lines_shown=3)
+        self.manual_view.setObjectName("trustManualCommands")
+        self.manual_view.setAccessibleName("Commands to run yourself")
+        self.manual_copy_button = QPushButton("Copy", self)
+        self.manual_copy_button.setObjectName("trustCopyManualButton")
+        self.manual_copy_button.setAccessibleName("Copy the commands to run yourself")
+        self.manual_copy_button.clicked.connect(lambda: self._copy_manual())
+        manual_row = QHBoxLayout()
+        manual_row.addWidget(self.manual_label, 1)
+        manual_row.addWidget(self.manual_copy_button)
+        self._manual_widgets = (self.manual_label, self.manual_view, self.manual_copy_button)
+        for widget in self._manual_widgets:
+            widget.hide()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(title_row)
+        layout.addWidget(self.status_box)
+        layout.addLayout(manual_row)
+        layout.addWidget(self.manual_view)
+
+        # The buttons go in the certificate panel's CA button row (see ``buttons``).
+        self.trust_button = QPushButton("Trust CA…", self)
+        self.trust_button.setObjectName("trustCaButton")
+        self.trust_button.setAccessibleName("Trust the local CA")
+        self.trust_button.setToolTip(
+            "Add the local CA to the browsers' and the system's trust stores (shows the commands first)"
+        )
+        self.trust_button.clicked.connect(self.trust)
+        self.untrust_button = QPushButton("Untrust…", self)
+        self.untrust_button.setObjectName("untrustCaButton")
+        self.untrust_button.setAccessibleName("Remove the local CA from the trust stores")
+        self.untrust_button.setToolTip(
+            "Remove this CA (and only it) from the trust stores (shows the commands first)"
+        )
+        self.untrust_button.clicked.connect(self.untrust)
+        self.buttons = (self.trust_button, self.untrust_button)
+
+    # --- status ----------------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        for button in (*self.buttons, self.recheck_button):
+            button.setEnabled(not busy)
+
+    def _load_ca(self) -> LocalCA | None:
+        path = self.cert_store.ca_cert_path
+        return LocalCA.load(path) if path.exists() else None
+
+    def refresh_states(self) -> None:
+        """Read every store's status in a worker thread; the list updates when it is done."""
+        if self._busy:
+            self._refresh_again = True
+            return
+        factory, load_ca = self.stores_factory, self._load_ca
+        self._set_busy(True)
+        self.tasks.submit(
+            lambda: read_states(list(factory()), load_ca()),
+            on_done=self._states_read,
+            on_error=self._failed,
+            name="launcher-trust-status",
+        )
+
+    def ca_changed(self, fingerprint: str | None) -> None:
+        """Tell the section which CA the store holds now; a different one is checked again."""
+        if fingerprint != self._ca_fingerprint:
+            self._ca_fingerprint = fingerprint
+            self.refresh_states()
+
+    def _states_read(self, states: list[StoreState]) -> None:
+        self._set_busy(False)
+        self.show_states(states)
+        if self._refresh_again:
+            self._refresh_again = False
+            self.refresh_states()
+
+    def show_states(self, states: list[StoreState]) -> None:
+        self.states = {s.name: s for s in states}
+        if not self._rows_built or list(self.status_labels) != [s.name for s in states]:
+            self._rebuild_rows(states)
+        for state in states:
+            symbol, colour = STATE_STYLE[state.state]
+            label = self.status_labels[state.name]
+            label.setText(f"<span style='color:{colour}'>{symbol}</span>&nbsp;{html.escape(state.text())}")
+            label.setProperty("state", state.state)
+            label.setAccessibleName(f"{state.name}: {state.text()}")
+            label.setToolTip(state.detail or state.text())
+        # The sudo commands stay on screen until the stores say they were run.
+        if self._manual_wanted and all(
+            name in self.states and self.states[name].trusted == wanted
+            for name, wanted in self._manual_wanted.items()
+        ):
+            self._manual_wanted = {}
+            for widget in self._manual_widgets:
+                widget.hide()
+        self.statesChanged.emit(states)
+
+    def _rebuild_rows(self, states: list[StoreState]) -> None:
+        while self.status_grid.count():
+            item = self.status_grid.takeAt(0)
+            widget = item.widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.status_labels = {}
+        self._rows_built = True
+        if not states:
+            empty = QLabel("No trust store is known on this system.", self.status_box)
+            empty.setProperty("role", "hint")
+            self.status_grid.addWidget(empty, 0, 0, 1, 2)
+        for row, state in enumerate(states):
+            name = QLabel(state.name, self.status_box)
+            name.setProperty("role", "fieldName")
+            name.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+            value = QLabel(self.status_box)
+            value.setObjectName(f"trustStatus{row}")
+            value.setTextFormat(Qt.TextFormat.RichText)
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+            self.status_grid.addWidget(name, row, 0)
+            self.status_grid.addWidget(value, row, 1)
+            self.status_labels[state.name] = value
+
+    def state_of(self, name_part: str) -> StoreState | None:
+        """The state of the first store whose name contains *name_part* (case-insensitive)."""
+        for name, state in self.states.items():
+            if name_part.lower() in name.lower():
+                return state
+        return None
+
+    # --- actions ---------------------------------------------------------------------------------------
+
+    def trust(self) -> None:
+        """Trust CA…: work out the commands, ask, then install (each step off the GUI thread)."""
+        self._prepare("install")
+
+    def untrust(self) -> None:
+        """Untrust…: work out the commands, ask, then remove our CA (only it) from the stores."""
+        self._prepare("uninstall")
+
+    def _prepare(self, action: str) -> None:
+        if self._busy:
+            return
+        factory, store = self.stores_factory, self.cert_store
+
+        def work() -> tuple[TrustPlan | None, bool]:
+            created = False
+            if action == "install":
+                created = not store.ca_cert_path.exists()
+                store.ensure_ca()
+            elif not store.ca_cert_path.exists():
+                return None, False
+            ca = LocalCA.load(store.ca_cert_path)
+            return make_plan(action, list(factory()), ca), created
+
+        self._set_busy(True)
+        self.tasks.submit(work, on_done=self._planned, on_error=self._failed, name="launcher-trust-plan")
+
+    def _planned(self, result: tuple[TrustPlan | None, bool]) -> None:
+        plan, created = result
+        if created:
+            self.caCreated.emit()
+        if plan is None:
+            self._set_busy(False)
+            self.report.emit("There is no local CA yet: nothing to remove.", "info")
+            return
+        if not plan.stores:
+            self._set_busy(False)
+            done = "already trusts it" if plan.install else "does not hold it"
+            usable = [p.name for p in plan.idle]
+            if usable:
+                self.report.emit(f"Nothing to do: every usable store {done} ({', '.join(usable)}).", "info")
+            else:
+                reasons = "; ".join(f"{s.name}: {s.detail}" for s in plan.skipped) or "none found"
+                self.report.emit(f"No trust store can be used here ({reasons}).", "error")
+            self.refresh_states()
+            return
+
+        def proceed(chosen: Sequence[StorePlan]) -> None:
+            self._run(plan, list(chosen))
+
+        def cancelled() -> None:
+            self._set_busy(False)
+
+        self.confirm(plan, proceed, cancelled)
+
+    def confirm(
+        self,
+        plan: TrustPlan,
+        proceed: Callable[[Sequence[StorePlan]], None],
+        cancelled: Callable[[], None],
+    ) -> None:
+        """Ask before doing anything: a window-modal ``TrustConfirmDialog`` (non-blocking ``open()``).
+
+        Calls ``proceed(chosen_stores)`` on its confirm button, ``cancelled()`` otherwise.  A
+        subclass may answer differently (but must call one of the two)."""
+        dialog = TrustConfirmDialog(plan, self.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.confirm_dialog = dialog
+
+        def done(code: int) -> None:
+            self.confirm_dialog = None
+            chosen = dialog.chosen()
+            if code == QDialog.DialogCode.Accepted and chosen:
+                proceed(chosen)
+            else:
+                cancelled()
+
+        dialog.finished.connect(done)
+        dialog.open()
+
+    def _run(self, plan: TrustPlan, chosen: list[StorePlan]) -> None:
+        for widget in self._manual_widgets:
+            widget.hide()
+        self._manual_wanted = {}
+        self.tasks.submit(
+            lambda: run_plan(plan, chosen),
+            on_done=self._ran,
+            on_error=self._failed,
+            name="launcher-trust-run",
+        )
+
+    def _ran(self, result: TrustResult) -> None:
+        self._set_busy(False)
+        self.last_result = result
+        manual = result.manual
+        if manual:
+            self._manual_wanted = {o.store: result.action == "install" for o in manual}
+            self.manual_view.setPlainText(
+                "\n\n".join(" &&\n".join(shlex.join(c) for c in o.manual) for o in manual)
+            )
+            self.manual_view.set_lines_shown(min(6, self.manual_view.document().blockCount()))
+            for widget in self._manual_widgets:
+                widget.show()
+        self.show_states(result.states)
+        text, level = result.summary()
+        self.report.emit(text, level)
+        self.finished.emit(result)
+
+    def _copy_manual(self) -> None:
+        _copy(self.manual_view.toPlainText())
+        self.message.emit("Copied the commands: paste them into a terminal, then press Check again.", "info")
+
+    def _failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        if isinstance(exc, LauncherError):
+            self.report.emit(str(exc), "error")
+        elif self.tasks.unhandled is not None:
+            self.tasks.unhandled(exc)
+        else:
+            raise exc
