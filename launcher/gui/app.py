@@ -20,19 +20,22 @@ from launcher.gui.mainwindow import MainWindow, configure_application
 from launcher.gui.settings import open_settings
 
 
-def load_app_target(target: str | AppTarget) -> Any:
-    """Load *target* (``flask --app`` syntax, or an ``AppTarget``) with ``launcher.apptarget``.
+def as_target(target: str | AppTarget) -> AppTarget:
+    """*target* as an ``AppTarget`` (a string is ``flask --app`` syntax), not yet resolved."""
+    return target if isinstance(target, AppTarget) else AppTarget(target.strip() or None)
+
+
+def load_app_target(target: str | AppTarget) -> tuple[AppTarget, Any]:
+    """Resolve and load *target* (``flask --app`` syntax, or an ``AppTarget``) with ``launcher.apptarget``.
 
     An ``AppTarget`` with no target but a working directory is resolved the way ``flask`` does
-    (``FLASK_APP``, ``.flaskenv``/``.env``, ``wsgi.py``/``app.py`` there).  Raises ``AppLoadError``.
+    (``FLASK_APP``, ``.flaskenv``/``.env``, ``wsgi.py``/``app.py`` there).  Returns the resolved
+    target and the app; raises ``AppLoadError``.
     """
     from launcher.apptarget import load_app, resolve_target
 
-    if isinstance(target, str):
-        return load_app(resolve_target(target))
-    if target.target is None and target.chdir is not None:
-        target = resolve_target(None, target.chdir)
-    return load_app(target)
+    resolved = resolve_target(as_target(target))
+    return resolved, load_app(resolved)
 
 
 def settle_heap() -> None:
@@ -70,14 +73,18 @@ def run_gui(
         settings.sync()
 
     flask_app = None
+    target: AppTarget | None = None
     load_error: AppLoadError | None = None
     if app_target:  # a non-empty string, or an AppTarget
+        target = as_target(app_target)
         try:
-            flask_app = load_app_target(app_target)
+            target, flask_app = load_app_target(target)
         except AppLoadError as exc:
             load_error = exc
 
-    window = MainWindow(cert_dir=cert_dir, settings=settings, app=flask_app)
+    window = MainWindow(
+        cert_dir=cert_dir, settings=settings, app=flask_app, app_target=target, app_error=load_error
+    )
     restore_hooks = install_exception_hooks(window.exception_router)
     if load_error is not None:
         window.report_exception(load_error)

@@ -8,6 +8,15 @@ without showing it; every argument is optional:
   window builds one from the settings, serving ``app`` (the bundled demo app by default) with a
   ``CertStore`` in ``cert_dir`` (the per-user default folder by default).
 - ``settings``: a ``QSettings``, a path to an ini file, or None for the per-user store.
+- ``app_target``: the ``AppTarget`` that ``app`` was loaded from (the app selector shows it and
+  reload on change watches it); with ``app_error`` (it failed to load), the selector shows the
+  target and the error while the demo app is served.
+- ``trust_stores``: what the trust section lists and acts on (``launcher.trust.default_stores``
+  by default; tests pass stores in a temporary HOME).
+
+With none of ``app``, ``servers`` and ``app_target``, the window serves what the app selector
+served last time: the demo app, or the user's last target (loaded in a worker thread after the
+window is built; a failure shows in the selector and the demo app keeps serving).
 
 Closing the window stops both listeners (in parallel, in a worker thread, within about 1 s; the
 window stays responsive and a 2 s deadline closes it regardless), saves the settings and lets the
@@ -26,7 +35,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
-    QGroupBox,
     QLabel,
     QMainWindow,
     QMenu,
@@ -40,8 +48,10 @@ from PySide6.QtWidgets import (
 )
 
 from launcher import __version__
+from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import LauncherError
+from launcher.gui.apppanel import AppPanel
 from launcher.gui.certpanel import CertificatePanel
 from launcher.gui.errorui import (
     ExceptionDialog,
@@ -56,6 +66,7 @@ from launcher.gui.resources import app_icon
 from launcher.gui.serverspanel import ServersPanel
 from launcher.gui.settings import Settings, open_settings
 from launcher.gui.tasks import TaskRunner
+from launcher.gui.trustpanel import StoresFactory
 from launcher.policy import Policy
 from launcher.requestlog import RequestSink
 from launcher.servers import ListenerState, Servers
@@ -86,6 +97,10 @@ class MainWindow(QMainWindow):
         app: Any = None,
         servers: Servers | None = None,
         parent: QWidget | None = None,
+        *,
+        app_target: AppTarget | None = None,
+        app_error: LauncherError | None = None,
+        trust_stores: StoresFactory | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
@@ -103,6 +118,7 @@ class MainWindow(QMainWindow):
         self._close_done = False
         self._startup_error: LauncherError | None = None
 
+        restore_app = app is None and servers is None and app_target is None
         if servers is None:
             servers = self._build_servers(cert_dir, app)
             owns_config = True
@@ -110,12 +126,24 @@ class MainWindow(QMainWindow):
             owns_config = False
         self.servers = servers
         self.cert_store: CertStore = servers.cert_store
+        # What is served: the demo app when the window made it, the target when the app loaded.
+        if app_target is not None and app is not None and app_error is None:
+            served_target: AppTarget | None = app_target
+        elif app is None and owns_config:
+            served_target = AppTarget()
+        else:
+            served_target = None
 
         # --- widgets ----------------------------------------------------------------------------
         self.banner = MessageBanner(self)
-        self.app_panel = self._make_app_panel(app, servers)
+        self.app_panel = AppPanel(
+            servers, self.tasks, self.settings, self, target=served_target, form=app_target, error=app_error
+        )
+        self.app_label = self.app_panel.served_label
         self.servers_panel = ServersPanel(servers, self.tasks, self)
-        self.cert_panel = CertificatePanel(self.cert_store, servers, self.tasks, self)
+        self.cert_panel = CertificatePanel(
+            self.cert_store, servers, self.tasks, self, stores_factory=trust_stores
+        )
         self.log_panel = LogPanel(servers.sink, cap=10_000, parent=self)
         self.inspector_panel = InspectorPanel(servers, self.cert_store, self)
 
@@ -163,11 +191,23 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self.tray: QSystemTrayIcon | None = self._make_tray()
 
-        for source in (self.servers_panel, self.cert_panel, self.log_panel, self.inspector_panel):
+        for source in (
+            self.app_panel,
+            self.servers_panel,
+            self.cert_panel,
+            self.cert_panel.trust,
+            self.log_panel,
+            self.inspector_panel,
+        ):
             source.message.connect(self.show_message)
+        self.cert_panel.trust.report.connect(lambda text, level: self.banner.show_message(text, level))
+        self.app_panel.problem.connect(self.report_exception)
+        self.app_panel.busyChanged.connect(self.servers_panel.block_restart)
+        self.servers_panel.restartRequested.connect(self.app_panel.restart)
+        self.app_panel.problemCleared.connect(self._problem_cleared)
         self.log_panel.inspectRequested.connect(self.inspect_path)
         self.servers_panel.listenerError.connect(self._count_listener_error)
-        self.servers_panel.stateChanged.connect(lambda *_: self._update_status())
+        self.servers_panel.stateChanged.connect(self._state_changed)
 
         self._load_settings(owns_config)
         self._status_timer = QTimer(self)
@@ -177,6 +217,8 @@ class MainWindow(QMainWindow):
         self._update_status()
         if self._startup_error is not None:
             self.report_exception(self._startup_error)
+        if restore_app and self.settings.get("app/mode") == "custom" and self.app_panel.form_target():
+            self.app_panel.apply()  # the user's app from last time, loaded in a worker thread
 
     # --- construction helpers ------------------------------------------------------------------------
 
@@ -201,21 +243,6 @@ class MainWindow(QMainWindow):
             http_port=s.get("servers/http_port"),
             https_port=s.get("servers/https_port"),
         )
-
-    def _make_app_panel(self, app: Any, servers: Servers) -> QGroupBox:
-        """Room for the app selector of the app-targets issue; shows what is served for now."""
-        box = QGroupBox("App", self)
-        box.setObjectName("appPanel")
-        box.setAccessibleName("App")
-        layout = QVBoxLayout(box)
-        served = servers.app
-        name = getattr(served, "import_name", None) or type(served).__name__
-        text = "Bundled demo app" if name == "flaskapp" else f"Flask app “{name}”"
-        self.app_label = QLabel(text, box)
-        self.app_label.setObjectName("appLabel")
-        self.app_label.setAccessibleName("Served app")
-        layout.addWidget(self.app_label)
-        return box
 
     def _make_status_bar(self) -> None:
         bar = self.statusBar()
@@ -248,6 +275,7 @@ class MainWindow(QMainWindow):
         sp, lp = self.servers_panel, self.log_panel
         self.start_all_action = self._action("Start all", "startAllAction", sp.start_all, "Ctrl+R")
         self.stop_all_action = self._action("Stop all", "stopAllAction", sp.stop_all, "Ctrl+.")
+        self.restart_action = self._action("Restart", "restartAction", self.app_panel.restart, "Ctrl+Shift+R")
         self.clear_log_action = self._action("Clear log", "clearLogAction", lp.clear, "Ctrl+L")
         self.focus_filter_action = self._action("Filter…", "focusFilterAction", lp.focus_filter, "Ctrl+F")
         self.pause_action = self._action("Pause log", "pauseLogAction", lambda: None)
@@ -266,6 +294,7 @@ class MainWindow(QMainWindow):
         server_menu = menus.addMenu("&Servers")
         server_menu.addAction(self.start_all_action)
         server_menu.addAction(self.stop_all_action)
+        server_menu.addAction(self.restart_action)
         log_menu = menus.addMenu("&Log")
         log_menu.addAction(self.focus_filter_action)
         log_menu.addAction(self.pause_action)
@@ -350,6 +379,7 @@ class MainWindow(QMainWindow):
         s.set("log/autoscroll", self.log_panel.autoscroll_check.isChecked())
         s.set("certs/hosts", self.cert_panel.hosts_edit.text())
         s.set("certs/key_type", self.cert_panel.key_type().value)
+        self.app_panel.save_settings()
         s.set_bytes("window/geometry", self.saveGeometry())
         s.set_bytes("window/splitter", self.splitter.saveState())
         s.set_bytes("window/log_splitter", self.log_panel.splitter.saveState())
@@ -381,6 +411,16 @@ class MainWindow(QMainWindow):
         )
         self.last_exception_dialog = dialog
         dialog.open()
+
+    def _problem_cleared(self, text: str) -> None:
+        """A reload worked again: take its old error off the banner (not someone else's message)."""
+        if self.banner.isVisibleTo(self) and self.banner.text == text:
+            self.banner.dismiss()
+
+    def _state_changed(self, scheme: str, state: ListenerState) -> None:
+        self._update_status()
+        if scheme == "https" and state is ListenerState.RUNNING:
+            self.cert_panel.refresh()  # starting HTTPS may have made the CA or a new leaf
 
     def inspect_path(self, path: str) -> None:
         """Show the Inspector tab and probe *path* over both schemes (the log's "Inspect")."""
@@ -436,8 +476,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Stopping the servers…")
         self.centralWidget().setEnabled(False)
         servers = self.servers
+        reloader = self.app_panel.detach_reloader()
+
+        def stop() -> None:
+            if reloader is not None:
+                reloader.stop(timeout=1.0)
+            servers.stop_all(timeout=1.0)
+
         self.tasks.submit(
-            lambda: servers.stop_all(timeout=1.0),
+            stop,
             on_done=lambda _r: self._close_now(),
             on_error=lambda _e: self._close_now(),
             name="launcher-close",
@@ -460,6 +507,9 @@ class MainWindow(QMainWindow):
         except Exception:  # never block closing on a settings problem
             traceback.print_exc()
         self._status_timer.stop()
+        reloader = self.app_panel.detach_reloader()  # one that started while closing
+        if reloader is not None:
+            reloader.stop(timeout=0.5)
         self.log_panel.pump.close()
         if self.tray is not None:
             self.tray.hide()
@@ -467,6 +517,13 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, timeout: float = 1.0) -> None:
         """Stop the servers synchronously (for the end of ``run_gui`` or a test teardown)."""
+        reloader = self.app_panel.detach_reloader()
+        if reloader is not None:
+            reloader.stop(timeout=timeout)
+        self.tasks.wait_idle(timeout)  # a load or reloader start may still be running
+        reloader = self.app_panel.detach_reloader()  # ... and may have made one meanwhile
+        if reloader is not None:
+            reloader.stop(timeout=timeout)
         self.servers.stop_all(timeout=timeout)
         self.tasks.wait_idle(timeout)
 

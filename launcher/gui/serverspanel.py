@@ -1,4 +1,7 @@
-"""The servers panel: one row per listener, Start all / Stop all, redirect and HSTS options.
+"""The servers panel: one row per listener, Start all / Stop all / Restart, redirect and HSTS options.
+
+Restart only asks (``restartRequested``): the app panel does it, because it re-imports the user's
+app first (``launcher.gui.apppanel.AppPanel.restart``).
 
 Start and stop run in worker threads (``TaskRunner``); a listener's state callback fires in
 whichever thread changed the state, so it is forwarded to the GUI thread through a queued
@@ -128,6 +131,8 @@ class ServersPanel(QGroupBox):
     listenerError = Signal(str)
     #: Any listener changed state: (scheme, state).
     stateChanged = Signal(str, object)
+    #: The Restart button was pressed (the window hands it to the app panel).
+    restartRequested = Signal()
 
     def __init__(self, servers: Servers, tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__("Servers", parent)
@@ -197,9 +202,18 @@ class ServersPanel(QGroupBox):
         self.stop_all_button.setAccessibleName("Stop both servers")
         self.stop_all_button.setToolTip("Stop HTTP and HTTPS (Ctrl+.)")
         self.stop_all_button.clicked.connect(self.stop_all)
+        self.restart_button = QPushButton("Restart", self)
+        self.restart_button.setObjectName("restartButton")
+        self.restart_button.setAccessibleName("Restart both servers with a fresh import of the app")
+        self.restart_button.setToolTip(
+            "Restart the running servers; your own app is imported afresh first (Ctrl+Shift+R)"
+        )
+        self.restart_button.clicked.connect(self.restartRequested)
+        self._restart_blocked = False
         all_row = QHBoxLayout()
         all_row.addWidget(self.start_all_button, 1)
         all_row.addWidget(self.stop_all_button, 1)
+        all_row.addWidget(self.restart_button, 1)
 
         # --- policy options ------------------------------------------------------------------------
         policy = servers.policy
@@ -332,6 +346,16 @@ class ServersPanel(QGroupBox):
         self.stop_all_button.setEnabled(
             any(lst.state is ListenerState.RUNNING for lst in self.servers.listeners)
         )
+        self._update_restart()
+
+    def block_restart(self, blocked: bool) -> None:
+        """Disable Restart while the app panel is busy (loading, restarting)."""
+        self._restart_blocked = blocked
+        self._update_restart()
+
+    def _update_restart(self) -> None:
+        running = any(lst.state is ListenerState.RUNNING for lst in self.servers.listeners)
+        self.restart_button.setEnabled(running and not self._restart_blocked)
 
     def refresh(self) -> None:
         for listener in self.servers.listeners:

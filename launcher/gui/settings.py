@@ -1,7 +1,8 @@
 """The window's persistent settings (QSettings), with typed getters and defaults.
 
 Kept: host, both ports, the redirect and HSTS options, window geometry and splitter state, the
-last tab, the log's auto-scroll toggle, and the certificate form (hosts, key type).
+last tab, the log's auto-scroll toggle, the certificate form (hosts, key type) and the app
+selector (demo or custom, target, folder, the last ten targets as JSON, reload on change).
 ``open_settings(None)`` uses the per-user native store (organisation "flask-https-launcher",
 application "Flask HTTPS Launcher"); a path opens an ini file (what tests use).
 """
@@ -28,6 +29,11 @@ DEFAULTS: dict[str, Any] = {
     "log/autoscroll": True,
     "certs/hosts": "localhost, 127.0.0.1, ::1",
     "certs/key_type": "ecdsa-p256",
+    "app/mode": "demo",  # "demo" or "custom"
+    "app/target": "",
+    "app/chdir": "",
+    "app/recent": "[]",  # JSON list of [target, folder] pairs, newest first
+    "app/reload": False,
 }
 
 
