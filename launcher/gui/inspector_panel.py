@@ -256,16 +256,19 @@ class InspectorPanel(QWidget):
         self.path_edit.returnPressed.connect(self.inspect)
         self.inspect_button = QPushButton("Inspect", self)
         self.inspect_button.setObjectName("inspectButton")
+        self.inspect_button.setAccessibleName("Inspect the path over HTTP and HTTPS")
         self.inspect_button.setProperty("role", "primary")
         self.inspect_button.setToolTip("Fetch it over http:// and https:// and explain the difference")
         self.inspect_button.clicked.connect(self.inspect)
         self.copy_button = QPushButton("Copy as text", self)
         self.copy_button.setObjectName("copyReportButton")
+        self.copy_button.setAccessibleName("Copy the inspection report as text")
         self.copy_button.setEnabled(False)
         self.copy_button.clicked.connect(self.copy_text)
 
         self.lens_check = QCheckBox("Proxy lens", self)
         self.lens_check.setObjectName("proxyLensCheck")
+        self.lens_check.setAccessibleName("Proxy lens")
         self.lens_check.setChecked(True)
         self.lens_check.setToolTip(
             "Also send X-Forwarded-Proto: https over HTTP, as a TLS-terminating proxy would, and show what "
@@ -273,6 +276,7 @@ class InspectorPanel(QWidget):
         )
         self.trusted_check = QCheckBox("Trust X-Forwarded-* from 127.0.0.1 (trusted proxy)", self)
         self.trusted_check.setObjectName("trustedProxyCheck")
+        self.trusted_check.setAccessibleName("Trust X-Forwarded headers from 127.0.0.1")
         self.trusted_check.setToolTip(
             "On: a proxy on this machine may tell Flask the scheme, host and client address "
             "(X-Forwarded-Proto/-Host/-For). Off (waitress's default): those headers are removed."
@@ -282,6 +286,7 @@ class InspectorPanel(QWidget):
 
         self.status = QLabel(IDLE_TEXT, self)
         self.status.setObjectName("inspectorStatus")
+        self.status.setAccessibleName("Inspector status")
         self.status.setProperty("role", "hint")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

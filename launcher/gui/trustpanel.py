@@ -351,7 +351,7 @@ class TrustSection(QWidget):
         self.confirm_dialog: TrustConfirmDialog | None = None
         self._busy = False
         self._refresh_again = False
-        self._ca_fingerprint: str | None = None
+        self._ca_fingerprint: str | None = "(not read yet)"
         self._manual_wanted: dict[str, bool] = {}
         self._rows_built = False
 

@@ -16,7 +16,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
+    QRadioButton,
     QSpinBox,
     QTableView,
     QToolButton,
@@ -62,8 +64,25 @@ def test_builds_without_showing(make_window):
 def test_every_control_is_named(make_window):
     """Every control of the window's own panels has an objectName and an accessibleName."""
     window = make_window()
-    panels = (window.servers_panel, window.cert_panel, window.log_panel, window.banner, window.app_panel)
-    controls = (QPushButton, QSpinBox, QLineEdit, QTableView, QComboBox, QCheckBox, QToolButton)
+    panels = (
+        window.servers_panel,
+        window.cert_panel,
+        window.log_panel,
+        window.banner,
+        window.app_panel,
+        window.inspector_panel,
+    )
+    controls = (
+        QPushButton,
+        QSpinBox,
+        QLineEdit,
+        QTableView,
+        QComboBox,
+        QCheckBox,
+        QToolButton,
+        QRadioButton,
+        QPlainTextEdit,
+    )
     checked = 0
     for panel in panels:
         for cls in controls:
@@ -76,7 +95,9 @@ def test_every_control_is_named(make_window):
                 assert widget.objectName(), f"unnamed {cls.__name__} in {panel.objectName()}"
                 assert widget.accessibleName(), widget.objectName()
                 checked += 1
-    assert checked >= 30
+    assert checked >= 50
+    for name in ("inspectButton", "copyReportButton", "trustCaButton", "untrustCaButton", "restartButton"):
+        assert window.findChild(QWidget, name).accessibleName(), name
 
 
 def test_default_arguments_are_optional(qtbot, tmp_path, monkeypatch):
