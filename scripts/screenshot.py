@@ -6,7 +6,9 @@ Offscreen (QT_QPA_PLATFORM=offscreen) and self-contained: a temporary certificat
 settings file, the bundled demo app on 8080/8443 when those ports are free (else 18080/18443,
 28080/28443, or any free ports), real requests over HTTP and HTTPS (verified against the
 generated CA), one HTTPS row selected so the detail pane shows its headers and TLS facts, then
-``QWidget.grab()``.
+``QWidget.grab()``.  The CA is trusted in a Chromium NSS database under a temporary HOME (when
+``certutil`` is there), as "Trust CA…" would, so the "Trusted by" list shows both states; no real
+trust store is ever changed.
 Needs a font (Debian ``fonts-dejavu-core``).
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import ssl
 import sys
@@ -83,11 +86,18 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from launcher.gui.mainwindow import MainWindow, configure_application
+    from launcher.trust import DebianSystemStore, NssStore, chromium_store
 
     app = QApplication([])
     configure_application(app)
     with tempfile.TemporaryDirectory(prefix="screenshot-") as tmp:
-        window = MainWindow(cert_dir=Path(tmp) / "certs", settings=Path(tmp) / "settings.ini")
+        os.environ["HOME"] = str(Path(tmp) / "home")  # the Chromium NSS db the picture trusts
+        Path(tmp, "home").mkdir()
+        window = MainWindow(
+            cert_dir=Path(tmp) / "certs",
+            settings=Path(tmp) / "settings.ini",
+            trust_stores=lambda: [chromium_store(), DebianSystemStore()],
+        )
         panel = window.servers_panel
         pairs = [(8080, 8443), (18080, 18443), (28080, 28443)]
         http_port, https_port = next(((h, s) for h, s in pairs if port_free(h) and port_free(s)), (0, 0))
@@ -99,6 +109,16 @@ def main() -> int:
         panel.start_all()
         wait(app, lambda: window.servers.http.running and window.servers.https.running)
         wait(app, lambda: window.cert_panel.leaf_info is not None or window.cert_panel.refresh() or False)
+        trust = window.cert_panel.trust
+        if shutil.which("certutil"):
+            # Trust CA…, answered for the temporary NSS database only (never the system store).
+            trust.confirm = lambda plan, proceed, _cancel: proceed(
+                [item for item in plan.stores if isinstance(item.store, NssStore)]
+            )
+            wait(app, lambda: not trust.busy)
+            trust.trust()
+            wait(app, lambda: trust.last_result is not None and not trust.busy)
+        window.banner.dismiss()
 
         context = ssl.create_default_context(cafile=str(window.cert_store.ca_cert_path))
         urls = {"http": window.servers.http.url.rstrip("/"), "https": window.servers.https.url.rstrip("/")}

@@ -381,3 +381,40 @@ def test_run_gui_broken_target_shows_error_inline(qtbot, make_window):
     assert "launcher_no_such_module" in panel.error_label.text()
     assert "Traceback" in panel.details_view.toPlainText()
     assert not panel.reload_check.isEnabled()  # the demo app is served
+
+
+SLOW_APP = """\
+import pathlib
+import time
+
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/slow")
+def slow() -> str:
+    pathlib.Path(__file__).with_name("started").touch()
+    time.sleep(0.4)
+    return {text!r}
+"""
+
+
+def test_request_in_flight_finishes_across_a_restart(qtbot, make_window, tmp_path):
+    """Restart gives requests in flight the grace period: the slow one still gets its answer."""
+    import threading
+
+    source = tmp_path / "live_app.py"
+    source.write_text(SLOW_APP.format(text="old answer"))
+    window = make_window()
+    choose(qtbot, window, "live_app", tmp_path)
+    http, _https = start_both(qtbot, window)
+    source.write_text(SLOW_APP.format(text="new answer"))
+    results: list[tuple[int, bytes]] = []
+    client = threading.Thread(target=lambda: results.append(fetch(f"{http}/slow")))
+    client.start()
+    qtbot.waitUntil((tmp_path / "started").exists, timeout=5000)  # the request is in flight
+    qtbot.mouseClick(window.findChild(QPushButton, "restartButton"), Qt.MouseButton.LeftButton)
+    client.join(10)
+    assert results == [(200, b"old answer")]
+    qtbot.waitUntil(lambda: answer(f"{http}/slow") == (200, b"new answer"), timeout=10_000)
