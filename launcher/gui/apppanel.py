@@ -532,6 +532,7 @@ class AppPanel(QGroupBox):
             self._recent = push_recent(self._recent, given.target or "", folder)
             self._rebuild_recent()
         self.save_settings()
+        self.settings.sync()  # the recent list survives even if the launcher is killed later
         self._set_busy(False)
         if result.errors:
             self.message.emit(self._restart_errors(result.errors), "error")

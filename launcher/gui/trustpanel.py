@@ -25,7 +25,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -84,7 +84,7 @@ class StoreState:
         if self.state == NO_CA:
             return "not trusted (no CA yet)"
         if self.state == NOT_TRUSTED and self.manual_only:
-            return "not trusted (needs root: sudo)"
+            return "not trusted (needs sudo)"
         return self.state
 
 
@@ -217,7 +217,7 @@ class TrustConfirmDialog(QDialog):
         self.setAccessibleName("Confirm trust change")
         self.setWindowTitle("Trust the local CA" if plan.install else "Remove the local CA")
         self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.resize(680, 420)
+        self.resize(760, 440)
         ca = plan.ca
         intro = QLabel(self)
         intro.setObjectName("trustConfirmText")
@@ -226,9 +226,10 @@ class TrustConfirmDialog(QDialog):
         intro.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         what = "trust" if plan.install else "remove"
         intro.setText(
-            f"<p>This will {what} the local CA <b>{html.escape(ca.nickname)}</b><br>"
-            f"<span style='color:#475569'>SHA-256 {html.escape(ca.sha256)}</span><br>"
-            f"<span style='color:#475569'>{html.escape(str(ca.path))}</span></p>"
+            f"<p>This will {what} the local CA <b>{html.escape(ca.nickname)}</b></p>"
+            "<table style='color:#475569'>"
+            f"<tr><td>SHA-256&nbsp;</td><td>{html.escape(ca.sha256)}</td></tr>"
+            f"<tr><td>File&nbsp;</td><td>{html.escape(str(ca.path))}</td></tr></table>"
             "<p>These exact commands will be run for the stores you tick:</p>"
         )
 
@@ -436,6 +437,9 @@ class TrustSection(QWidget):
         self._busy = busy
         for button in (*self.buttons, self.recheck_button):
             button.setEnabled(not busy)
+        if not busy and self._refresh_again:  # a refresh asked for while busy
+            self._refresh_again = False
+            QTimer.singleShot(0, self, self.refresh_states)
 
     def _load_ca(self) -> LocalCA | None:
         path = self.cert_store.ca_cert_path
@@ -462,11 +466,8 @@ class TrustSection(QWidget):
             self.refresh_states()
 
     def _states_read(self, states: list[StoreState]) -> None:
-        self._set_busy(False)
         self.show_states(states)
-        if self._refresh_again:
-            self._refresh_again = False
-            self.refresh_states()
+        self._set_busy(False)
 
     def show_states(self, states: list[StoreState]) -> None:
         self.states = {s.name: s for s in states}
