@@ -362,6 +362,7 @@ class AppPanel(QGroupBox):
             self.show_error(error)
         self.demo_radio.toggled.connect(self._mode_changed)
         self.reload_check.toggled.connect(self._reload_toggled)
+        self._sync_reloader()  # reload on change was left on, and the user's app is served
 
     # --- state -----------------------------------------------------------------------------------------
 

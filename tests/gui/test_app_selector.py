@@ -354,17 +354,27 @@ def test_settings_restore_the_users_app(qtbot, make_window, gui_settings, tmp_pa
         again.log_panel.pump.close()
 
 
-def test_run_gui_target_shows_in_selector(qtbot, make_window):
-    """What run_gui passes for --app: the target shows in the form and reload can watch it."""
+def test_run_gui_target_shows_in_selector(qtbot, make_window, gui_settings):
+    """What run_gui passes for --app: the target shows in the form, and reload on change (left on
+    last time) watches it at once."""
+    from PySide6.QtCore import QSettings
+
     from launcher.apptarget import AppTarget, load_app
 
+    saved = QSettings(str(gui_settings), QSettings.Format.IniFormat)
+    saved.setValue("app/reload", True)
+    saved.sync()
     target = AppTarget("modapp:app", APPS)
     window = make_window(app=load_app(target), app_target=target)
     panel = window.app_panel
     assert panel.custom_radio.isChecked()
     assert panel.target_edit.text() == "modapp:app" and panel.folder_edit.text() == str(APPS)
-    assert panel.reload_check.isEnabled()
+    assert panel.reload_check.isChecked()
     assert panel.recent[0] == ("modapp:app", str(APPS))
+    qtbot.waitUntil(lambda: panel.reloader is not None and not panel.busy, timeout=5000)
+    assert panel.reloader.running and panel.reload_check.isEnabled()
+    assert panel.reloader.target == target
+    assert APPS.resolve() in panel.reloader.watched_roots
 
 
 def test_run_gui_broken_target_shows_error_inline(qtbot, make_window):
