@@ -428,3 +428,23 @@ def test_request_in_flight_finishes_across_a_restart(qtbot, make_window, tmp_pat
     client.join(10)
     assert results == [(200, b"old answer")]
     qtbot.waitUntil(lambda: answer(f"{http}/slow") == (200, b"new answer"), timeout=10_000)
+
+
+def test_closing_with_reload_on_stops_the_watcher(qtbot, make_window, tmp_path):
+    import threading
+
+    write_live(tmp_path / "live_app.py", "watched")
+    window = make_window()
+    choose(qtbot, window, "live_app", tmp_path)
+    http, _https = start_both(qtbot, window)
+    window.app_panel.reload_check.setChecked(True)
+    qtbot.waitUntil(lambda: window.app_panel.reloader is not None and not window.app_panel.busy)
+    with qtbot.waitSignal(window.closed, timeout=5000):
+        window.close()
+    watchers = [t for t in threading.enumerate() if t.name == "launcher-reload-watcher"]
+    assert not watchers
+    # A save after closing restarts nothing.
+    write_live(tmp_path / "live_app.py", "after close")
+    qtbot.wait(800)
+    assert answer(f"{http}/") is None
+    assert window.servers.http.state.value == "stopped"
