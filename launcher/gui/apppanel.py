@@ -65,6 +65,12 @@ RECENT_MAX = 10
 TARGET_HINT = "module:app or path/to/app.py"
 
 
+def is_demo(target: AppTarget | None) -> bool:
+    """The bundled demo app: ``AppTarget()``.  (``AppTarget(None, folder)`` is the user's app,
+    found in the folder the way ``flask`` finds one; ``AppTarget.is_demo`` says True for it.)"""
+    return target is not None and target.target is None and target.chdir is None
+
+
 def app_label(app: Any) -> str:
     """ "Bundled demo app" or "Flask app “name”" for the app being served."""
     name = getattr(app, "import_name", None) or type(app).__name__
@@ -342,17 +348,17 @@ class AppPanel(QGroupBox):
         self.target_edit.setText(settings.get("app/target"))
         self.folder_edit.setText(settings.get("app/chdir"))
         shown = form if form is not None else target
-        if shown is not None and shown.is_demo and form is None:
+        if is_demo(shown) and form is None:
             shown = None  # the demo app runs until the window applies what the settings remember
         if shown is not None:
-            custom = not shown.is_demo
+            custom = not is_demo(shown)
             if custom:
                 self.target_edit.setText(shown.target or "")
                 self.folder_edit.setText(str(shown.chdir) if shown.chdir is not None else "")
         elif app_label(self.app) != "Bundled demo app":
             custom = True  # an app handed over as an object: there is no target to show
         (self.custom_radio if custom else self.demo_radio).setChecked(True)
-        if shown is not None and not shown.is_demo and error is None:  # given on the command line
+        if shown is not None and not is_demo(shown) and error is None:  # given on the command line
             folder = str(shown.chdir) if shown.chdir is not None else ""
             self._recent = push_recent(self._recent, shown.target or "", folder)
         self.reload_check.setChecked(settings.get("app/reload"))
@@ -372,7 +378,7 @@ class AppPanel(QGroupBox):
 
     @property
     def serving_user_app(self) -> bool:
-        return self.target is not None and not self.target.is_demo
+        return self.target is not None and not is_demo(self.target)
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
@@ -442,7 +448,7 @@ class AppPanel(QGroupBox):
     def _mode_changed(self, demo: bool) -> None:
         self._update_controls()
         if demo:
-            if self.target is None or not self.target.is_demo:
+            if not is_demo(self.target):
                 self.apply()
         else:
             self.target_edit.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -512,7 +518,7 @@ class AppPanel(QGroupBox):
         servers, old = self.servers, self.reloader
 
         def work() -> Switched:
-            resolved = target if target.is_demo else resolve_target(target)
+            resolved = target if is_demo(target) else resolve_target(target)
             app = load_app(resolved)  # AppLoadError: nothing below happens, nothing changed
             if old is not None:
                 self._active_reloader = None
@@ -527,7 +533,7 @@ class AppPanel(QGroupBox):
         self.target = result.target
         self._served(result.app)
         self.clear_error()
-        if not result.target.is_demo:
+        if not is_demo(result.target):
             given = self.form_target() or result.target
             folder = str(given.chdir) if given.chdir is not None else ""
             self._recent = push_recent(self._recent, given.target or "", folder)
@@ -579,7 +585,7 @@ class AppPanel(QGroupBox):
                 name="launcher-app-restart",
             )
             return
-        if target is not None and not target.is_demo:
+        if target is not None and not is_demo(target):
 
             def work() -> Switched:
                 app = load_app(target, fresh=True)

@@ -448,3 +448,23 @@ def test_closing_with_reload_on_stops_the_watcher(qtbot, make_window, tmp_path):
     qtbot.wait(800)
     assert answer(f"{http}/") is None
     assert window.servers.http.state.value == "stopped"
+
+
+def test_folder_picker_and_flask_app_discovery(qtbot, make_window, tmp_path, monkeypatch):
+    """An empty target with a chosen folder finds the app the way flask does (here: app.py)."""
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "app.py").write_text('from flask import Flask\napp = Flask("live_app_discovered")\n')
+    window = make_window()
+    panel = window.app_panel
+    qtbot.mouseClick(panel.custom_radio, Qt.MouseButton.LeftButton)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(project))
+    qtbot.mouseClick(window.findChild(QPushButton, "appFolderButton"), Qt.MouseButton.LeftButton)
+    assert panel.folder_edit.text() == str(project)
+    panel.target_edit.clear()
+    with qtbot.waitSignal(panel.appChanged, timeout=10_000):
+        qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    assert window.app_label.text() == "Flask app “live_app_discovered”"
+    assert panel.target.target == "app.py"
+    assert panel.recent_button.isEnabled() and panel.recent[0] == ("", str(project))
+    sys.modules.pop("app", None)
