@@ -140,7 +140,7 @@ def test_trust_then_untrust_in_a_real_nss_db(qtbot, trust_window, home, system_s
         qtbot.mouseClick(window.findChild(QPushButton, "trustCopyManualButton"), Qt.MouseButton.LeftButton)
         assert QGuiApplication.clipboard().text() == manual
         assert not system_store.local_dir.exists()
-        assert section.state_of("System").text() == "not trusted (needs root: sudo)"
+        assert section.state_of("System").text() == "not trusted (needs sudo)"
 
     dialog = open_dialog(qtbot, window, "untrustCaButton")
     assert dialog.views["Chromium/Chrome (NSS)"].toPlainText() == shlex.join(
