@@ -87,7 +87,8 @@ class AppTarget:
 
     @property
     def is_demo(self) -> bool:
-        return self.target is None
+        """The bundled demo app: no target and no folder (a folder alone means "find the app there")."""
+        return self.target is None and self.chdir is None
 
     @property
     def workdir(self) -> Path:
@@ -379,6 +380,8 @@ def load_app(target: AppTarget, *, fresh: bool = True) -> Flask:
     edited code is imported anew.  Loads are serialized by a process-wide lock.  Never raises
     anything but ``AppLoadError`` for problems in the user's code (``KeyboardInterrupt`` passes).
     """
+    if target.target is None and target.chdir is not None:
+        target = resolve_target(None, target.chdir)  # FLASK_APP, .flaskenv, wsgi.py or app.py there
     with _load_lock:
         started_ns = time.time_ns()
         if target.target is None:

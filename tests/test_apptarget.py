@@ -380,3 +380,16 @@ def test_route_that_raises_over_real_servers(served, scheme: str, client_context
     assert "ZeroDivisionError: division by zero" in boom.error
     ok = next(r for r in records if not r.path.endswith("/boom"))
     assert ok.error is None
+
+
+def test_a_folder_alone_loads_the_app_found_there_never_the_demo(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "from flask import Flask\napp = Flask(__name__)\napp.add_url_rule('/', 'i', lambda: 'folder app')\n"
+    )
+    assert not AppTarget(None, tmp_path).is_demo
+    app = load_app(AppTarget(None, tmp_path))
+    assert app.test_client().get("/").get_data(as_text=True) == "folder app"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(AppLoadError, match="No Flask app given"):
+        load_app(AppTarget(None, empty))
