@@ -19,6 +19,9 @@ from launcher.gui.errorui import install_exception_hooks
 from launcher.gui.mainwindow import MainWindow, configure_application
 from launcher.gui.settings import open_settings
 
+#: Signals that close the window cleanly (as its close button does) while ``run_gui`` runs.
+CLOSE_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def as_target(target: str | AppTarget) -> AppTarget:
     """*target* as an ``AppTarget`` (a string is ``flask --app`` syntax), not yet resolved."""
@@ -62,6 +65,7 @@ def run_gui(
     ``app_target`` (``flask --app`` syntax or a ``launcher.apptarget.AppTarget``) serves the user's
     app instead of the demo app; if it fails to load, the window still opens, shows why (the
     traceback behind a Details button), and serves the demo app.
+    SIGINT and SIGTERM (in the main thread) close the window as its close button does: exit code 0.
     """
     qt_argv = list(argv) if argv is not None else sys.argv[:1]
     app = QApplication.instance() or QApplication(qt_argv)
@@ -89,11 +93,14 @@ def run_gui(
     if load_error is not None:
         window.report_exception(load_error)
 
-    # Ctrl+C in the terminal closes the window the normal way (servers stopped first).
+    # Ctrl+C in the terminal, and SIGTERM (``kill``, ``podman stop``), close the window the normal
+    # way: servers stopped, settings saved, exit code 0.  Python can only set handlers in the main
+    # thread; elsewhere (a test running the loop in a thread) the defaults stay.
     in_main = threading.current_thread() is threading.main_thread()
-    previous_sigint = (
-        signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close)) if in_main else None
-    )
+    previous: dict[int, Any] = {}
+    if in_main:
+        for signum in CLOSE_SIGNALS:
+            previous[signum] = signal.signal(signum, lambda *_: QTimer.singleShot(0, window.close))
     wakeup = QTimer()
     wakeup.timeout.connect(lambda: None)  # lets Python run its signal handlers during the Qt loop
     wakeup.start(200)
@@ -103,8 +110,8 @@ def run_gui(
         code = app.exec()
     finally:
         wakeup.stop()
-        if in_main:
-            signal.signal(signal.SIGINT, previous_sigint)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         window.shutdown(timeout=1.0)
         restore_hooks()
     return int(code)
