@@ -419,8 +419,10 @@ class MainWindow(QMainWindow):
 
     def _state_changed(self, scheme: str, state: ListenerState) -> None:
         self._update_status()
-        if scheme == "https" and state is ListenerState.RUNNING:
-            self.cert_panel.refresh()  # starting HTTPS may have made the CA or a new leaf
+        if scheme == "https" and state in (ListenerState.RUNNING, ListenerState.ERROR):
+            # Starting HTTPS may have made the CA or a new leaf (``CertStore.ensure`` runs before
+            # the bind, so also when the port then turned out taken).  Two small file reads.
+            self.cert_panel.refresh()
 
     def inspect_path(self, path: str) -> None:
         """Show the Inspector tab and probe *path* over both schemes (the log's "Inspect")."""

@@ -573,3 +573,36 @@ def test_fresh_certificate_has_no_warning(make_window, gui_cert_dir):
     window = make_window()
     assert not window.findChild(QLabel, "certWarningLabel").isVisibleTo(window)
     assert "days left" in window.findChild(QLabel, "certLeafValidityLabel").text()
+
+
+def test_certificate_panel_shows_the_ca_that_starting_https_made(qtbot, make_window, gui_cert_dir):
+    from launcher.certs import CertStore
+
+    window = make_window(show=True)
+    subject = window.findChild(QLabel, "certCaSubjectLabel")
+    fingerprint = window.findChild(QLabel, "certCaFingerprintLabel")
+    assert "No CA yet" in subject.text()
+    window.servers_panel.start("https")
+    wait_state(qtbot, window, "https", "running")
+    ca = CertStore(gui_cert_dir).ca_info()
+    assert ca is not None
+    qtbot.waitUntil(lambda: fingerprint.toolTip() == ca.fingerprint_sha256, timeout=5000)
+    assert "No CA yet" not in subject.text()
+    assert window.cert_panel.leaf_info is not None
+    assert "No certificate yet" not in window.findChild(QLabel, "certLeafSubjectLabel").text()
+
+
+def test_certificate_panel_shows_the_ca_when_https_then_failed_to_bind(qtbot, make_window, gui_cert_dir):
+    from launcher.certs import CertStore
+
+    window = make_window(show=True)
+    fingerprint = window.findChild(QLabel, "certCaFingerprintLabel")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        window.servers_panel.rows["https"].port_spin.setValue(taken.getsockname()[1])
+        window.servers_panel.start("https")
+        wait_state(qtbot, window, "https", "error")
+    ca = CertStore(gui_cert_dir).ca_info()
+    assert ca is not None  # the CA is made before the bind
+    qtbot.waitUntil(lambda: fingerprint.toolTip() == ca.fingerprint_sha256, timeout=5000)
