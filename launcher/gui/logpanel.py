@@ -61,6 +61,10 @@ STATUS_FILTERS: tuple[tuple[str, int], ...] = (
 SCHEME_FILTERS: tuple[tuple[str, str], ...] = (("Both schemes", ""), ("HTTP", "http"), ("HTTPS", "https"))
 
 
+#: The detail pane never gets narrower than this (px).
+DETAIL_MIN_WIDTH = 300
+
+
 class LogPanel(QWidget):
     """Request log tab: controls on top, table with a detail pane on its right."""
 
@@ -218,6 +222,8 @@ class LogPanel(QWidget):
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
 
         self.detail = RequestDetailView(self)
+        # Headers and values stay readable in a narrow (1240 px) window; the table scrolls instead.
+        self.detail.setMinimumWidth(DETAIL_MIN_WIDTH)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("logSplitter")

@@ -30,7 +30,7 @@ import sys
 import traceback
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -75,6 +75,10 @@ WINDOW_TITLE = "Flask HTTPS Launcher"
 #: Closing waits at most this long for the listeners to stop before the window goes anyway.
 CLOSE_DEADLINE_MS = 2000
 STATUS_INTERVAL_MS = 500
+#: The first window size (no saved geometry): fits a 1280×800 screen with room for a panel.
+DEFAULT_SIZE = QSize(1240, 760)
+#: On a smaller screen the first window takes at most this share of its available area.
+SCREEN_SHARE = 0.9
 
 
 def demo_app() -> Any:
@@ -345,11 +349,7 @@ class MainWindow(QMainWindow):
         self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
         geometry = s.get_bytes("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            screen = self.screen().availableGeometry() if self.screen() else None
-            if screen is not None and screen.width() >= 1000:
-                self.resize(min(1440, int(screen.width() * 0.9)), min(880, int(screen.height() * 0.9)))
-            else:
-                self.resize(1440, 880)
+            self.resize(default_size(self))
         for key, splitter in (
             ("window/splitter", self.splitter),
             ("window/log_splitter", self.log_panel.splitter),
@@ -528,6 +528,23 @@ class MainWindow(QMainWindow):
             reloader.stop(timeout=timeout)
         self.servers.stop_all(timeout=timeout)
         self.tasks.wait_idle(timeout)
+
+
+def default_size(window: QWidget) -> QSize:
+    """``DEFAULT_SIZE``, or ``SCREEN_SHARE`` of the screen's available area when that is smaller.
+
+    Never below the window's minimum size (Qt would not go below it anyway): on a screen smaller
+    than that minimum (about 1160×260) the window is wider than the screen.
+    """
+    width, height = DEFAULT_SIZE.width(), DEFAULT_SIZE.height()
+    screen = window.screen()
+    if screen is not None:
+        available = screen.availableGeometry()
+        if available.width() > 0 and available.height() > 0:
+            width = min(width, int(available.width() * SCREEN_SHARE))
+            height = min(height, int(available.height() * SCREEN_SHARE))
+    minimum = window.minimumSizeHint()
+    return QSize(max(width, minimum.width()), max(height, minimum.height()))
 
 
 def _unavailable_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:

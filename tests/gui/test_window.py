@@ -606,3 +606,12 @@ def test_certificate_panel_shows_the_ca_when_https_then_failed_to_bind(qtbot, ma
     ca = CertStore(gui_cert_dir).ca_info()
     assert ca is not None  # the CA is made before the bind
     qtbot.waitUntil(lambda: fingerprint.toolTip() == ca.fingerprint_sha256, timeout=5000)
+
+
+def test_first_window_fits_a_1280x800_screen(qtbot, make_window):
+    window = make_window(show=True)  # empty settings: no saved geometry
+    assert window.width() <= 1280 and window.height() <= 800, window.size()
+    # Nothing squeezed below what its panels need.
+    assert window.left_scroll.width() >= window.left_scroll.minimumWidth()
+    assert window.tabs.width() >= window.tabs.minimumSizeHint().width()
+    assert window.log_panel.detail.width() >= 300  # headers and values readable beside the table
