@@ -2,22 +2,24 @@
 
 waitress has no TLS.  Wrapping its listening socket would run every handshake in the accept path,
 where one client that connects and sends nothing freezes the whole server (DESIGN.md).  Instead
-each accepted connection gets its own ``ssl.SSLObject`` over a pair of memory BIOs, driven by the
-channel's own non-blocking reads and writes in waitress's event loop:
+each accepted connection is wrapped on its own in a non-blocking ``ssl.SSLSocket`` whose
+handshake, reads and writes are driven by the channel in waitress's event loop:
 
 * the first byte is peeked before any TLS: a plain-HTTP request on this port gets a plain-text
   ``400`` that names the ``https://`` URL (like nginx's 497 page) instead of a handshake error;
-* ``readable()``/``writable()`` follow the handshake and the encrypted bytes waiting for the
-  socket, not only waitress's request state;
-* every read drains *all* plaintext OpenSSL holds, so bytes already decrypted never wait for a
-  ``select()`` that will not fire (two pipelined requests in one TLS record);
-* waitress writes responses from its worker threads too: every call into the ``SSLObject`` and
-  the BIOs is guarded by one lock per channel;
-* encrypted output that the socket has not taken yet is kept in a small buffer; while it is
-  above a high-water mark ``send()`` accepts nothing, so waitress keeps (and may spill to disk)
-  the rest of a large response for a slow reader;
-* a close that waitress asks for while encrypted bytes are still queued waits until they are
-  written (or the peer is gone, or the channel times out).
+* wasyncore knows only EWOULDBLOCK: ``SSLWantReadError``/``SSLWantWriteError`` are handled in the
+  channel's own reads and writes, and during the handshake ``readable()``/``writable()`` follow
+  what OpenSSL wants, not waitress's request state;
+* every read drains what OpenSSL already decrypted (``pending()``): those bytes never wake a
+  ``select()``, so leaving them would stall two pipelined requests sent in one TLS record;
+* after a write returned WANT_WRITE the retry passes the same length (waitress re-slices a
+  buffer that may have grown meanwhile);
+* waitress writes responses from its worker threads too: every call into the ``SSLSocket`` is
+  guarded by one lock per channel; ``SSLSocket.shutdown()`` is never called (it would drop the
+  SSL object under the loop's feet).
+
+(A first version ran an ``SSLObject`` over memory BIOs; it measured the same and needed its own
+output buffer and a deferred close, so this one replaced it.)
 
 The TLS facts of a connection reach the WSGI environ under mod_ssl's names (``TLS_ENVIRON_KEYS``).
 
@@ -60,15 +62,10 @@ TLS_ENVIRON_KEYS = (
     "SSL_ALPN_PROTOCOL",  # "http/1.1" (absent when the client offered no ALPN)
 )
 
-#: Encrypted bytes kept for the socket before ``send()`` refuses more plaintext.
-_TLS_OUT_HIGH_WATER = 256 * 1024
+#: Plaintext handed to OpenSSL per write: a few records, so a WANT_WRITE retry stays small.
+_WRITE_BYTES = 64 * 1024
 #: How long a connection may take to finish its handshake before maintenance closes it.
 HANDSHAKE_TIMEOUT = 10.0
-#: How long a close waits for queued encrypted bytes to reach a reader that does not read.
-_CLOSE_LINGER = 10.0
-#: Bytes asked of the socket per read. Small on purpose: Python allocates the whole size for every
-#: call, and a large buffer costs an mmap per read.
-_RECV_BYTES = 32 * 1024
 #: Plaintext asked of OpenSSL per read: one TLS record holds at most 16 KiB.
 _RECORD_BYTES = 16 * 1024
 _DISCONNECTED = frozenset(
@@ -188,35 +185,30 @@ class PlainChannel(HTTPChannel):
 
 
 class TLSChannel(HTTPChannel):
-    """An HTTPChannel that speaks TLS through memory BIOs, without blocking the event loop."""
+    """An HTTPChannel that speaks TLS over a non-blocking ``SSLSocket``, inside waitress's loop."""
 
     task_class = TLSTask
 
     def __init__(self, server: Any, sock: socket.socket, addr: Any, adj: Any, map: Any = None) -> None:
         self._tls_lock = threading.Lock()
-        self._incoming = ssl.MemoryBIO()
-        self._outgoing = ssl.MemoryBIO()
-        self._tls: ssl.SSLObject | None = None
+        self._tls: ssl.SSLSocket | None = None
         self._handshaking = True
-        self._tls_out = bytearray()  # encrypted bytes the socket has not taken yet
-        self._dead = False  # the peer is gone: nothing more can be written
-        self._close_pending = False
-        self._close_deadline = 0.0
+        self._handshake_wants_write = False
+        self._retry_len: int | None = None  # a write that hit WANT_WRITE must be retried this long
+        self._plain_out = bytearray()  # the plain-text 400 for plain HTTP on this port
         self._plain_reply = False
-        self._closed = False
+        self._dead = False
         self.extra_environ: dict[str, Any] = dict(server.extra_environ)
         super().__init__(server, sock, addr, adj, map)
-
-    # --- readiness ---------------------------------------------------------------------------
 
     # The loop asks every channel both questions on every turn: these are written out in full
     # (HTTPChannel's conditions inlined, no super() call) because they are the hottest code here.
 
     def readable(self) -> bool:
-        if self._close_pending or self._plain_reply:
+        if self._plain_reply:
             return False
         if self._handshaking:
-            return not self.will_close
+            return not (self.will_close or self._handshake_wants_write)
         return not (
             self.will_close
             or self.close_when_flushed
@@ -225,44 +217,43 @@ class TLSChannel(HTTPChannel):
         )
 
     def writable(self) -> bool:
-        return bool(
-            self._tls_out
-            or self._close_pending
-            or self.total_outbufs_len
-            or self.will_close
-            or self.close_when_flushed
-        )
+        if self._handshaking:
+            return self._handshake_wants_write or self.will_close or bool(self._plain_out)
+        return bool(self.total_outbufs_len or self.will_close or self.close_when_flushed)
 
     # --- reading -----------------------------------------------------------------------------
 
     def handle_read(self) -> None:
-        if self._tls is None:
-            self._start_tls()
+        if self._tls is None and not self._start_tls():
+            return
+        if self._handshaking and not self._do_handshake():
             return
         data = self._read_plaintext()
         if data:
             self.last_activity = time.time()
-            if self._handshaking:
-                return  # cannot happen: plaintext only flows after the handshake
             self.received(data)
 
-    def _start_tls(self) -> None:
+    def _start_tls(self) -> bool:
         """Peek at the first byte: a TLS record starts with 0x16, anything else is plain text."""
         try:
             first = self.socket.recv(1, socket.MSG_PEEK)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             self._force_close()
-            return
+            return False
         if not first:
             self._force_close()
-            return
+            return False
         if first[0] != 0x16:
             self._reject_plain_http()
-            return
-        self._tls = self.server.ssl_context.wrap_bio(self._incoming, self._outgoing, server_side=True)
-        self._read_plaintext()
+            return False
+        # Same descriptor, now wrapped: the loop's map is keyed by it and stays valid.
+        self._tls = self.server.ssl_context.wrap_socket(
+            self.socket, server_side=True, do_handshake_on_connect=False
+        )
+        self.socket = self._tls
+        return True
 
     def _reject_plain_http(self) -> None:
         try:
@@ -279,60 +270,82 @@ class TLSChannel(HTTPChannel):
             url,
         )
         self._plain_reply = True
+        self._plain_out += plain_http_reply(url)
+        self._send_plain()
+
+    def _send_plain(self) -> None:
+        try:
+            sent = self.socket.send(self._plain_out)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._force_close()
+            return
+        del self._plain_out[:sent]
+        if not self._plain_out:
+            self._force_close()
+
+    def _do_handshake(self) -> bool:
+        """One non-blocking step of the handshake; True once it is done."""
         with self._tls_lock:
-            self._tls_out += plain_http_reply(url)
-            self._flush_tls_out()
-        self._close_after_flush()
+            try:
+                self._tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._handshake_wants_write = False
+                return False
+            except ssl.SSLWantWriteError:
+                self._handshake_wants_write = True
+                return False
+            except (ssl.SSLError, OSError) as exc:
+                log.info("TLS handshake failed from %s:%s: %s", self.addr[0], self.addr[1], _reason(exc))
+                failed = True
+            else:
+                failed = False
+                self._handshake_done()
+        if failed:
+            self._force_close()
+            return False
+        return True
 
     def _read_plaintext(self) -> bytes:
-        """Read what the socket has, feed OpenSSL, return all the plaintext it now holds."""
-        try:
-            raw = self.socket.recv(_RECV_BYTES)
-        except BlockingIOError:
-            return b""
-        except OSError as exc:
-            if exc.errno not in _DISCONNECTED:
-                log.debug("TLS socket error from %s: %s", self.addr, exc)
-            self._force_close()
-            return b""
-        if not raw:
-            self._dead = True
-            self._force_close()
-            return b""
+        """All the plaintext available now, including what OpenSSL already decrypted.
+
+        Bytes OpenSSL holds (``pending()``) never wake ``select()``: leaving them would stall
+        pipelined requests that arrived in one TLS record.
+        """
         chunks: list[bytes] = []
         closing = False
+        tls = self._tls
         with self._tls_lock:
-            self._incoming.write(raw)
             try:
-                if self._handshaking:
-                    self._tls.do_handshake()
-                    self._handshake_done()
-                tls, incoming = self._tls, self._incoming
                 while True:
-                    chunk = tls.read(_RECORD_BYTES)
-                    if not chunk:  # the peer's close_notify (SSLObject may return b"")
+                    chunk = tls.recv(_RECORD_BYTES)
+                    if not chunk:  # EOF (with or without the client's close_notify)
                         closing = True
                         break
                     chunks.append(chunk)
-                    if not incoming.pending and not tls.pending():
-                        break  # all consumed: skip the SSLWantReadError a further read raises
-            except ssl.SSLWantReadError:
+                    if not tls.pending():
+                        break
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 pass
             except ssl.SSLZeroReturnError:
-                closing = True  # the client sent close_notify
-            except ssl.SSLError as exc:
-                log.info("TLS error from %s:%s: %s", self.addr[0], self.addr[1], exc.reason or exc)
-                self._flush_tls_out()  # deliver our alert, if any
                 closing = True
-            self._tls_out += self._outgoing.read()
-            self._flush_tls_out()
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                if getattr(exc, "errno", None) not in _DISCONNECTED:
+                    log.info("TLS error from %s:%s: %s", self.addr[0], self.addr[1], _reason(exc))
+                closing = True
         if closing:
-            self._close_after_flush()
+            self._dead = not chunks
+            if chunks:
+                self.close_when_flushed = True  # answer what arrived, then close
+            else:
+                self._force_close()
         return b"".join(chunks)
 
     def _handshake_done(self) -> None:
         tls = self._tls
         self._handshaking = False
+        self._handshake_wants_write = False
         name, _version, bits = tls.cipher() or ("", "", 0)
         facts = {"HTTPS": "on", "SSL_PROTOCOL": tls.version(), "SSL_CIPHER": name}
         facts["SSL_CIPHER_USEKEYSIZE"] = str(bits)
@@ -347,110 +360,64 @@ class TLSChannel(HTTPChannel):
     # --- writing -----------------------------------------------------------------------------
 
     def send(self, data: bytes, do_close: bool = True) -> int:
-        """Encrypt *data* and queue it for the socket; called by waitress from any thread."""
-        if self._dead or self._tls is None:
-            if do_close:
+        """Encrypt and send what the socket takes now; called by waitress from any thread.
+
+        After OpenSSL answered WANT_WRITE, the retry passes the same length (waitress hands us
+        a re-sliced, possibly longer buffer that starts with the same bytes).
+        """
+        tls = self._tls
+        if self._dead or tls is None or self._handshaking:
+            if do_close and self._dead:
                 self._force_close()
             return 0
         with self._tls_lock:
-            if len(self._tls_out) >= _TLS_OUT_HIGH_WATER:
-                self._flush_tls_out()
-                if len(self._tls_out) >= _TLS_OUT_HIGH_WATER:
-                    return 0
+            length = self._retry_len or min(len(data), _WRITE_BYTES)
             try:
-                sent = self._tls.write(data)
-            except ssl.SSLError as exc:
-                log.info("TLS write error to %s:%s: %s", self.addr[0], self.addr[1], exc)
+                sent = tls.send(data[:length])
+            except ssl.SSLWantWriteError:
+                self._retry_len = length
+                return 0
+            except ssl.SSLWantReadError:
+                return 0
+            except (ssl.SSLError, OSError, ValueError) as exc:
+                if getattr(exc, "errno", None) not in _DISCONNECTED:
+                    log.debug("TLS write error to %s: %s", self.addr, exc)
                 self._dead = True
                 sent = 0
-            if self._tls_out:
-                self._tls_out += self._outgoing.read()
-                self._flush_tls_out()
             else:
-                self._send_direct(self._outgoing.read())
+                self._retry_len = None
         if self._dead and do_close:
             self._force_close()
         return sent
 
-    def _send_direct(self, data: bytes) -> None:
-        """Send *data* when nothing is queued; keep what the socket does not take.  Hold the lock."""
-        sock = self.socket
-        if self._dead or sock is None:
-            self._dead = True
-            return
-        try:
-            sent = sock.send(data)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            if exc.errno not in _DISCONNECTED:
-                log.debug("TLS socket error to %s: %s", self.addr, exc)
-            self._dead = True
-            return
-        if sent < len(data):
-            self._tls_out += data[sent:]
-
-    def _flush_tls_out(self) -> None:
-        """Write queued encrypted bytes to the socket without blocking.  Hold ``_tls_lock``."""
-        sock = self.socket
-        if not self._tls_out or self._dead:
-            return
-        if sock is None:  # closed by the loop thread meanwhile
-            self._dead = True
-            self._tls_out.clear()
-            return
-        try:
-            sent = sock.send(self._tls_out)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            if exc.errno not in _DISCONNECTED:
-                log.debug("TLS socket error to %s: %s", self.addr, exc)
-            self._dead = True
-            self._tls_out.clear()
-            return
-        del self._tls_out[:sent]
-
     def handle_write(self) -> None:
-        with self._tls_lock:
-            self._flush_tls_out()
-        if self._tls_out:
-            return  # wait until the socket takes the rest
-        if self._close_pending or self._dead:
+        if self._plain_reply:
+            self._send_plain()
+            return
+        if self._handshaking:
+            if self.will_close:
+                self._force_close()
+            else:
+                self._do_handshake()
+            return
+        if self._dead:
             self._force_close()
             return
         super().handle_write()
 
     # --- closing -----------------------------------------------------------------------------
 
-    def _close_after_flush(self) -> None:
-        if self._tls_out and not self._dead:
-            self._close_pending = True
-            self._close_deadline = time.monotonic() + _CLOSE_LINGER
-        else:
-            self._force_close()
-
-    def handle_close(self) -> None:
-        """waitress asks to close: first let the encrypted tail of the response reach the peer."""
-        if self._tls_out and not self._dead and not self._closed:
-            if not self._close_pending:
-                self._close_pending = True
-                self._close_deadline = time.monotonic() + _CLOSE_LINGER
-            return
-        self._force_close()
-
     def _force_close(self) -> None:
-        self._close_pending = False
-        self._tls_out.clear()
-        if not self._closed:
-            self._closed = True
+        if self.socket is not None or self.connected:
             super().handle_close()
 
     def overdue(self, now_monotonic: float, now: float) -> bool:
-        """True when this channel is stuck: a handshake or a lingering close that took too long."""
-        if self._close_pending:
-            return now_monotonic >= self._close_deadline
-        return self._handshaking and now - self.creation_time >= HANDSHAKE_TIMEOUT
+        """True when this channel is stuck: a handshake (or a plain-text reply) that took too long."""
+        return (self._handshaking or self._plain_reply) and now - self.creation_time >= HANDSHAKE_TIMEOUT
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "reason", None) or str(exc)
 
 
 def close_channels(server: Any) -> None:
