@@ -44,8 +44,10 @@ from launcher.inspector import (
     ProxyLens,
     SchemeReport,
     Verdict,
+    flask_rows,
     inspect_target,
     target_for_servers,
+    tls_rows,
 )
 
 LEVEL_COLOUR = {"ok": "#15803d", "warn": "#b45309", "bad": "#b91c1c", "info": "#64748b"}
@@ -110,40 +112,13 @@ def column_html(column: SchemeReport) -> str:
     elif not flask.available:
         parts.append(f"<p>{_e(flask.note)}</p>")
     else:
-        rows: list[tuple[str, object]] = [
-            ("request.scheme", flask.scheme),
-            ("request.is_secure", flask.is_secure),
-            ("request.url_root", flask.url_root),
-            ("url_for(_external=True)", flask.url_for_external),
-            ("wsgi.url_scheme", flask.wsgi_url_scheme),
-            ("request.remote_addr", flask.remote_addr),
-            ("Host", flask.host),
-            ("X-Forwarded-Proto", flask.x_forwarded_proto),
-            ("read from", flask.final_url),
-        ]
-        parts.append(_facts_table(rows))
+        parts.append(_facts_table([*flask_rows(flask, short=True), ("read from", flask.final_url)]))
     parts.append("<h4>TLS (as the client saw it)</h4>")
     tls = column.tls
     if tls is None:
         parts.append("<p>No TLS connection.</p>")
     else:
-        parts.append(
-            _facts_table(
-                [
-                    ("Verified", "yes" if tls.verified else tls.verify_error),
-                    ("Version", tls.version),
-                    ("Cipher", f"{tls.cipher} ({tls.cipher_bits} bits)" if tls.cipher else None),
-                    ("ALPN", tls.alpn or "none"),
-                    ("SNI sent", tls.sni or "none (IP address)"),
-                    ("Subject", tls.subject),
-                    ("Issuer", tls.issuer),
-                    ("Names", ", ".join(tls.sans) if tls.sans else "none"),
-                    ("Expires", f"{tls.not_after} ({tls.days_left} days left)" if tls.not_after else None),
-                    ("Key", tls.key_type),
-                    ("SHA-256", tls.fingerprint_sha256),
-                ]
-            )
-        )
+        parts.append(_facts_table(tls_rows(tls, short=True)))
     parts.append(f"<h4>HSTS</h4><p>{_e(column.hsts or 'none')}</p>")
     parts.append("<h4>Cookies set</h4>")
     if not column.cookies:

@@ -69,7 +69,7 @@ from launcher.inspector.targets import (
     target_for_servers,
     target_for_url,
 )
-from launcher.inspector.text import MARK, proxy_lens_text, render_text
+from launcher.inspector.text import MARK, flask_rows, proxy_lens_text, render_text, tls_rows
 from launcher.inspector.urls import LOOPBACK_NAMES, is_ip, is_loopback_host
 from launcher.inspector.verdicts import scheme_verdicts
 
@@ -103,6 +103,7 @@ __all__ = [
     "Target",
     "Verdict",
     "client_context",
+    "flask_rows",
     "inspect_servers",
     "inspect_target",
     "is_ip",
@@ -120,5 +121,6 @@ __all__ = [
     "target_for_path",
     "target_for_servers",
     "target_for_url",
+    "tls_rows",
     "worst_level",
 ]

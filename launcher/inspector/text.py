@@ -79,6 +79,49 @@ def _table(rows: list[tuple[str, str, str]]) -> list[str]:
     return lines
 
 
+#: What Flask saw: (attribute of FlaskView, label in the text report, shorter label for a narrow GUI column).
+_FLASK_FIELDS = (
+    ("scheme", "request.scheme", "request.scheme"),
+    ("is_secure", "request.is_secure", "request.is_secure"),
+    ("url_root", "request.url_root", "request.url_root"),
+    ("url_for_external", "url_for('index', _external=True)", "url_for(_external=True)"),
+    ("wsgi_url_scheme", "environ['wsgi.url_scheme']", "wsgi.url_scheme"),
+    ("remote_addr", "request.remote_addr", "request.remote_addr"),
+    ("host", "Host", "Host"),
+    ("x_forwarded_proto", "X-Forwarded-Proto received", "X-Forwarded-Proto"),
+)
+
+
+def flask_rows(flask: FlaskView, *, short: bool = False) -> list[tuple[str, object]]:
+    """What Flask saw as (label, value) rows, the same facts for the text report and the GUI.
+
+    *short* picks the shorter labels the GUI's narrow columns use.  A value of None means "not
+    reported"; callers show it as "-".  Limits: only meaningful when ``flask.available``; the
+    TLS-in-environ and "read from" rows are left to the caller (the two forms show them differently).
+    """
+    return [(brief if short else label, getattr(flask, attr)) for attr, label, brief in _FLASK_FIELDS]
+
+
+def tls_rows(tls: TLSFacts, *, short: bool = False) -> list[tuple[str, object]]:
+    """The TLS connection as the client saw it, as (label, value) rows for the text report and the GUI.
+
+    *short* picks the shorter labels the GUI uses.  A value of None means unknown; callers show "-".
+    """
+    return [
+        ("Verified", "yes" if tls.verified else tls.verify_error),
+        ("Version", tls.version),
+        ("Cipher", f"{tls.cipher} ({tls.cipher_bits} bits)" if tls.cipher else None),
+        ("ALPN", tls.alpn or "none"),
+        ("SNI sent", tls.sni or "none (IP address)"),
+        ("Subject", tls.subject),
+        ("Issuer", tls.issuer),
+        ("Names" if short else "Names (SAN)", ", ".join(tls.sans) if tls.sans else "none"),
+        ("Expires", f"{tls.not_after} ({tls.days_left} days left)" if tls.not_after else None),
+        ("Key", tls.key_type),
+        ("SHA-256", tls.fingerprint_sha256),
+    ]
+
+
 def _flask_lines(flask: FlaskView) -> list[str]:
     if not flask.available:
         return [f"  {flask.note}"]
@@ -88,16 +131,7 @@ def _flask_lines(flask: FlaskView) -> list[str]:
         else ""
     )
     lines = [f"  from GET {flask.inspect_url}{via}:"]
-    rows = [
-        ("request.scheme", flask.scheme),
-        ("request.is_secure", flask.is_secure),
-        ("request.url_root", flask.url_root),
-        ("url_for('index', _external=True)", flask.url_for_external),
-        ("environ['wsgi.url_scheme']", flask.wsgi_url_scheme),
-        ("request.remote_addr", flask.remote_addr),
-        ("Host", flask.host),
-        ("X-Forwarded-Proto received", flask.x_forwarded_proto),
-    ]
+    rows = flask_rows(flask)
     if flask.tls:
         rows.append(("TLS in the WSGI environ", f"{flask.tls.get('version')} {flask.tls.get('cipher')}"))
     lines += [f"    {k:<34} {'-' if v is None else v}" for k, v in rows]
@@ -105,20 +139,7 @@ def _flask_lines(flask: FlaskView) -> list[str]:
 
 
 def _tls_lines(tls: TLSFacts) -> list[str]:
-    rows = [
-        ("Verified", "yes" if tls.verified else tls.verify_error),
-        ("Version", tls.version),
-        ("Cipher", f"{tls.cipher} ({tls.cipher_bits} bits)" if tls.cipher else None),
-        ("ALPN", tls.alpn or "none"),
-        ("SNI sent", tls.sni or "none (IP address)"),
-        ("Subject", tls.subject),
-        ("Issuer", tls.issuer),
-        ("Names (SAN)", ", ".join(tls.sans) if tls.sans else "none"),
-        ("Expires", f"{tls.not_after} ({tls.days_left} days left)" if tls.not_after else None),
-        ("Key", tls.key_type),
-        ("SHA-256", tls.fingerprint_sha256),
-    ]
-    return [f"    {k:<12} {'-' if v is None else v}" for k, v in rows]
+    return [f"    {k:<12} {'-' if v is None else v}" for k, v in tls_rows(tls)]
 
 
 def _column_text(c: SchemeReport) -> list[str]:
