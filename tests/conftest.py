@@ -1,9 +1,12 @@
-"""Shared fixtures: a generated CA and leaf, and real servers on free loopback ports."""
+"""Shared fixtures: a generated CA and leaf, real servers on free loopback ports, a temporary HOME,
+and the Debian tools (certutil, chromium) the trust and browser tests need."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -74,3 +77,75 @@ def _wait_records(sink, count: int, timeout: float = 5.0) -> list:
     while len(records := sink.snapshot()) < count and time.monotonic() < deadline:
         time.sleep(0.005)
     return records
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary HOME (``tmp_path / "home"``) set in the environment: the stores read HOME at call time."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HOME", str(h))
+    return h
+
+
+#: Headless Debian chromium in a container: no sandbox (root), nothing fetched in the background.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def _find_tool(command: str) -> str | None:
+    if command == "chromium":
+        return shutil.which("chromium") or shutil.which("chromium-browser")
+    return shutil.which(command)
+
+
+def _apt_tools_or_skip(tools: dict[str, str]) -> dict[str, str]:
+    """The paths of *tools* (command -> Debian package).
+
+    Missing ones are installed with apt-get when running as root with apt-get at hand (as in CI);
+    when one is still missing the test is skipped, with the apt-get command in the reason.
+    """
+    missing = [package for command, package in tools.items() if not _find_tool(command)]
+    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(
+            ["apt-get", "install", "-y", "--no-install-recommends", *missing],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            capture_output=True,
+            check=False,
+            timeout=900,
+        )
+    found = {command: _find_tool(command) for command in tools}
+    lacking = [tools[command] for command, path in found.items() if not path]
+    if lacking:
+        pytest.skip(
+            f"needs {' and '.join(tools)} and cannot install them (not root or no apt-get):"
+            f" apt-get install {' '.join(lacking)}"
+        )
+    return {command: path for command, path in found.items() if path}
+
+
+@pytest.fixture(scope="session")
+def certutil() -> str:
+    """The path of certutil (libnss3-tools), installed when missing and root; else the test is skipped."""
+    return _apt_tools_or_skip({"certutil": "libnss3-tools"})["certutil"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian chromium, installed (with certutil for its NSS database) when missing and root;
+    otherwise the test is skipped.  Use with ``chromium_flags``."""
+    return _apt_tools_or_skip({"chromium": "chromium", "certutil": "libnss3-tools"})["chromium"]
+
+
+@pytest.fixture(scope="session")
+def chromium_flags() -> list[str]:
+    """``CHROMIUM_FLAGS`` as a fresh list: headless, no sandbox, no background traffic."""
+    return list(CHROMIUM_FLAGS)

@@ -11,7 +11,6 @@ to the Chromium store (``--store chromium``) so the machine's system store is ne
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -21,52 +20,13 @@ import pytest
 pytestmark = pytest.mark.browser
 
 HTTPS_TEXT = "This page came to you over HTTPS"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser_tools() -> str:
-    """chromium and certutil, installed with apt-get when missing and running as root (as in CI)."""
-    missing = [
-        pkg
-        for pkg, tool in (("chromium", _chromium()), ("libnss3-tools", shutil.which("certutil")))
-        if not tool
-    ]
-    if missing and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", *missing],
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-            capture_output=True,
-            check=False,
-            timeout=900,
-        )
-    chromium = _chromium()
-    if not chromium or not shutil.which("certutil"):
-        pytest.skip(
-            "needs Debian chromium and certutil and cannot install them (not root or no apt-get):"
-            " apt-get install chromium libnss3-tools"
-        )
-    return chromium
-
-
-def open_page(chromium: str, url: str, home: Path) -> tuple[str, str]:
+def open_page(chromium: str, flags: list[str], url: str, home: Path) -> tuple[str, str]:
     """Load ``url`` in a fresh headless Chromium profile with HOME=home; return (DOM, stderr)."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         proc = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
+            [chromium, *flags, f"--user-data-dir={profile}", "--dump-dom", url],
             env={**os.environ, "HOME": str(home)},
             capture_output=True,
             text=True,
@@ -84,39 +44,37 @@ def trust(action: str, cert_dir: Path, capsys: pytest.CaptureFixture[str]) -> st
 
 @pytest.mark.timeout(900)  # the first run in CI may install chromium
 def test_chromium_trusts_the_local_ca_only_while_installed(
-    browser_tools: str,
+    chromium: str,
+    chromium_flags: list[str],
+    home: Path,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     make_servers,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from flaskapp import create_app
     from launcher.certs import CertStore
 
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))  # the trust store reads HOME at call time
     cert_dir = tmp_path / "certs"
     servers = make_servers(create_app(), cert_store=CertStore(cert_dir))
     https_url, http_url = servers.https.url, servers.http.url
     assert https_url.startswith("https://127.0.0.1:")
 
     # 1. Not trusted yet: Chromium refuses the certificate and renders nothing.
-    dom, err = open_page(browser_tools, https_url, home)
+    dom, err = open_page(chromium, chromium_flags, https_url, home)
     assert "ERR_CERT_AUTHORITY_INVALID" in err, err[-2000:]
     assert HTTPS_TEXT not in dom and dom.strip() == ""
 
     # 2. After `trust install`: the page loads and knows it came over HTTPS.
     out = trust("install", cert_dir, capsys)
     assert "now trusts" in out, out
-    dom, err = open_page(browser_tools, https_url, home)
+    dom, err = open_page(chromium, chromium_flags, https_url, home)
     assert HTTPS_TEXT in dom, (dom[-2000:], err[-2000:])
     assert "ERR_CERT" not in err
 
     # 3. With the HTTP→HTTPS redirect on, the http:// URL lands on the https:// page.
     servers.policy.redirect_https = True
     before = len(servers.sink.snapshot())
-    dom, err = open_page(browser_tools, http_url, home)
+    dom, err = open_page(chromium, chromium_flags, http_url, home)
     assert HTTPS_TEXT in dom, (dom[-2000:], err[-2000:])
     assert https_url in dom  # the page's url_root is the https:// one
     seen = [(r.listener, r.status, r.path) for r in servers.sink.snapshot()[before:]]
@@ -126,6 +84,6 @@ def test_chromium_trusts_the_local_ca_only_while_installed(
     # 4. After `trust uninstall`: refused again.
     out = trust("uninstall", cert_dir, capsys)
     assert "removed" in out, out
-    dom, err = open_page(browser_tools, https_url, home)
+    dom, err = open_page(chromium, chromium_flags, https_url, home)
     assert "ERR_CERT_AUTHORITY_INVALID" in err, err[-2000:]
     assert HTTPS_TEXT not in dom and dom.strip() == ""

@@ -15,7 +15,6 @@ import http.cookiejar
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import struct
@@ -1023,8 +1022,6 @@ def test_real_trusted_proxy_changes_what_flask_thinks(served: Any, tls_client: s
 
 # =========================================================================== real browser
 
-CHROMIUM = shutil.which("chromium")
-CERTUTIL = shutil.which("certutil")
 NON_LOOPBACK_NAME = "demo.test"  # mapped to 127.0.0.1 inside chromium: a host that is not loopback by name
 
 
@@ -1138,17 +1135,22 @@ class DevTools:
 
 
 @pytest.fixture(scope="module")
-def browser(served: Any, cert_store: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
+def browser(
+    served: Any,
+    cert_store: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    chromium: str,
+    certutil: str,
+    chromium_flags: list[str],
+) -> Iterator[DevTools]:
     """Headless Debian chromium that trusts the generated CA (through a temporary NSS database)."""
-    if not (CHROMIUM and CERTUTIL):
-        pytest.skip("needs Debian chromium and certutil (scripts/bootstrap.sh test installs them)")
     home = tmp_path_factory.mktemp("browser-home")
     nssdb = home / ".pki" / "nssdb"
     nssdb.mkdir(parents=True)
-    subprocess.run([CERTUTIL, "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True)
+    subprocess.run([certutil, "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True)
     subprocess.run(
         [
-            CERTUTIL,
+            certutil,
             "-d",
             f"sql:{nssdb}",
             "-A",
@@ -1165,15 +1167,8 @@ def browser(served: Any, cert_store: Any, tmp_path_factory: pytest.TempPathFacto
     log = (home / "chromium.log").open("wb")
     proc = subprocess.Popen(
         [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            chromium,
+            *chromium_flags,
             f"--user-data-dir={profile}",
             "--remote-debugging-port=0",
             f"--host-resolver-rules=MAP {NON_LOOPBACK_NAME} 127.0.0.1",

@@ -31,37 +31,6 @@ from launcher.trust import (
 )
 
 
-def ensure_certutil() -> None:
-    """Install libnss3-tools when missing and we are root (as in CI); otherwise skip with the reason."""
-    if shutil.which("certutil"):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", "libnss3-tools"],
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-            capture_output=True,
-            check=False,
-        )
-    if not shutil.which("certutil"):
-        pytest.skip(
-            "certutil (libnss3-tools) is missing and cannot be installed: apt-get install libnss3-tools"
-        )
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A temporary HOME: the stores must read HOME at call time."""
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    return h
-
-
-@pytest.fixture
-def certutil() -> None:
-    ensure_certutil()
-
-
 def make_ca(directory: Path) -> LocalCA:
     store = CertStore(directory)
     store.ensure_ca()
@@ -89,7 +58,7 @@ def test_chromium_store_reads_home_at_call_time(home: Path) -> None:
     assert chromium_store().db_dir == home / ".pki" / "nssdb"
 
 
-def test_nss_install_status_uninstall(home: Path, tmp_path: Path, certutil: None) -> None:
+def test_nss_install_status_uninstall(home: Path, tmp_path: Path, certutil: str) -> None:
     ca = make_ca(tmp_path / "certs")
     store = chromium_store()
     assert store.available, store.reason
@@ -115,7 +84,7 @@ def test_nss_install_status_uninstall(home: Path, tmp_path: Path, certutil: None
     assert not store.uninstall(ca).changed
 
 
-def test_nss_status_false_for_untrusted_entry(home: Path, tmp_path: Path, certutil: None) -> None:
+def test_nss_status_false_for_untrusted_entry(home: Path, tmp_path: Path, certutil: str) -> None:
     """Present but without the SSL 'C' trust flag is not trusted."""
     ca = make_ca(tmp_path / "certs")
     store = chromium_store()
@@ -128,7 +97,7 @@ def test_nss_status_false_for_untrusted_entry(home: Path, tmp_path: Path, certut
 
 @pytest.mark.parametrize("remove", ["first", "second"])
 def test_nss_uninstall_leaves_same_nickname_other_fingerprint(
-    home: Path, tmp_path: Path, certutil: None, remove: str
+    home: Path, tmp_path: Path, certutil: str, remove: str
 ) -> None:
     """Two CAs made on this machine share a subject, hence an NSS nickname; only ours goes."""
     first, second = make_ca(tmp_path / "a"), make_ca(tmp_path / "b")
@@ -169,7 +138,7 @@ def test_nss_missing_firefox_db_is_unavailable(home: Path) -> None:
         assert store.reason == f"no NSS database at {home / 'nope'}"
 
 
-def test_firefox_profiles_found_and_trusted(home: Path, tmp_path: Path, certutil: None) -> None:
+def test_firefox_profiles_found_and_trusted(home: Path, tmp_path: Path, certutil: str) -> None:
     profile = home / ".mozilla" / "firefox" / "abcd1234.default-release"
     profile.mkdir(parents=True)
     (home / ".mozilla" / "firefox" / "no-db-profile").mkdir()
@@ -190,7 +159,7 @@ def test_firefox_profiles_found_and_trusted(home: Path, tmp_path: Path, certutil
     assert firefox.status(ca) and not chromium_store().status(ca)
 
 
-def test_nss_failure_is_trust_error(home: Path, tmp_path: Path, certutil: None) -> None:
+def test_nss_failure_is_trust_error(home: Path, tmp_path: Path, certutil: str) -> None:
     """A different subject cannot take a nickname NSS already uses: a clear TrustError, not a crash."""
     ca = make_ca(tmp_path / "certs")
     store = chromium_store()
@@ -433,7 +402,7 @@ def test_default_stores_per_platform(home: Path) -> None:
 
 
 def test_cli_trust_status_install_uninstall(
-    home: Path, tmp_path: Path, certutil: None, capsys: pytest.CaptureFixture[str]
+    home: Path, tmp_path: Path, certutil: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from launcher.cli import main
 

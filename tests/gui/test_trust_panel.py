@@ -8,9 +8,7 @@ never touch the machine's own trust store (as root, the real one would run updat
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,31 +22,10 @@ from launcher.gui.trustpanel import TrustConfirmDialog
 from launcher.trust import DebianSystemStore, LocalCA, chromium_store
 
 
-def ensure_certutil() -> None:
-    """Install libnss3-tools when missing and we are root (as in CI); otherwise skip with the reason."""
-    if shutil.which("certutil"):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "--no-install-recommends", "libnss3-tools"],
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-            capture_output=True,
-            check=False,
-        )
-    if not shutil.which("certutil"):
-        pytest.skip(
-            "certutil (libnss3-tools) is missing and cannot be installed: apt-get install libnss3-tools"
-        )
-
-
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A temporary HOME (the stores read it at call time) with certutil at hand."""
-    ensure_certutil()
-    h = tmp_path / "home"
-    h.mkdir()
-    monkeypatch.setenv("HOME", str(h))
-    return h
+def home(home: Path, certutil: str) -> Path:
+    """The temporary HOME of tests/conftest.py (the stores read it at call time), with certutil at hand."""
+    return home
 
 
 @pytest.fixture
