@@ -108,6 +108,17 @@ class LoadLoop(threading.Thread):
                 time.sleep(0.1)
 
 
+def close_window(app, window, tmp: Path | str) -> None:
+    """Close *window* (up to 3 s for the close to go through the event loop), shut it down, remove *tmp*."""
+    window.close()
+    settle = time.monotonic() + 3
+    while window.isVisible() and time.monotonic() < settle:
+        app.processEvents()
+        time.sleep(0.01)
+    window.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_load(seconds: float, rate: float | None = None) -> dict[str, float | int | str]:
     """Load both listeners for *seconds*: at *rate* requests/s in total (paced), or flat out."""
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
@@ -223,13 +234,7 @@ def run_load(seconds: float, rate: float | None = None) -> dict[str, float | int
             e.strip().splitlines()[-1] for e in loads[0].errors + loads[1].errors if e.strip()
         )[:300],
     }
-    window.close()
-    settle = time.monotonic() + 3
-    while window.isVisible() and time.monotonic() < settle:
-        app.processEvents()
-        time.sleep(0.01)
-    window.shutdown()
-    shutil.rmtree(tmp, ignore_errors=True)
+    close_window(app, window, tmp)
     return result
 
 
@@ -348,13 +353,7 @@ def run_reloads(count: int) -> dict[str, float | int | str]:
     heartbeat.stop()
     reloads = panel.reloader.reloads if panel.reloader is not None else 0
     errors = panel.error_label.text() if panel.error_label.isVisibleTo(window) else ""
-    window.close()
-    settle = time.monotonic() + 3
-    while window.isVisible() and time.monotonic() < settle:
-        app.processEvents()
-        time.sleep(0.01)
-    window.shutdown()
-    shutil.rmtree(tmp, ignore_errors=True)
+    close_window(app, window, tmp)
     stalls = sorted(gaps)
     return {
         "saves": count,
