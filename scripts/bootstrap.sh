@@ -5,6 +5,7 @@
 #   scripts/bootstrap.sh test    what the tests need (adds chromium, certutil, fonts, test extras)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 purpose="${1:-app}"
 
 # Qt's libraries for the offscreen platform, plus the xcb ones a real window needs (DESIGN.md).
@@ -16,23 +17,7 @@ test_pkgs=(chromium libnss3-tools ca-certificates openssl xvfb xauth nghttp2-cli
 pkgs=("${qt_pkgs[@]}")
 [ "$purpose" = test ] && pkgs+=("${test_pkgs[@]}")
 
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "note: not a Debian/Ubuntu system; make sure Qt 6's runtime libraries are installed: ${missing[*]}" >&2
-  elif [ "$(id -u)" = 0 ]; then
-    echo "Installing Debian packages: ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "Some Debian packages are missing. Install them with:" >&2
-    echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
-  fi
-fi
+ensure_debs "$purpose" "${pkgs[@]}" || true
 
 python="${PYTHON:-python3}"
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then

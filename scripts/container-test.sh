@@ -7,23 +7,11 @@
 # The tests skip, saying why, where podman cannot run (not root, no podman).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 scripts/bootstrap.sh test
 
-pkgs=(podman runc debootstrap iproute2)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing Debian packages: ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  else
-    echo "note: missing ${missing[*]}: the container tests will be skipped" >&2
-  fi
-fi
+ensure_debs "the container tests" podman runc debootstrap iproute2 \
+  || echo "note: the container tests will be skipped" >&2
 if ! .venv/bin/python -c 'import vncdotool' 2>/dev/null; then
   .venv/bin/python -m pip install -q --disable-pip-version-check vncdotool
 fi
