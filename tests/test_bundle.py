@@ -171,8 +171,8 @@ def test_serve_both_schemes_verified_against_the_ca_then_sigterm(serving) -> Non
     assert re.search(r'http "GET / HTTP/1.1" 200', out), out
 
 
-def test_gui_opens_offscreen_and_quits(bundle: Path, tmp_path: Path, clean_env: dict[str, str]) -> None:
-    env = dict(clean_env, QT_QPA_PLATFORM="offscreen")
+def _open_window_then_close(bundle: Path, tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Open the bundle's window, let it run 3 s, close it with Ctrl+C; (exit code, output)."""
     proc = subprocess.Popen(
         [str(bundle), "gui", "--cert-dir", str(tmp_path / "certs")],
         stdout=subprocess.PIPE,
@@ -189,7 +189,12 @@ def test_gui_opens_offscreen_and_quits(bundle: Path, tmp_path: Path, clean_env: 
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 0, out
+    return proc.returncode, out
+
+
+def test_gui_opens_offscreen_and_quits(bundle: Path, tmp_path: Path, clean_env: dict[str, str]) -> None:
+    code, out = _open_window_then_close(bundle, tmp_path, dict(clean_env, QT_QPA_PLATFORM="offscreen"))
+    assert code == 0, out
     assert "Traceback" not in out and "Could not load the Qt platform plugin" not in out, out
     # Closing the window saved its settings (geometry, last tab): the window existed.
     settings = tmp_path / "config" / "flask-https-launcher" / "Flask HTTPS Launcher.conf"
@@ -212,27 +217,11 @@ def test_gui_opens_on_a_real_x_server(bundle: Path, tmp_path: Path, clean_env: d
         deadline = time.monotonic() + 10
         while not Path(f"/tmp/.X11-unix/X{display}").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        env = dict(clean_env, DISPLAY=f":{display}")
-        proc = subprocess.Popen(
-            [str(bundle), "gui", "--cert-dir", str(tmp_path / "certs")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-        try:
-            time.sleep(3)
-            assert proc.poll() is None, proc.communicate()[0]
-            proc.send_signal(signal.SIGINT)
-            out, _ = proc.communicate(timeout=20)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+        code, out = _open_window_then_close(bundle, tmp_path, dict(clean_env, DISPLAY=f":{display}"))
     finally:
         server.terminate()
         server.wait(10)
-    assert proc.returncode == 0, out
+    assert code == 0, out
     assert "Traceback" not in out and "platform plugin" not in out, out
     assert (tmp_path / "config" / "flask-https-launcher" / "Flask HTTPS Launcher.conf").is_file()
 
