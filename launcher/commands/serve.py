@@ -167,13 +167,6 @@ def resolve_app_target(target: str | None, chdir: Path | None) -> Any:
     return resolve_target(target, chdir)
 
 
-def load_target_app(target: str | None, chdir: Path | None) -> Any:
-    """The bundled demo app, or the user's app resolved like ``flask --app``."""
-    from launcher.apptarget import load_app
-
-    return load_app(resolve_app_target(target, chdir))
-
-
 class _LineHandler(logging.Handler):
     """Prints the launcher's notices (wrong protocol on a port, TLS errors) as plain lines."""
 
