@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from launcher import __version__
 from launcher.errors import LauncherError
+from launcher.remote.wire import CHILD_COMMAND
 
 PROG = "flask-launcher"
 COMMANDS = ("serve", "cert", "trust", "inspect", "gui")
@@ -57,6 +58,11 @@ def has_display() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == [CHILD_COMMAND]:  # the window's server process (launcher.remote)
+        from launcher.remote.child import main as child_main
+
+        return child_main(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

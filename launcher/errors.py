@@ -62,6 +62,10 @@ class ServerError(LauncherError):
     """A listener cannot start."""
 
 
+class ServerProcessError(ServerError):
+    """The process that runs the servers for the window exited or cannot be reached."""
+
+
 class ListenError(ServerError):
     """Binding or listening on the requested address failed."""
 

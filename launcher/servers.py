@@ -199,12 +199,24 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
+    """The host part of a URL for a listener bound to *host* (a wildcard becomes loopback)."""
     if host in ("0.0.0.0", ""):
         return "127.0.0.1"
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
+
+
+def cert_hosts_for(host: str, extra_hosts: Iterable[str] = ()) -> tuple[str, ...]:
+    """The names a leaf for servers bound to *host* must cover: the defaults, *host*, the extras."""
+    from launcher.certs import DEFAULT_HOSTS
+
+    hosts = list(DEFAULT_HOSTS)
+    for name in (host, *extra_hosts):
+        if name and name not in ("0.0.0.0", "::") and name not in hosts:
+            hosts.append(name)
+    return tuple(hosts)
 
 
 StateCallback = Callable[["Listener", ListenerState], None]
@@ -265,7 +277,7 @@ class Listener:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{_url_host(self.host)}:{self.port}/"
+        return f"{self.scheme}://{url_host(self.host)}:{self.port}/"
 
     def add_state_callback(self, callback: StateCallback) -> None:
         """``callback(listener, state)`` runs in whichever thread changed the state."""
@@ -435,13 +447,7 @@ class Servers:
 
     def cert_hosts(self) -> tuple[str, ...]:
         """The names the generated leaf must cover: the defaults, the bind host, any extra."""
-        from launcher.certs import DEFAULT_HOSTS
-
-        hosts = list(DEFAULT_HOSTS)
-        for name in (self.host, *self.extra_hosts):
-            if name and name not in ("0.0.0.0", "::") and name not in hosts:
-                hosts.append(name)
-        return tuple(hosts)
+        return cert_hosts_for(self.host, self.extra_hosts)
 
     def _ssl_context(self) -> ssl.SSLContext:
         self.cert_store.ensure(hosts=self.cert_hosts())
@@ -488,6 +494,44 @@ class Servers:
         """Serve *app* from now on: the running listeners restart with it."""
         self.app = app
         return self.restart(grace=grace)
+
+    def serve_target(
+        self, target: Any, *, fresh: bool = True, grace: float = 0.5
+    ) -> tuple[Any, list[Exception]]:
+        """Load *target* (a ``launcher.apptarget.AppTarget``) and serve it; (the app, restart errors).
+
+        Raises ``AppLoadError`` when it does not load: nothing changes then.
+        """
+        from launcher.apptarget import load_app
+
+        app = load_app(target, fresh=fresh)
+        return app, self.set_app(app, grace=grace)
+
+    def make_reloader(
+        self,
+        target: Any,
+        *,
+        on_reloaded: Callable[[Any, list[Exception]], None],
+        on_error: Callable[[Exception], None],
+        on_change: Callable[[frozenset[Path]], None],
+        grace: float = 0.5,
+    ) -> Any:
+        """A ``launcher.reload.Reloader`` for *target* that serves each good reload here.
+
+        ``on_reloaded(app, errors)`` follows each swap; all callbacks run in the watcher's thread.
+        """
+        from launcher.reload import Reloader
+
+        def swap(app: Any) -> list[Exception]:
+            errors = self.set_app(app, grace=grace)
+            on_reloaded(app, errors)
+            return errors
+
+        return Reloader(target, swap, on_error=on_error, on_change=on_change)
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop both listeners (what ``RemoteServers.close`` does for its process)."""
+        self.stop_all(timeout=timeout)
 
     def reload_tls(self) -> None:
         """Restart HTTPS, if it runs, so it serves the certificate now in the store."""

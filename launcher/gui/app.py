@@ -44,9 +44,9 @@ def load_app_target(target: str | AppTarget) -> tuple[AppTarget, Any]:
 def settle_heap() -> None:
     """Move everything allocated so far (Qt, Flask, the window) out of the garbage collector's way.
 
-    The servers run in this process; a full collection that walks every module object holds the
-    GIL for ~40 ms (measured under load), a visible stall of the window.  After ``gc.freeze()``
-    full collections only walk what was made since (request records, mostly): ~4 ms.
+    A full collection walks every module object: ~40 ms with servers in this process under load
+    (they share the GIL), a visible stall.  After ``gc.freeze()`` full collections only walk what
+    was made since (request records, mostly): ~4 ms.
     """
     gc.collect()
     gc.freeze()
@@ -76,19 +76,20 @@ def run_gui(
         settings.clear()
         settings.sync()
 
-    flask_app = None
     target: AppTarget | None = None
     load_error: AppLoadError | None = None
     if app_target:  # a non-empty string, or an AppTarget
+        # Resolved here (a missing FLASK_APP shows at once); loaded by the server process, which
+        # the window starts: an import error shows in the app selector, the demo app serves.
         target = as_target(app_target)
         try:
-            target, flask_app = load_app_target(target)
+            from launcher.apptarget import resolve_target
+
+            target = resolve_target(target)
         except AppLoadError as exc:
             load_error = exc
 
-    window = MainWindow(
-        cert_dir=cert_dir, settings=settings, app=flask_app, app_target=target, app_error=load_error
-    )
+    window = MainWindow(cert_dir=cert_dir, settings=settings, app_target=target, app_error=load_error)
     restore_hooks = install_exception_hooks(window.exception_router)
     if load_error is not None:
         window.report_exception(load_error)

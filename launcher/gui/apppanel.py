@@ -4,7 +4,8 @@
 ``package``, ``path/to/app.py``; empty with a folder: ``FLASK_APP``, ``.flaskenv``, ``wsgi.py`` or
 ``app.py`` there, as ``flask`` does), a working folder and the last ten targets (settings).
 
-Loading runs in a worker thread (``launcher.apptarget.load_app``).  When it fails the servers are
+Loading runs in a worker thread (``servers.serve_target``: ``launcher.apptarget.load_app`` in this
+process, or in the server process for ``launcher.remote.RemoteServers``).  When it fails the servers are
 left exactly as they were (stopped stays stopped, running ones keep the old app) and the panel shows
 the one-line message with the user's traceback behind "Details".  When it works the servers get the
 new app (``Servers.set_app``: running listeners restart; requests in flight get ``GRACE`` seconds).
@@ -51,7 +52,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from launcher.apptarget import AppTarget, load_app, resolve_target
+from launcher.apptarget import AppTarget, resolve_target
 from launcher.errors import AppLoadError, LauncherError
 from launcher.gui.settings import Settings
 from launcher.gui.tasks import TaskRunner
@@ -504,8 +505,12 @@ class AppPanel(QGroupBox):
 
     # --- loading ---------------------------------------------------------------------------------------
 
-    def apply(self) -> None:
-        """Load what the form names in a worker thread; serve it if it loads (see the module doc)."""
+    def apply(self, *, announce_failure: bool = False) -> None:
+        """Load what the form names in a worker thread; serve it if it loads (see the module doc).
+
+        *announce_failure*: a load error also goes to the window's banner (``problem``), as for
+        the app named on the command line.
+        """
         if self._busy or self._closing:
             return
         target = self.form_target()
@@ -519,14 +524,24 @@ class AppPanel(QGroupBox):
 
         def work() -> Switched:
             resolved = target if is_demo(target) else resolve_target(target)
-            app = load_app(resolved)  # AppLoadError: nothing below happens, nothing changed
             if old is not None:
                 self._active_reloader = None
                 old.stop()
-            return Switched(resolved, app, servers.set_app(app, grace=GRACE))
+            # AppLoadError: nothing changed (the old app keeps serving; reload on change is
+            # started again for it by _load_failed).
+            app, errors = servers.serve_target(resolved, fresh=True, grace=GRACE)
+            return Switched(resolved, app, errors)
+
+        def failed(exc: BaseException) -> None:
+            if old is not None and self.reloader is old:
+                self.reloader = None  # the worker stopped it; _sync_reloader starts a new one
+            self._load_failed(exc)
+            if announce_failure and isinstance(exc, LauncherError):
+                self.problem.emit(exc)
+            self._sync_reloader()
 
         self._set_busy(True)
-        self.tasks.submit(work, on_done=self._switched, on_error=self._load_failed, name="launcher-app-load")
+        self.tasks.submit(work, on_done=self._switched, on_error=failed, name="launcher-app-load")
 
     def _switched(self, result: Switched) -> None:
         self.reloader = None  # the worker stopped it (the controls were disabled meanwhile)
@@ -588,8 +603,8 @@ class AppPanel(QGroupBox):
         if target is not None and not is_demo(target):
 
             def work() -> Switched:
-                app = load_app(target, fresh=True)
-                return Switched(target, app, servers.set_app(app, grace=GRACE))
+                app, errors = servers.serve_target(target, fresh=True, grace=GRACE)
+                return Switched(target, app, errors)
 
             self._set_busy(True)
             self.tasks.submit(
@@ -624,23 +639,15 @@ class AppPanel(QGroupBox):
         self._sync_reloader()
 
     def _make_reloader(self, target: AppTarget) -> Reloader:
-        servers = self.servers
-        changed = _emitter(self._bridge, "changed")
-        reloaded = _emitter(self._bridge, "reloaded")
-        failed = _emitter(self._bridge, "failed")
-        holder: list[Reloader] = []
-
-        def swap(app: Any) -> list[Exception]:
-            # Runs in the watcher thread.  A reloader that was replaced or stopped swaps nothing.
-            if self._closing or not holder or self._active_reloader is not holder[0]:
-                return []
-            errors = servers.set_app(app, grace=GRACE)
-            reloaded(app, errors)
-            return errors
-
-        reloader = Reloader(target, swap, on_error=failed, on_change=changed)
-        holder.append(reloader)
-        return reloader
+        # The servers make it: in this process a ``launcher.reload.Reloader``, for servers in a
+        # child process one that runs there.  Callbacks come from another thread: via the bridge.
+        return self.servers.make_reloader(
+            target,
+            on_reloaded=_emitter(self._bridge, "reloaded"),
+            on_error=_emitter(self._bridge, "failed"),
+            on_change=_emitter(self._bridge, "changed"),
+            grace=GRACE,
+        )
 
     def _sync_reloader(self) -> None:
         """Start or stop the reloader to match the check box and the served target (worker thread)."""

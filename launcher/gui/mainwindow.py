@@ -3,10 +3,13 @@
 ``MainWindow(cert_dir=None, settings=None, app=None, servers=None)`` can be built in-process
 without showing it; every argument is optional:
 
-- ``servers``: a ``launcher.servers.Servers`` to drive.  When given, its own host, ports and
-  policy are used as they are (the window still saves what the user changes).  When not, the
-  window builds one from the settings, serving ``app`` (the bundled demo app by default) with a
-  ``CertStore`` in ``cert_dir`` (the per-user default folder by default).
+- ``servers``: a ``launcher.servers.Servers`` (or ``launcher.remote.RemoteServers``) to drive.
+  When given, its own host, ports and policy are used as they are (the window still saves what
+  the user changes).  When not, the window builds one from the settings with a ``CertStore`` in
+  ``cert_dir`` (the per-user default folder by default): without ``app``, a ``RemoteServers``
+  (the servers run in a child process, so their threads never compete with the event loop for
+  the GIL; ``server_process=False`` keeps them in this process); with ``app`` (an app object,
+  which cannot cross to another process), a ``Servers`` in this process serving it.
 - ``settings``: a ``QSettings``, a path to an ini file, or None for the per-user store.
 - ``app_target``: the ``AppTarget`` that ``app`` was loaded from (the app selector shows it and
   reload on change watches it); with ``app_error`` (it failed to load), the selector shows the
@@ -68,6 +71,7 @@ from launcher.gui.settings import Settings, open_settings
 from launcher.gui.tasks import TaskRunner
 from launcher.gui.trustpanel import StoresFactory
 from launcher.policy import Policy
+from launcher.remote import RemoteServers
 from launcher.requestlog import RequestSink
 from launcher.servers import ListenerState, Servers
 
@@ -105,6 +109,7 @@ class MainWindow(QMainWindow):
         app_target: AppTarget | None = None,
         app_error: LauncherError | None = None,
         trust_stores: StoresFactory | None = None,
+        server_process: bool | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
@@ -123,8 +128,11 @@ class MainWindow(QMainWindow):
         self._startup_error: LauncherError | None = None
 
         restore_app = app is None and servers is None and app_target is None
+        load_given = app is None and servers is None and app_target is not None and app_error is None
+        if server_process is None:
+            server_process = app is None and servers is None
         if servers is None:
-            servers = self._build_servers(cert_dir, app)
+            servers = self._build_servers(cert_dir, app, server_process)
             owns_config = True
         else:
             owns_config = False
@@ -134,7 +142,7 @@ class MainWindow(QMainWindow):
         if app_target is not None and app is not None and app_error is None:
             served_target: AppTarget | None = app_target
         elif app is None and owns_config:
-            served_target = AppTarget()
+            served_target = AppTarget()  # the demo app (a given app_target is loaded below)
         else:
             served_target = None
 
@@ -223,10 +231,25 @@ class MainWindow(QMainWindow):
             self.report_exception(self._startup_error)
         if restore_app and self.settings.get("app/mode") == "custom" and self.app_panel.form_target():
             self.app_panel.apply()  # the user's app from last time, loaded in a worker thread
+        elif load_given:
+            # The target given on the command line, loaded by the server process.
+            self.app_panel.apply(announce_failure=True)
 
     # --- construction helpers ------------------------------------------------------------------------
 
-    def _build_servers(self, cert_dir: str | os.PathLike[str] | None, app: Any) -> Servers:
+    def _build_servers(
+        self, cert_dir: str | os.PathLike[str] | None, app: Any, server_process: bool
+    ) -> Servers | RemoteServers:
+        s = self.settings
+        if server_process and app is None:
+            return RemoteServers(
+                cert_store=CertStore(cert_dir),
+                sink=RequestSink(),
+                policy=Policy(),
+                host=s.get("servers/host"),
+                http_port=s.get("servers/http_port"),
+                https_port=s.get("servers/https_port"),
+            )
         if app is None:
             try:
                 app = demo_app()
@@ -237,7 +260,6 @@ class MainWindow(QMainWindow):
                     f"The bundled demo app could not be loaded: {exc}.", format_exception(exc)
                 )
                 app = _unavailable_app
-        s = self.settings
         return Servers(
             app,
             cert_store=CertStore(cert_dir),
@@ -461,6 +483,8 @@ class MainWindow(QMainWindow):
 
     @property
     def busy(self) -> bool:
+        if getattr(self.servers, "alive", False):  # a server process to end
+            return True
         return self.tasks.running > 0 or any(
             lst.state is not ListenerState.STOPPED and lst.state is not ListenerState.ERROR
             for lst in self.servers.listeners
@@ -483,7 +507,7 @@ class MainWindow(QMainWindow):
         def stop() -> None:
             if reloader is not None:
                 reloader.stop(timeout=1.0)
-            servers.stop_all(timeout=1.0)
+            servers.close(timeout=1.0)  # RemoteServers: its process ends too
 
         self.tasks.submit(
             stop,
@@ -526,7 +550,7 @@ class MainWindow(QMainWindow):
         reloader = self.app_panel.detach_reloader()  # ... and may have made one meanwhile
         if reloader is not None:
             reloader.stop(timeout=timeout)
-        self.servers.stop_all(timeout=timeout)
+        self.servers.close(timeout=timeout)
         self.tasks.wait_idle(timeout)
 
 

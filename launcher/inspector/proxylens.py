@@ -82,6 +82,15 @@ class ProxyLens:
     fix_code: str = FIX_CODE
 
 
+def _set_trusted(policy: Any, value: bool) -> None:
+    """Set ``trusted_proxy`` and make sure it is in force before the next request: the policy of
+    servers in another process (``launcher.remote``) has ``sync()`` for that."""
+    policy.trusted_proxy = value
+    sync = getattr(policy, "sync", None)
+    if sync is not None:
+        sync()
+
+
 def run_proxy_lens(client: Client, http_url: str, *, policy: Any = None) -> ProxyLens:
     """Send the forwarded headers over HTTP to the app's /inspect; see module docstring."""
     url = origin(http_url) + INSPECT_PATH
@@ -102,12 +111,12 @@ def run_proxy_lens(client: Client, http_url: str, *, policy: Any = None) -> Prox
         with _POLICY_LOCK:
             original = policy.trusted_proxy
             try:
-                policy.trusted_proxy = False
+                _set_trusted(policy, False)
                 lens.cases.append(one(False, "waitress's default: proxy headers not trusted"))
-                policy.trusted_proxy = True
+                _set_trusted(policy, True)
                 lens.cases.append(one(True, "trusted proxy (waitress trusted_proxy / ProxyFix)"))
             finally:
-                policy.trusted_proxy = original
+                _set_trusted(policy, original)
     else:
         lens.cases.append(one(None, "the server's current setting"))
     lens.verdicts = proxy_verdicts(lens)

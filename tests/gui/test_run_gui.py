@@ -100,6 +100,8 @@ def test_app_target_and_a_broken_one(qtbot, user_settings, tmp_path, monkeypatch
     labels: list[str] = []
 
     def check(window: MainWindow) -> None:
+        # The server process loads the target after the window opens: wait for the outcome.
+        qtbot.waitUntil(lambda: not window.app_panel.busy, timeout=20_000)
         labels.append(window.app_label.text())
         labels.append(window.banner.text if window.banner.isVisibleTo(window) else "")
 
@@ -123,6 +125,7 @@ def test_app_target_object_and_chdir(qtbot, user_settings, tmp_path):
     labels: list[str] = []
 
     def check(window: MainWindow) -> None:
+        qtbot.waitUntil(lambda: not window.app_panel.busy, timeout=20_000)
         labels.append(window.app_label.text())
 
     _run_with(qtbot, check, cert_dir=tmp_path / "certs", app_target=AppTarget(None, project))

@@ -106,6 +106,8 @@ def test_default_arguments_are_optional(qtbot, tmp_path, monkeypatch):
     qtbot.addWidget(window)
     assert window.cert_store.directory.is_relative_to(tmp_path / "data")
     assert window.app_label.text() == "Bundled demo app"
+    window.shutdown()  # the server process ends
+    assert not window.servers.alive
     window.log_panel.pump.close()
 
 

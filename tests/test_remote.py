@@ -1,0 +1,304 @@
+"""``launcher.remote``: the window's servers in a child process, driven over a connection.
+
+Real child processes, real listeners on free ports, real TLS handshakes against the CA the
+child's certificate store made, real imports of user apps in the child.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from launcher.apptarget import AppTarget
+from launcher.certs import CertStore
+from launcher.errors import AppLoadError, ConfigError, PortInUseError, ServerProcessError
+from launcher.remote import AppInfo, RemoteServers
+from launcher.remote.wire import AUTHKEY_ENV, RemoteError, decode_error, encode_error
+from launcher.servers import ListenerState
+
+USER_APP = """\
+import os
+from flask import Flask
+
+app = Flask("remoteuserapp")
+
+
+@app.get("/")
+def index():
+    return "{text}"
+
+
+@app.get("/key")
+def key():
+    return os.environ.get("{key}", "no key")
+"""
+
+
+@pytest.fixture
+def remote(cert_store: CertStore) -> Iterator[Callable[..., RemoteServers]]:
+    made: list[RemoteServers] = []
+
+    def make(**kw) -> RemoteServers:
+        kw.setdefault("http_port", 0)
+        kw.setdefault("https_port", 0)
+        servers = RemoteServers(cert_store=kw.pop("cert_store", cert_store), **kw)
+        made.append(servers)
+        return servers
+
+    yield make
+    for servers in made:
+        servers.close()
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
+    with urllib.request.urlopen(url, context=context, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def write_app(folder: Path, text: str) -> AppTarget:
+    (folder / "remoteuserapp.py").write_text(USER_APP.format(text=text, key=AUTHKEY_ENV))
+    return AppTarget("remoteuserapp:app", folder)
+
+
+def test_serves_both_schemes_logs_here_and_stops(remote, client_context):
+    servers = remote()
+    assert servers.start_all() == []
+    assert servers.http.running and servers.https.running
+    assert servers.http.port != 0 and servers.https.port != servers.http.port
+    assert get(servers.http.url)[0] == 200
+    assert get(servers.https.url, client_context)[0] == 200
+    wait_for(lambda: len(servers.sink.snapshot()) == 2)
+    records = servers.sink.snapshot()
+    assert sorted(r.listener for r in records) == ["http", "https"]
+    https = next(r for r in records if r.listener == "https")
+    assert https.tls_version in ("TLSv1.2", "TLSv1.3")
+    assert servers.sink.total == 2
+    assert servers.pid is not None and servers.pid != os.getpid()
+
+    ports = (servers.http.port, servers.https.port)
+    servers.stop_all()
+    assert servers.http.state is ListenerState.STOPPED and servers.https.state is ListenerState.STOPPED
+    assert all(refused(port) for port in ports)
+
+
+def test_state_callbacks_and_single_listener(remote):
+    servers = remote()
+    seen: list[tuple[str, str]] = []
+    servers.http.add_state_callback(lambda lst, state: seen.append((lst.scheme, state.value)))
+    servers.http.start()
+    assert servers.http.running and not servers.https.running
+    servers.http.stop()
+    assert seen == [("http", "starting"), ("http", "running"), ("http", "stopping"), ("http", "stopped")]
+
+
+def test_port_in_use_is_the_same_typed_error(remote):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        servers = remote(http_port=port)
+        with pytest.raises(PortInUseError) as caught:
+            servers.http.start()
+        assert caught.value.port == port and caught.value.host == "127.0.0.1"
+        assert f"Port {port} on 127.0.0.1 is already in use" in str(caught.value)
+        assert servers.http.state is ListenerState.ERROR and "already in use" in (servers.http.error or "")
+        # Still usable: another port works.
+        servers.http.port = 0
+        servers.http.start()
+        assert servers.http.running
+    finally:
+        holder.close()
+
+
+def test_bad_port_is_a_config_error(remote):
+    servers = remote(https_port=70000)
+    errors = servers.start_all()
+    assert len(errors) == 1 and isinstance(errors[0], ConfigError)
+    assert servers.http.running and servers.https.state is ListenerState.ERROR
+
+
+def test_policy_changes_are_in_force_in_order(remote):
+    servers = remote()
+    assert servers.start_all() == []
+    servers.policy.redirect_https = True
+    servers.policy.redirect_status = 307
+    servers.policy.sync()
+    conn = http.client.HTTPConnection("127.0.0.1", servers.http.port, timeout=5)
+    conn.request("GET", "/x?y=1")
+    response = conn.getresponse()
+    assert response.status == 307
+    assert response.getheader("Location") == f"https://127.0.0.1:{servers.https.port}/x?y=1"
+    conn.close()
+    servers.policy.redirect_https = False
+    servers.policy.sync()
+    assert get(servers.http.url)[0] == 200
+
+
+def test_serve_target_and_a_broken_one(remote, tmp_path, client_context):
+    servers = remote()
+    assert servers.start_all() == []
+    target = write_app(tmp_path, "mine")
+    info, errors = servers.serve_target(target)
+    assert errors == [] and info == AppInfo("remoteuserapp", "remoteuserapp") and servers.app == info
+    assert get(servers.https.url, client_context) == (200, "mine")
+    # The child took the connection key out of its environment before any user code ran.
+    assert get(servers.http.url + "key") == (200, "no key")
+
+    (tmp_path / "brokenremote.py").write_text("import does_not_exist_anywhere\n")
+    with pytest.raises(AppLoadError) as caught:
+        servers.serve_target(AppTarget("brokenremote", tmp_path))
+    assert "does_not_exist_anywhere" in str(caught.value)
+    assert "brokenremote.py" in caught.value.details
+    assert get(servers.http.url) == (200, "mine")  # nothing changed
+
+
+def test_reload_on_change_runs_in_the_child(remote, tmp_path):
+    servers = remote()
+    assert servers.start_all() == []
+    target = write_app(tmp_path, "one")
+    servers.serve_target(target)
+    events: list[tuple[str, object]] = []
+    done = threading.Event()
+
+    def reloaded(info, errors):
+        events.append(("reloaded", (info, errors)))
+        done.set()
+
+    reloader = servers.make_reloader(
+        target,
+        on_reloaded=reloaded,
+        on_error=lambda exc: (events.append(("failed", exc)), done.set()),
+        on_change=lambda paths: events.append(("changed", paths)),
+    )
+    reloader.start(servers.app)
+    assert tmp_path.resolve() in [p.resolve() for p in reloader.watched_roots]
+    time.sleep(0.05)
+    write_app(tmp_path, "two")
+    assert done.wait(10)
+    assert get(servers.http.url) == (200, "two")
+    assert events[0][0] == "changed" and any(p.name == "remoteuserapp.py" for p in events[0][1])
+    assert events[-1] == ("reloaded", (AppInfo("remoteuserapp", "remoteuserapp"), []))
+
+    done.clear()
+    (tmp_path / "remoteuserapp.py").write_text("this is not python\n")
+    assert done.wait(10)
+    kind, error = events[-1]
+    assert kind == "failed" and isinstance(error, AppLoadError)
+    assert get(servers.http.url) == (200, "two")  # the old version keeps serving
+    reloader.stop()
+
+
+def test_a_crashed_child_is_reported_and_replaced(remote, tmp_path):
+    servers = remote()
+    assert servers.start_all() == []
+    servers.serve_target(write_app(tmp_path, "again"))
+    old_pid = servers.pid
+    assert old_pid is not None
+    os.kill(old_pid, signal.SIGKILL)
+    wait_for(lambda: servers.http.state is ListenerState.ERROR)
+    assert "exited unexpectedly" in (servers.http.error or "")
+    assert servers.https.state is ListenerState.ERROR
+    # The next call starts a new process, which serves the user's app again.
+    assert servers.start_all() == []
+    assert servers.pid != old_pid
+    assert get(servers.http.url) == (200, "again")
+
+
+def test_close_ends_the_child_and_frees_the_ports(remote):
+    servers = remote()
+    assert servers.start_all() == []
+    ports = (servers.http.port, servers.https.port)
+    pid = servers.pid
+    servers.close()
+    assert not servers.alive
+    assert all(refused(port) for port in ports)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(ServerProcessError):
+        servers.start_all()
+
+
+def test_the_child_stops_when_the_window_process_dies(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from launcher.certs import CertStore
+        from launcher.remote import RemoteServers
+        servers = RemoteServers(cert_store=CertStore({str(tmp_path / "certs")!r}), http_port=0, https_port=0)
+        assert servers.start_all() == []
+        print(servers.pid, servers.http.port, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pid, port = (int(v) for v in parent.stdout.readline().split())
+        assert not refused(port)
+        parent.kill()
+        parent.wait()
+        wait_for(lambda: refused(port), timeout=10)
+
+        def gone() -> bool:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            try:  # a zombie whose parent died is reaped by init; treat an exited one as gone
+                with open(f"/proc/{pid}/stat") as fh:
+                    return fh.read().split()[2] == "Z"
+            except OSError:
+                return True
+            return False
+
+        wait_for(gone, timeout=10)
+    finally:
+        parent.kill()
+
+
+def test_errors_cross_with_their_type_text_and_attributes():
+    error = decode_error(encode_error(PortInUseError("127.0.0.1", 8443, "nginx (pid 7)")))
+    assert type(error) is PortInUseError
+    assert (error.host, error.port, error.holder) == ("127.0.0.1", 8443, "nginx (pid 7)")
+    assert str(error) == str(PortInUseError("127.0.0.1", 8443, "nginx (pid 7)"))
+    load = decode_error(encode_error(AppLoadError("Cannot import x", "Traceback ...")))
+    assert type(load) is AppLoadError and load.details == "Traceback ..." and str(load) == "Cannot import x"
+    assert type(decode_error(encode_error(ValueError("bad")))) is ValueError
+
+    class Foreign(Exception):
+        pass
+
+    foreign = decode_error(encode_error(Foreign("boom")))
+    assert isinstance(foreign, RemoteError) and str(foreign) == "Foreign: boom"
+    assert "boom" in foreign.details
+    # Only launcher.* and builtins are rebuilt.
+    assert isinstance(decode_error(("os", "error", ("x",), {}, "x")), RemoteError)
