@@ -65,12 +65,45 @@ def tiny_app():
     return app
 
 
-def rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+def rss_mib(pid: int | str = "self") -> float:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
+
+
+TINY_APP = """\
+from flask import Flask
+
+app = Flask("gui_bench_app")
+
+
+@app.route("/")
+def hello():
+    return "Hello from the benchmark app\\n"
+"""
+
+
+def serve_tiny_app_in_child(app, window, tmp: Path) -> None:
+    """Serve the tiny app the way a user would: "My app…", its file, Apply (the server process loads it)."""
+    project = tmp / "project"
+    project.mkdir()
+    (project / "gui_bench_app.py").write_text(TINY_APP)
+    panel = window.app_panel
+    panel.custom_radio.setChecked(True)
+    panel.target_edit.setText("gui_bench_app.py")
+    panel.folder_edit.setText(str(project))
+    panel.apply()
+    deadline = time.monotonic() + 20
+    while panel.busy or not window.app_label.text().endswith("“gui_bench_app”"):
+        app.processEvents()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the benchmark app did not load: {window.banner.text}")
+        time.sleep(0.01)
 
 
 # --- load ---------------------------------------------------------------------------------------
@@ -119,8 +152,14 @@ def close_window(app, window, tmp: Path | str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run_load(seconds: float, rate: float | None = None) -> dict[str, float | int | str]:
-    """Load both listeners for *seconds*: at *rate* requests/s in total (paced), or flat out."""
+def run_load(
+    seconds: float, rate: float | None = None, *, in_process: bool = False
+) -> dict[str, float | int | str]:
+    """Load both listeners for *seconds*: at *rate* requests/s in total (paced), or flat out.
+
+    *in_process*: the servers run in the window's process (``MainWindow(app=...)``), as before
+    the server process existed; otherwise the window as users get it (servers in a child process).
+    """
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -131,12 +170,22 @@ def run_load(seconds: float, rate: float | None = None) -> dict[str, float | int
     from launcher.gui.app import settle_heap
 
     tmp = Path(tempfile.mkdtemp(prefix="gui-bench-"))
-    window = MainWindow(cert_dir=tmp / "certs", settings=tmp / "settings.ini", app=tiny_app())
+    if in_process:
+        window = MainWindow(cert_dir=tmp / "certs", settings=tmp / "settings.ini", app=tiny_app())
+    else:
+        window = MainWindow(cert_dir=tmp / "certs", settings=tmp / "settings.ini")
     for row in window.servers_panel.rows.values():
         row.port_spin.setValue(0)
     window.resize(1440, 880)
     window.show()
     settle_heap()  # what run_gui does once the window is up
+    if not in_process:
+        serve_tiny_app_in_child(app, window, tmp)
+    child = getattr(window.servers, "pid", None)
+
+    def rss_now() -> float:
+        return rss_mib() + (rss_mib(child) if child else 0.0)
+
     window.servers_panel.start_all()
     deadline = time.monotonic() + 10
     while not (window.servers.http.running and window.servers.https.running):
@@ -155,7 +204,7 @@ def run_load(seconds: float, rate: float | None = None) -> dict[str, float | int
     gaps: list[float] = []
     clock = QElapsedTimer()
     last = [0]
-    rss: list[float] = [rss_mib()]
+    rss: list[float] = [rss_now()]
     max_rows = [0]
     model = window.log_panel.model
 
@@ -171,7 +220,7 @@ def run_load(seconds: float, rate: float | None = None) -> dict[str, float | int
     heartbeat.timeout.connect(beat)
     sampler = QTimer()
     sampler.setInterval(1000)
-    sampler.timeout.connect(lambda: rss.append(rss_mib()))
+    sampler.timeout.connect(lambda: rss.append(rss_now()))
 
     total_before = window.servers.sink.total
     end = time.monotonic() + seconds
@@ -205,7 +254,7 @@ def run_load(seconds: float, rate: float | None = None) -> dict[str, float | int
     while time.monotonic() < settle:
         app.processEvents()
         time.sleep(0.005)
-    rss.append(rss_mib())
+    rss.append(rss_now())
 
     served = window.servers.sink.total - total_before
     stalls = sorted(gaps)
@@ -475,13 +524,19 @@ def main() -> int:
     parser.add_argument("--cold-starts", type=int, default=5, help="cold-start runs (default 5)")
     parser.add_argument("--reloads", type=int, default=5, help="reload-on-change saves (default 5; 0: skip)")
     parser.add_argument("--no-load", action="store_true", help="skip the paced and flat-out phases")
+    parser.add_argument(
+        "--in-process",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run each load phase with the servers in the window's process, side by side (default on)",
+    )
     args = parser.parse_args()
     if not shutil.which("h2load"):
         raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" notes
 
     print(
-        f"GUI responsiveness: window offscreen and shown, both listeners in-process, h2load --h1"
+        f"GUI responsiveness: window offscreen and shown, both listeners running, h2load --h1"
         f" -c {CLIENTS} -t 1 per listener, {args.seconds:.0f} s per phase, {os.cpu_count()} cores"
     )
     if args.cold_starts > 0:
@@ -496,9 +551,22 @@ def main() -> int:
     if args.reloads > 0:
         report_reloads(run_reloads(args.reloads))
     if not args.no_load:
-        report(f"Paced at {args.rate:,.0f} req/s", run_load(args.seconds, args.rate))
+        phases = [(f"Paced at {args.rate:,.0f} req/s", args.rate)]
         if not args.no_flat_out:
-            report("Flat out (as fast as the server answers)", run_load(args.seconds, None))
+            phases.append(("Flat out (as fast as the server answers)", None))
+        for label, rate in phases:
+            child = run_load(args.seconds, rate)
+            report(f"{label}, servers in the server process (the window as users get it)", child)
+            if args.in_process:
+                inside = run_load(args.seconds, rate, in_process=True)
+                report(f"{label}, servers in the window's process (for comparison)", inside)
+                print(
+                    f"  side by side: longest stall {float(child['max_stall_ms']):.1f} ms vs"
+                    f" {float(inside['max_stall_ms']):.1f} ms in-process"
+                    f" (ratio {float(child['max_stall_ms']) / max(0.1, float(inside['max_stall_ms'])):.2f});"
+                    f" p99 gap {float(child['p99_gap_ms']):.1f} vs {float(inside['p99_gap_ms']):.1f} ms;"
+                    f" {float(child['req_per_s']):,.0f} vs {float(inside['req_per_s']):,.0f} req/s"
+                )
 
     return 0
 

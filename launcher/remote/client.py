@@ -188,6 +188,8 @@ class RemoteReloader:
         self.grace = grace
         self.watched_roots: tuple[Path, ...] = ()
         self.running = False
+        self.reloads = 0  # successful swaps, as ``Reloader`` counts them
+        self.failures = 0
 
     def start(self, _app: Any = None) -> None:
         roots = self._owner.call("watch", self.target, self.grace)
@@ -211,9 +213,11 @@ class RemoteReloader:
     def _event(self, event: str, payload: Any) -> None:
         if event == "reloaded":
             info, errors = payload
+            self.reloads += 1
             self._owner.app = info
             self.on_reloaded(info, [decode_error(e) for e in errors])
         elif event == "failed":
+            self.failures += 1
             self.on_error(decode_error(payload))
         elif event == "changed":
             self.on_change(frozenset(Path(p) for p in payload))
