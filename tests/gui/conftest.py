@@ -82,13 +82,31 @@ def make_window(
 
     made: list[Any] = []
 
-    def make(*, free_ports: bool = True, show: bool = False, **kw: Any):
+    def make(
+        *,
+        free_ports: bool = True,
+        show: bool = False,
+        process: bool = False,
+        test_app: bool = True,
+        **kw: Any,
+    ):
+        """*process*: the window as users get it, servers in a child process; with *test_app*
+        they serve the same test app (``guihelpers.make_test_app``, imported there), else the
+        demo app."""
         kw.setdefault("cert_dir", gui_cert_dir)
         kw.setdefault("settings", gui_settings)
-        if "servers" not in kw:
+        if process:
+            kw["server_process"] = True
+        elif "servers" not in kw:
             kw.setdefault("app", flask_app)
         window = MainWindow(**kw)
         qtbot.addWidget(window)
+        if process and test_app:
+            from launcher.apptarget import AppTarget
+
+            info, errors = window.servers.serve_target(AppTarget("guihelpers:make_test_app()", GUI_DIR))
+            assert errors == []
+            window.app_panel._served(info)  # the label, as for an app object given in-process
         if free_ports:
             for row in window.servers_panel.rows.values():
                 row.port_spin.setValue(0)

@@ -30,6 +30,19 @@ def _forget_app_modules():
             sys.modules.pop(name, None)
 
 
+@pytest.fixture(params=[False, True], ids=["in-process", "server-process"])
+def make_window(request, make_window):
+    """Every test here runs twice: servers in the window's process, and in a child process (what
+    users get; the app is imported there)."""
+
+    def make(**kw):
+        if request.param and "servers" not in kw and "app" not in kw:
+            kw["process"] = True
+        return make_window(**kw)
+
+    return make
+
+
 def answer(url: str, context=None) -> tuple[int, bytes] | None:
     """``fetch`` for polling: None while the listener restarts (connection refused)."""
     try:
@@ -142,7 +155,7 @@ def test_broken_app_while_stopped_stays_stopped(qtbot, make_window):
     before = window.servers.app
     choose(qtbot, window, "factory_raises", APPS)
     assert "RuntimeError" in window.app_panel.error_label.text()
-    assert window.servers.app is before
+    assert window.servers.app == before
     assert all(lst.state.value == "stopped" for lst in window.servers.listeners)
 
 
@@ -205,7 +218,8 @@ def test_recent_targets_are_kept_and_reused(qtbot, make_window, gui_settings):
     again = make_window()
     panel = again.app_panel
     assert panel.recent[:2] == [("route_raises", str(APPS)), ("modapp", str(APPS))]
-    # Picking one fills the form and serves it.
+    # Picking one fills the form and serves it (once the app from last time is restored).
+    qtbot.waitUntil(lambda: not panel.busy, timeout=10_000)
     with qtbot.waitSignal(panel.appChanged, timeout=10_000):
         panel.recent_menu.actions()[1].trigger()
     assert panel.target_edit.text() == "modapp" and again.app_label.text() == "Flask app “modapp”"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import threading
 
@@ -27,6 +28,9 @@ from PySide6.QtWidgets import (
 
 from launcher.errors import PortInUseError
 from launcher.gui import MainWindow
+
+#: The key flows run twice: servers in the window's process, and in a child process (what users get).
+BOTH_MODES = pytest.mark.parametrize("process", [False, True], ids=["in-process", "server-process"])
 
 REQUIRED_NAMES = {
     "httpStartButton": QPushButton,
@@ -111,8 +115,9 @@ def test_default_arguments_are_optional(qtbot, tmp_path, monkeypatch):
     window.log_panel.pump.close()
 
 
-def test_start_requests_rows_and_stop(qtbot, make_window):
-    window = make_window(show=True)
+@BOTH_MODES
+def test_start_requests_rows_and_stop(qtbot, make_window, process):
+    window = make_window(show=True, process=process)
     http_port, https_port = start_all(qtbot, window)
     assert window.servers_panel.rows["http"].url_label.text().count(f":{http_port}/") == 2
 
@@ -152,13 +157,14 @@ def test_single_listener_toggle(qtbot, make_window):
     assert refuses(port)
 
 
-def test_port_in_use_shows_banner_and_recovers(qtbot, make_window):
+@BOTH_MODES
+def test_port_in_use_shows_banner_and_recovers(qtbot, make_window, process):
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
     busy_port = blocker.getsockname()[1]
     try:
-        window = make_window(show=True)
+        window = make_window(show=True, process=process)
         spin = window.findChild(QSpinBox, "httpPortSpin")
         spin.setValue(busy_port)
         qtbot.mouseClick(window.findChild(QPushButton, "httpStartButton"), Qt.MouseButton.LeftButton)
@@ -196,8 +202,9 @@ def test_port_in_use_error_is_typed(qtbot, make_window):
         blocker.close()
 
 
-def test_regenerate_updates_panel_and_served_cert(qtbot, make_window):
-    window = make_window()
+@BOTH_MODES
+def test_regenerate_updates_panel_and_served_cert(qtbot, make_window, process):
+    window = make_window(process=process)
     window.servers_panel.start("https")
     wait_state(qtbot, window, "https", "running")
     panel = window.cert_panel
@@ -324,8 +331,9 @@ def test_har_and_jsonl_export_of_visible_rows(qtbot, make_window, tmp_path):
     assert lines[0]["query"] == "x=1&y=2"
 
 
-def test_detail_pane_shows_headers_tls_and_traceback(qtbot, make_window):
-    window = make_window()
+@BOTH_MODES
+def test_detail_pane_shows_headers_tls_and_traceback(qtbot, make_window, process):
+    window = make_window(process=process)
     window.servers_panel.start_all()
     wait_state(qtbot, window, "https", "running")
     wait_state(qtbot, window, "http", "running")
@@ -347,8 +355,9 @@ def test_detail_pane_shows_headers_tls_and_traceback(qtbot, make_window):
     assert window.findChild(QLabel, "statusErrorsLabel").text() == "Errors: 1"  # the 500
 
 
-def test_redirect_and_hsts_options_apply_at_once(qtbot, make_window):
-    window = make_window()
+@BOTH_MODES
+def test_redirect_and_hsts_options_apply_at_once(qtbot, make_window, process):
+    window = make_window(process=process)
     window.servers_panel.start_all()
     wait_state(qtbot, window, "https", "running")
     wait_state(qtbot, window, "http", "running")
@@ -367,6 +376,8 @@ def test_redirect_and_hsts_options_apply_at_once(qtbot, make_window):
 
     import http.client
 
+    if process:  # the changes travel to the server process; wait until it has them
+        policy.sync()
     conn = http.client.HTTPConnection("127.0.0.1", window.servers.http.port, timeout=5)
     conn.request("GET", "/x")
     resp = conn.getresponse()
@@ -421,13 +432,19 @@ def test_settings_round_trip(qtbot, make_window, gui_settings):
     assert not fresh.servers_panel.redirect_check.isChecked()
 
 
-def test_closing_stops_the_servers(qtbot, make_window):
-    window = make_window(show=True)
+@BOTH_MODES
+def test_closing_stops_the_servers(qtbot, make_window, process):
+    window = make_window(show=True, process=process)
     http_port, https_port = start_all(qtbot, window)
     with qtbot.waitSignal(window.closed, timeout=3000):
         window.close()
     assert not window.isVisible()
     assert refuses(http_port) and refuses(https_port)
+    if process:  # ... and the server process ended
+        pid = window.servers.pid
+        assert not window.servers.alive
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     assert window.servers.http.state.value == "stopped"
     assert window.servers.https.state.value == "stopped"
 
@@ -533,8 +550,9 @@ def test_export_to_unwritable_folder_shows_banner(qtbot, make_window, tmp_path, 
     assert "Could not write" in window.banner.text
 
 
-def test_inspect_a_logged_request(qtbot, make_window):
-    window = make_window()
+@BOTH_MODES
+def test_inspect_a_logged_request(qtbot, make_window, process):
+    window = make_window(process=process)
     window.servers_panel.start_all()
     wait_state(qtbot, window, "https", "running")
     wait_state(qtbot, window, "http", "running")
