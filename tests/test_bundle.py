@@ -171,8 +171,29 @@ def test_serve_both_schemes_verified_against_the_ca_then_sigterm(serving) -> Non
     assert re.search(r'http "GET / HTTP/1.1" 200', out), out
 
 
+def _children(pid: int) -> dict[int, list[str]]:
+    """The live child processes of *pid* and their command lines (from /proc)."""
+    found: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            state = stat.rsplit(")", 1)[1].split()[0]
+            if ppid == pid and state != "Z":
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().decode().split("\0")[:-1]
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
 def _open_window_then_close(bundle: Path, tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Open the bundle's window, let it run 3 s, close it with Ctrl+C; (exit code, output)."""
+    """Open the bundle's window, let it run 3 s, close it with Ctrl+C; (exit code, output).
+
+    Meanwhile the window's server process must be running: the bundle's own executable started
+    with ``_server-process`` (launcher.remote), still connected after 3 s; it must be gone after.
+    """
     proc = subprocess.Popen(
         [str(bundle), "gui", "--cert-dir", str(tmp_path / "certs")],
         stdout=subprocess.PIPE,
@@ -183,8 +204,13 @@ def _open_window_then_close(bundle: Path, tmp_path: Path, env: dict[str, str]) -
     try:
         time.sleep(3)
         assert proc.poll() is None, proc.communicate()[0]
+        servers = {pid: cmd for pid, cmd in _children(proc.pid).items() if "_server-process" in cmd}
+        assert len(servers) == 1, _children(proc.pid)
+        ((server_pid, command),) = servers.items()
+        assert command[:2] == [str(bundle), "_server-process"], command
         proc.send_signal(signal.SIGINT)  # the window's own Ctrl+C handling: a normal close
         out, _ = proc.communicate(timeout=20)
+        assert not Path(f"/proc/{server_pid}").exists() or "Z" in Path(f"/proc/{server_pid}/stat").read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
