@@ -293,7 +293,9 @@ def main(argv: Sequence[str]) -> int:
         return 2
     host, port = argv[0].rsplit(":", 1)
     logging.basicConfig(level=logging.WARNING, format="flask-launcher (servers): %(levelname)s %(message)s")
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" under load
+    # waitress's notes ("Task queue depth" under load, "Canceling pending task(s)" at a restart)
+    # are not the user's problem; the listeners' own errors reach the window as messages.
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     conn = Client((host, int(port)), authkey=bytes.fromhex(key_hex))
     ServerProcess(conn).serve()
     return 0
