@@ -302,3 +302,24 @@ def test_errors_cross_with_their_type_text_and_attributes():
     assert "boom" in foreign.details
     # Only launcher.* and builtins are rebuilt.
     assert isinstance(decode_error(("os", "error", ("x",), {}, "x")), RemoteError)
+
+
+def test_after_a_crash_reload_on_change_watches_again(remote, tmp_path):
+    servers = remote()
+    assert servers.start_all() == []
+    target = write_app(tmp_path, "first")
+    servers.serve_target(target)
+    done = threading.Event()
+    reloader = servers.make_reloader(
+        target, on_reloaded=lambda *_: done.set(), on_error=lambda _e: None, on_change=lambda _p: None
+    )
+    reloader.start()
+    os.kill(servers.pid, signal.SIGKILL)
+    wait_for(lambda: servers.http.state is ListenerState.ERROR)
+    servers.http.start()  # a new process: the app and its watcher again
+    assert get(servers.http.url) == (200, "first")
+    time.sleep(0.05)
+    write_app(tmp_path, "second")
+    assert done.wait(10)
+    assert get(servers.http.url) == (200, "second")
+    reloader.stop()

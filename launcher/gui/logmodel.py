@@ -1,15 +1,16 @@
 """The request-log table: a model over ``RequestRecord`` rows, its filter proxy, and the pump.
 
 Why the model is a ``QStandardItemModel`` (a C++ model) and not a Python ``QAbstractTableModel``:
-the servers run in this process, and under load their threads keep the GIL busy.  A Python
-``data()`` is called by the view for every visible cell and every role on each repaint, and
-each call has to win the GIL back from the server threads: measured here with busy threads, one
-repaint of a Python model took 0.5–5 s, the same repaint of a C++ model 2 ms.  Likewise, every
-millisecond of Python work in the GUI thread is stretched many times over while the servers are
-busy.  So painting, filtering and scrolling run in C++ without Python; the scheme badge is a
-pre-drawn icon, not a Python delegate; the filter is one regular expression that C++ evaluates
-against a per-row search text (``FilterRole``), not a Python ``filterAcceptsRow``; and the Python
-work per pump tick does not grow with the request rate.
+with servers in the window's process (``MainWindow(app=...)``, and how this was first built),
+their threads keep the GIL busy under load.  A Python ``data()`` is called by the view for every
+visible cell and every role on each repaint, and each call has to win the GIL back from the
+server threads: measured here with busy threads, one repaint of a Python model took 0.5–5 s, the
+same repaint of a C++ model 2 ms.  The window now runs its servers in a child process
+(``launcher.remote``), and the model still keeps the GUI thread's Python work small: painting,
+filtering and scrolling run in C++ without Python; the scheme badge is a pre-drawn icon, not a
+Python delegate; the filter is one regular expression that C++ evaluates against a per-row search
+text (``FilterRole``), not a Python ``filterAcceptsRow``; and the Python work per pump tick does
+not grow with the request rate.
 
 ``RequestLogModel`` holds at most ``cap`` rows (10 000 by default).  ``append_records()``
 inserts a batch with one ``insertRows`` (one ``rowsInserted``); while a filter is in use it also

@@ -394,6 +394,9 @@ class RemoteServers:
             raise ServerProcessError("The server process is not running.")
         if respawned and (self.target.target is not None or self.target.chdir is not None):
             self._call(conn, "serve_target", (self.target, True, 0.0), {}, None)  # the user's app again
+            reloader = self._reloader
+            if reloader is not None and reloader.running:  # and reload on change, if it was on
+                self._call(conn, "watch", (reloader.target, reloader.grace), {}, None)
         return conn
 
     def _receive(self, conn: Connection, proc: subprocess.Popen[bytes]) -> None:
