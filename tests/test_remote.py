@@ -323,3 +323,13 @@ def test_after_a_crash_reload_on_change_watches_again(remote, tmp_path):
     assert done.wait(10)
     assert get(servers.http.url) == (200, "second")
     reloader.stop()
+
+
+def test_ctrl_c_in_the_terminal_is_left_to_the_window(remote):
+    """SIGINT reaches the whole process group; the window closes on it and ends the child itself."""
+    servers = remote()
+    servers.http.start()
+    os.kill(servers.pid, signal.SIGINT)
+    time.sleep(0.3)
+    assert servers.alive and servers.http.running
+    assert get(servers.http.url)[0] == 200

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -291,6 +292,9 @@ def main(argv: Sequence[str]) -> int:
         print("flask-launcher _server-process: no key in the environment (started by the window only)",
               file=sys.stderr)  # fmt: skip
         return 2
+    # Ctrl+C in the terminal reaches the whole process group: the window closes on it and then
+    # ends this process itself (stopping the listeners first), so this process ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     host, port = argv[0].rsplit(":", 1)
     logging.basicConfig(level=logging.WARNING, format="flask-launcher (servers): %(levelname)s %(message)s")
     # waitress's notes ("Task queue depth" under load, "Canceling pending task(s)" at a restart)
