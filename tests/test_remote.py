@@ -228,6 +228,8 @@ def test_a_crashed_child_is_reported_and_replaced(remote, tmp_path):
     wait_for(lambda: servers.http.state is ListenerState.ERROR)
     assert "exited unexpectedly" in (servers.http.error or "")
     assert servers.https.state is ListenerState.ERROR
+    servers.stop_all()  # "Stop all" after a crash: both listeners read stopped, nothing to stop
+    assert servers.http.state is ListenerState.STOPPED and servers.https.state is ListenerState.STOPPED
     # The next call starts a new process, which serves the user's app again.
     assert servers.start_all() == []
     assert servers.pid != old_pid

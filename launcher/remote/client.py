@@ -516,7 +516,10 @@ class RemoteServers:
         return [decode_error(e) for e in self.call("start_all")]
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
-        if not self.alive:
+        if not self.alive:  # nothing serves: listeners left in ERROR by a crash become STOPPED
+            for listener in self.listeners:
+                if listener.state is not ListenerState.STOPPED:
+                    listener._apply(ListenerState.STOPPED, None, None)
             return
         try:
             self.call("stop_all", timeout, grace, wait=timeout + grace, spawn=False)
