@@ -335,3 +335,116 @@ def test_ctrl_c_in_the_terminal_is_left_to_the_window(remote):
     time.sleep(0.3)
     assert servers.alive and servers.http.running
     assert get(servers.http.url)[0] == 200
+
+
+def server_children() -> list[int]:
+    """Live ``_server-process`` children of this test process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == os.getpid() and b"_server-process" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_close_while_the_child_starts_leaves_nothing_running(cert_store):
+    before = set(server_children())
+    servers = RemoteServers(cert_store=cert_store, http_port=0, https_port=0)
+    servers.close()  # at once: the child is still starting
+    assert set(server_children()) == before
+
+    servers = RemoteServers(cert_store=cert_store, http_port=0, https_port=0)
+    outcome: list[object] = []
+
+    def start() -> None:
+        try:
+            servers.http.start()
+            outcome.append("started")
+        except ServerProcessError as exc:  # closed before the child was up: said so
+            outcome.append(exc)
+
+    worker = threading.Thread(target=start)
+    worker.start()
+    servers.close()
+    worker.join(10)
+    assert set(server_children()) == before
+    assert not servers.http.running
+    assert len(outcome) == 1
+    if outcome == ["started"]:  # it may have started before the close: then it is stopped now
+        assert servers.http.state is ListenerState.STOPPED
+
+
+def test_many_calls_after_a_crash_start_one_new_child(remote):
+    servers = remote()
+    servers.http.start()
+    os.kill(servers.pid, signal.SIGKILL)
+    wait_for(lambda: servers.http.state is ListenerState.ERROR)
+    errors: list[BaseException] = []
+
+    def start(listener) -> None:
+        try:
+            listener.start()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(lst,)) for lst in servers.listeners * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert len(server_children()) == 1
+    assert servers.http.running and servers.https.running
+    servers.close()
+    assert server_children() == []
+
+
+def test_after_a_crash_a_broken_app_is_reported_until_it_loads_again(remote, tmp_path):
+    servers = remote()
+    target = write_app(tmp_path, "before")
+    servers.serve_target(target)
+    servers.http.start()
+    (tmp_path / "remoteuserapp.py").write_text("raise RuntimeError('half-saved')\n")
+    os.kill(servers.pid, signal.SIGKILL)
+    wait_for(lambda: servers.http.state is ListenerState.ERROR)
+    with pytest.raises(AppLoadError) as caught:
+        servers.http.start()
+    assert "restarted after it stopped unexpectedly" in str(caught.value) and "half-saved" in str(
+        caught.value
+    )
+    with pytest.raises(AppLoadError):  # still owed: not silently serving the demo app instead
+        servers.http.start()
+    write_app(tmp_path, "after")
+    servers.http.start()
+    assert get(servers.http.url) == (200, "after")
+
+
+def test_a_reply_that_cannot_be_pickled_becomes_an_error_reply():
+    """The child always answers a call the window waits for (real pipe, the child's own class)."""
+    import multiprocessing
+
+    from launcher.remote.child import ServerProcess
+
+    window_end, child_end = multiprocessing.Pipe()
+    process = ServerProcess(child_end)
+    process.call_unpicklable = lambda: lambda: None  # a value pickle refuses
+    process._run_call(7, "unpicklable", (), {})
+    kind, call_id, ok, value = window_end.recv()
+    assert (kind, call_id, ok) == ("reply", 7, False)
+    error = decode_error(value)
+    assert isinstance(error, Exception) and "pickle" in str(error).lower()
+
+
+def test_decoding_never_raises_and_keeps_os_errors_intact():
+    error = decode_error(encode_error(OSError(98, "Address already in use")))
+    assert type(error) is OSError and error.errno == 98 and str(error) == "[Errno 98] Address already in use"
+    group = decode_error(encode_error(ExceptionGroup("two", [ValueError(1), KeyError(2)])))
+    assert isinstance(group, RemoteError) and "two" in str(group)
+    assert isinstance(decode_error(("builtins", "ValueError")), RemoteError)  # malformed
+    assert isinstance(decode_error(("launcher.no_such_module", "X", (), {}, "x")), RemoteError)

@@ -26,10 +26,12 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from multiprocessing.connection import Client, Connection
+from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
 from launcher.apptarget import AppTarget, load_app
@@ -75,11 +77,14 @@ class ServerProcess:
     # --- sending ------------------------------------------------------------------------------------
 
     def send(self, message: tuple[Any, ...]) -> None:
+        """Send *message*; a message that cannot be pickled raises (nothing is sent), a closed
+        connection does not (the window is gone: nothing is left to tell)."""
         if self._closed.is_set():
             return
+        data = ForkingPickler.dumps(message)  # before the lock: a pickling error sends nothing
         try:
             with self._send_lock:
-                self.conn.send(message)
+                self.conn.send_bytes(data)
         except (OSError, ValueError):  # the window is gone
             self._closed.set()
 
@@ -92,14 +97,18 @@ class ServerProcess:
             while not self._stop_records.is_set():
                 subscription.wait(0.5)
                 self._stop_records.wait(BATCH_SECONDS)
-                batch = subscription.drain()
-                if batch:
-                    self.send(("records", batch))
-            batch = subscription.drain()  # the last requests before the listeners stopped
-            if batch:
-                self.send(("records", batch))
+                self._send_batch(subscription.drain())
+            self._send_batch(subscription.drain())  # the last requests before the listeners stopped
         finally:
             subscription.close()
+
+    def _send_batch(self, batch: list[Any]) -> None:
+        if not batch:
+            return
+        try:
+            self.send(("records", batch))
+        except Exception:  # a record that cannot be pickled (a header object from the app?)
+            log.exception("Could not send %d request records to the window", len(batch))
 
     # --- set-up -------------------------------------------------------------------------------------
 
@@ -229,16 +238,19 @@ class ServerProcess:
     # --- the loop -----------------------------------------------------------------------------------
 
     def _run_call(self, call_id: int, method: str, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
+        """Run one call; the window always gets a reply when it wants one (it waits for it)."""
         try:
-            value = getattr(self, f"call_{method}")(*args, **kwargs)
+            reply = ("reply", call_id, True, getattr(self, f"call_{method}")(*args, **kwargs))
         except Exception as exc:
             if not isinstance(exc, AppLoadError):
                 log.debug("Call %s failed", method, exc_info=True)
-            if call_id:
-                self.send(("reply", call_id, False, encode_error(exc)))
+            reply = ("reply", call_id, False, encode_error(exc))
+        if not call_id:
             return
-        if call_id:
-            self.send(("reply", call_id, True, value))
+        try:
+            self.send(reply)
+        except Exception as exc:  # the value cannot be pickled: say so instead
+            self.send(("reply", call_id, False, encode_error(exc)))
 
     def serve(self) -> None:
         """Read calls until ``shutdown`` or until the window goes away; then stop everything."""
@@ -270,9 +282,15 @@ class ServerProcess:
                 else:
                     self._pool.submit(self._run_call, call_id, method, args, kwargs)
         finally:
+            # Calls not started are dropped; running ones (a start, an app import) get a moment,
+            # so none binds a port after the stop below.  main() then ends the process with
+            # os._exit, so a call that never returns cannot keep it (or a port) alive.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            deadline = time.monotonic() + 2
+            for thread in list(getattr(self._pool, "_threads", ())):
+                thread.join(max(0.0, deadline - time.monotonic()))
             self.call_unwatch()
             servers.stop_all(timeout=1.0)
-            self._pool.shutdown(wait=False, cancel_futures=True)
             # The records of the last requests, then the reply the window may be waiting for.
             self._stop_records.set()
             sender.join(2)
@@ -302,4 +320,8 @@ def main(argv: Sequence[str]) -> int:
     logging.getLogger("waitress").setLevel(logging.ERROR)
     conn = Client((host, int(port)), authkey=bytes.fromhex(key_hex))
     ServerProcess(conn).serve()
-    return 0
+    # Everything is stopped; threads of the user's app (or a call stuck in its import) must not
+    # keep this process alive now that the window is done with it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -31,6 +31,7 @@ Limits: records are sent after the response, so the log is about 50 ms behind th
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import secrets
@@ -49,7 +50,7 @@ from typing import Any
 
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
-from launcher.errors import ServerProcessError
+from launcher.errors import AppLoadError, ServerProcessError
 from launcher.policy import Policy
 from launcher.remote.wire import AUTHKEY_ENV, CHILD_COMMAND, AppInfo, decode_error
 from launcher.requestlog import RequestSink
@@ -69,6 +70,8 @@ log = logging.getLogger("launcher.remote")
 START_TIMEOUT = 30.0
 #: Extra seconds a call may take beyond what it asks for itself (a slow import, a busy machine).
 CALL_SLACK = 30.0
+#: Seconds a call that names no time of its own may take (starting a listener, importing an app).
+DEFAULT_WAIT = 120.0
 POLICY_FIELDS = tuple(f.name for f in fields(Policy))
 
 StateCallback = Callable[["RemoteListener", ListenerState], None]
@@ -223,6 +226,29 @@ class RemoteReloader:
             self.on_change(frozenset(Path(p) for p in payload))
 
 
+class _Session:
+    """One child process: its connection, the calls waiting for it, whether it is up."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.conn: Connection | None = None
+        self.ready = threading.Event()  # set once the child said "ready", or it failed/ended
+        self.error: BaseException | None = None  # why it could not start
+        self.pending: dict[int, Future[Any]] = {}
+        self.receiver: threading.Thread | None = None
+        self.spawner: threading.Thread | None = None
+        self.restore_owed = False  # a respawn: the user's app (and watcher) must be served again
+
+    @property
+    def alive(self) -> bool:
+        proc = self.proc
+        return proc is not None and proc.poll() is None and self.conn is not None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
+
 class RemoteServers:
     """``Servers`` in a child process; see the module docstring."""
 
@@ -250,19 +276,15 @@ class RemoteServers:
         self.https = RemoteListener(self, "https", host, https_port)
         self.policy = RemotePolicy(self, policy)
         self._reloader: RemoteReloader | None = None
-        self._lock = threading.Lock()  # the child's lifecycle
-        self._send_lock = threading.Lock()
-        self._conn: Connection | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._ready: threading.Event = threading.Event()
-        self._receiver: threading.Thread | None = None
-        self._spawn_error: BaseException | None = None
-        self._pending: dict[int, Future[Any]] = {}
-        self._ids = iter(range(1, 1 << 62))
+        self._lock = threading.Lock()  # which session is current; closing
+        self._send_lock = threading.Lock()  # one message at a time on the current connection
+        self._session: _Session | None = None
+        self._restore_lock = threading.Lock()
+        self._ids = itertools.count(1)
         self._closed = False
-        self.pid: int | None = None
         if start:
-            self._begin_spawn()
+            with self._lock:
+                self._begin_spawn()
 
     # --- facts --------------------------------------------------------------------------------------
 
@@ -294,25 +316,39 @@ class RemoteServers:
 
     @property
     def alive(self) -> bool:
-        proc = self._proc
-        return proc is not None and proc.poll() is None and self._conn is not None
+        session = self._session
+        return session is not None and session.alive
+
+    @property
+    def pid(self) -> int | None:
+        session = self._session
+        return session.proc.pid if session is not None and session.proc is not None else None
 
     # --- the child's lifecycle ----------------------------------------------------------------------
 
-    def _begin_spawn(self) -> None:
-        """Start the child in a background thread (the caller does not wait)."""
-        self._ready.clear()
-        self._spawn_error = None
-        threading.Thread(target=self._spawn, name="launcher-remote-spawn", daemon=True).start()
+    def _begin_spawn(self) -> _Session:
+        """A new session, its child started in a background thread (call with ``_lock`` held)."""
+        session = _Session()
+        session.restore_owed = self._session is not None  # not the first child: a respawn
+        self._session = session
+        session.spawner = threading.Thread(
+            target=self._spawn, args=(session,), name="launcher-remote-spawn", daemon=True
+        )
+        session.spawner.start()
+        return session
 
-    def _spawn(self) -> None:
+    def _spawn(self, session: _Session) -> None:
         try:
-            self._connect()
-        except BaseException as exc:  # reported to whoever waits for the child
-            self._spawn_error = exc
-            self._ready.set()
+            self._connect(session)
+        except BaseException as exc:  # reported to whoever waits for this child
+            session.error = exc
+            session.kill()
+            session.ready.set()
 
-    def _connect(self) -> None:
+    def _current(self, session: _Session) -> bool:
+        return not self._closed and self._session is session
+
+    def _connect(self, session: _Session) -> None:
         key = secrets.token_bytes(32)
         server = socket.create_server(("127.0.0.1", 0))
         try:
@@ -320,10 +356,13 @@ class RemoteServers:
             env[AUTHKEY_ENV] = key.hex()
             env.setdefault("PYTHONUNBUFFERED", "1")
             port = server.getsockname()[1]
-            proc = subprocess.Popen(
-                [*child_command(), f"127.0.0.1:{port}"], env=env, stdin=subprocess.DEVNULL
-            )
-            self._proc = proc
+            with self._lock:
+                if not self._current(session):
+                    raise ServerProcessError("The servers were closed.")
+                session.proc = subprocess.Popen(
+                    [*child_command(), f"127.0.0.1:{port}"], env=env, stdin=subprocess.DEVNULL
+                )
+            proc = session.proc
             server.settimeout(0.1)
             deadline = time.monotonic() + START_TIMEOUT
             while True:
@@ -336,8 +375,7 @@ class RemoteServers:
                             f"The server process exited at start (exit code {proc.returncode}): "
                             "see the terminal for why."
                         ) from None
-                    if time.monotonic() > deadline:
-                        proc.kill()
+                    if time.monotonic() > deadline or not self._current(session):
                         raise ServerProcessError(
                             f"The server process did not start within {START_TIMEOUT:.0f} s."
                         ) from None
@@ -345,83 +383,107 @@ class RemoteServers:
             server.close()
         sock.setblocking(True)
         conn = Connection(sock.detach())
-        deliver_challenge(conn, key)
-        answer_challenge(conn, key)
-        with self._send_lock:
-            conn.send(
-                (
-                    "init",
-                    {
-                        "cert_dir": str(self.cert_store.directory),
-                        "host": self.host,
-                        "http_port": self.http.configured_port,
-                        "https_port": self.https.configured_port,
-                        "threads": self.threads,
-                        "extra_hosts": self._extra_hosts,
-                        "policy": self.policy.values(),
-                        # The user's app imports as it would here (``flask launch`` and tests
-                        # may have added folders).
-                        "sys_path": [p for p in sys.path if isinstance(p, str)],
-                    },
-                )
-            )
-            self._conn = conn
-        self.pid = proc.pid
+        try:
+            deliver_challenge(conn, key)
+            answer_challenge(conn, key)
+            with self._send_lock:
+                if not self._current(session):
+                    raise ServerProcessError("The servers were closed.")
+                conn.send(("init", self._init_config()))
+                session.conn = conn
+        except BaseException:
+            conn.close()
+            raise
         receiver = threading.Thread(
-            target=self._receive, args=(conn, proc), name="launcher-remote-rx", daemon=True
+            target=self._receive, args=(session,), name="launcher-remote-rx", daemon=True
         )
-        self._receiver = receiver
+        session.receiver = receiver
         receiver.start()
 
-    def _wait_ready(self, spawn: bool = True) -> Connection:
+    def _init_config(self) -> dict[str, Any]:
+        return {
+            "cert_dir": str(self.cert_store.directory),
+            "host": self.host,
+            "http_port": self.http.configured_port,
+            "https_port": self.https.configured_port,
+            "threads": self.threads,
+            "extra_hosts": self._extra_hosts,
+            "policy": self.policy.values(),
+            # The user's app imports as it would here (``flask launch`` and tests may have
+            # added folders).
+            "sys_path": [p for p in sys.path if isinstance(p, str)],
+        }
+
+    def _wait_ready(self, spawn: bool = True) -> _Session:
+        """The current session once its child is ready; a new child first if it is gone (*spawn*)."""
         with self._lock:
             if self._closed:
                 raise ServerProcessError("The servers were closed.")
-            if spawn and self._ready.is_set() and not self.alive:
-                self._begin_spawn()  # the child died (or never started): a new one
-                respawned = True
-            else:
-                respawned = False
-        if not self._ready.wait(START_TIMEOUT + 5):
+            session = self._session
+            if session is None or (spawn and session.ready.is_set() and not session.alive):
+                if not spawn:
+                    raise ServerProcessError("The server process is not running.")
+                session = self._begin_spawn()  # the child died (or never started): a new one
+        if not session.ready.wait(START_TIMEOUT + 5):
+            session.kill()
             raise ServerProcessError("The server process did not start in time.")
-        if self._spawn_error is not None:
-            error = self._spawn_error
+        if session.error is not None:
+            error = session.error
             if isinstance(error, ServerProcessError):
                 raise error
             raise ServerProcessError(f"The server process could not be started: {error}") from error
-        conn = self._conn
-        if conn is None:
+        if session.conn is None:
             raise ServerProcessError("The server process is not running.")
-        if respawned and (self.target.target is not None or self.target.chdir is not None):
-            self._call(conn, "serve_target", (self.target, True, 0.0), {}, None)  # the user's app again
-            reloader = self._reloader
-            if reloader is not None and reloader.running:  # and reload on change, if it was on
-                self._call(conn, "watch", (reloader.target, reloader.grace), {}, None)
-        return conn
+        return session
 
-    def _receive(self, conn: Connection, proc: subprocess.Popen[bytes]) -> None:
-        """The ``launcher-remote-rx`` thread: replies, states, records and reload events."""
+    def _restore(self, session: _Session) -> None:
+        """After a respawn: serve the user's app again, and watch it again if that was on."""
+        target = self.target
+        if target.target is not None or target.chdir is not None:
+            try:
+                self._call(session, "serve_target", (target, True, 0.0), {}, None)
+            except AppLoadError as exc:  # still owed: the next call tries again
+                raise AppLoadError(
+                    f"The server process was restarted after it stopped unexpectedly, and the app "
+                    f"no longer loads: {exc} Fix it, then press Apply.",
+                    exc.details,
+                ) from None
+            reloader = self._reloader
+            if reloader is not None and reloader.running:
+                self._call(session, "watch", (reloader.target, reloader.grace), {}, None)
+        session.restore_owed = False
+
+    def _receive(self, session: _Session) -> None:
+        """The ``launcher-remote-rx`` thread of *session*: replies, states, records, reload events."""
+        conn = session.conn
+        assert conn is not None
         sink = self.sink
-        try:
-            while True:
+        while True:
+            try:
                 message = conn.recv()
+            except (EOFError, OSError):
+                break
+            except Exception:  # a message this side cannot unpickle: skip it, keep the child
+                log.exception("Unreadable message from the server process")
+                continue
+            try:
                 kind = message[0]
                 if kind == "records":
                     add = sink.add
                     for record in message[1]:
                         add(record)
                 elif kind == "reply":
-                    future = self._pending.pop(message[1], None)
+                    future = session.pending.pop(message[1], None)
                     if future is not None:
                         if message[2]:
                             future.set_result(message[3])
                         else:
                             future.set_exception(decode_error(message[3]))
-                elif kind == "state":
+                elif kind == "state" and self._session is session:
                     _, scheme, state, error, port = message
                     listener = self.https if scheme == "https" else self.http
                     listener._apply(ListenerState(state), error, port)
-                elif kind == "reload":
+                elif kind == "reload" and self._session is session:
                     reloader = self._reloader
                     if reloader is not None:
                         reloader._event(message[1], message[2])
@@ -430,48 +492,51 @@ class RemoteServers:
                     self.app = info["app"]
                     if info.get("error") is not None:
                         self.startup_error = decode_error(info["error"])
-                    self._ready.set()
-        except (EOFError, OSError):
-            pass
-        finally:
-            self._lost(conn, proc)
+                    session.ready.set()
+            except Exception:  # a callback failed: log it, keep reading
+                log.exception("Handling a message from the server process failed")
+        self._lost(session)
 
-    def _lost(self, conn: Connection, proc: subprocess.Popen[bytes]) -> None:
+    def _lost(self, session: _Session) -> None:
+        conn, proc = session.conn, session.proc
         with self._send_lock:
-            if self._conn is conn:
-                self._conn = None
+            session.conn = None
+        assert proc is not None
         try:
             code = proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait()
-        conn.close()
+        if conn is not None:
+            conn.close()
         expected = self._closed
         reason = (
             "The servers were closed."
             if expected
             else f"The server process exited unexpectedly (exit code {code}). Press Start to start it again."
         )
-        for call_id in list(self._pending):
-            future = self._pending.pop(call_id, None)
+        for call_id in list(session.pending):
+            future = session.pending.pop(call_id, None)
             if future is not None and not future.done():
                 future.set_exception(ServerProcessError(reason))
-        for listener in self.listeners:
-            if listener.state is not ListenerState.STOPPED:
-                if expected:
-                    listener._apply(ListenerState.STOPPED, None, None)
-                else:
-                    listener._apply(ListenerState.ERROR, reason, None)
-        self._ready.set()  # anyone waiting finds no connection and respawns
-        if not expected:
-            log.warning("%s", reason)
+        if self._session is session or expected:
+            for listener in self.listeners:
+                if listener.state is not ListenerState.STOPPED:
+                    if expected:
+                        listener._apply(ListenerState.STOPPED, None, None)
+                    else:
+                        listener._apply(ListenerState.ERROR, reason, None)
+            if not expected:
+                log.warning("%s", reason)
+        session.ready.set()  # anyone still waiting finds it gone (and starts a new one)
 
     # --- calls --------------------------------------------------------------------------------------
 
     def _notify(self, method: str, **kwargs: Any) -> None:
         """Send a quick change without waiting; dropped while no child runs (init carries it)."""
         with self._send_lock:
-            conn = self._conn
+            session = self._session
+            conn = session.conn if session is not None else None
             if conn is None:
                 return
             try:
@@ -484,30 +549,41 @@ class RemoteServers:
     ) -> Any:
         """Run *method* in the child and return its result (or raise its error).
 
-        *wait*: seconds the call itself may take (plus ``CALL_SLACK``); None waits for good.
+        *wait*: seconds the call itself may take (plus ``CALL_SLACK``); None: ``DEFAULT_WAIT``.
         *spawn*: start a new child if it is gone (False for stops: nothing runs then anyway).
         """
-        if not spawn and not self.alive:
-            raise ServerProcessError("The server process is not running.")
-        conn = self._wait_ready(spawn=spawn)
-        return self._call(conn, method, args, kwargs, wait)
+        session = self._wait_ready(spawn=spawn)
+        if session.restore_owed and method not in ("serve_target", "stop", "stop_all", "unwatch"):
+            with self._restore_lock:  # once, even when both listeners start at the same time
+                if session.restore_owed:
+                    self._restore(session)
+        result = self._call(session, method, args, kwargs, wait)
+        if method == "serve_target":
+            session.restore_owed = False
+        return result
 
     def _call(
-        self, conn: Connection, method: str, args: Sequence[Any], kwargs: dict[str, Any], wait: float | None
+        self, session: _Session, method: str, args: Sequence[Any], kwargs: dict[str, Any], wait: float | None
     ) -> Any:
         call_id = next(self._ids)
         future: Future[Any] = Future()
-        self._pending[call_id] = future
+        session.pending[call_id] = future
         try:
             with self._send_lock:
+                conn = session.conn
+                if conn is None:
+                    raise OSError("the connection is closed")
                 conn.send((call_id, method, tuple(args), kwargs))
         except (OSError, ValueError) as exc:
-            self._pending.pop(call_id, None)
+            session.pending.pop(call_id, None)
             raise ServerProcessError(f"The server process is not reachable: {exc}.") from None
+        if session.conn is None and not future.done():  # lost while sending: _lost may have run
+            session.pending.pop(call_id, None)
+            raise ServerProcessError("The server process is not running.")
         try:
-            return future.result(None if wait is None else wait + CALL_SLACK)
+            return future.result((DEFAULT_WAIT if wait is None else wait) + CALL_SLACK)
         except FutureTimeout:
-            self._pending.pop(call_id, None)
+            session.pending.pop(call_id, None)
             raise ServerProcessError(f"The server process did not answer ({method}).") from None
 
     # --- what Servers does --------------------------------------------------------------------------
@@ -557,23 +633,32 @@ class RemoteServers:
         )
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop both listeners and end the child (within about *timeout* + 2 s); idempotent."""
+        """Stop both listeners and end the child (within about *timeout* + 2 s); idempotent.
+
+        A child still starting is waited for (up to its start timeout) and then ended too.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        proc = self._proc
-        if self._conn is not None:
+            session = self._session
+        if session is None:
+            return
+        spawner = session.spawner
+        if spawner is not None and spawner is not threading.current_thread():
+            spawner.join(START_TIMEOUT + 5)  # sees _closed: ends its child itself
+        if session.conn is not None:
             try:
-                self._call(self._conn, "shutdown", (), {}, timeout + 1)
+                self._call(session, "shutdown", (), {}, timeout + 1)
             except ServerProcessError:
                 pass
+        proc = session.proc
         if proc is not None:
             try:
                 proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        receiver = self._receiver
+        receiver = session.receiver
         if receiver is not None and receiver is not threading.current_thread():
             receiver.join(3)

@@ -35,9 +35,13 @@ EncodedError = tuple[str, str, tuple[Any, ...], dict[str, Any], str]
 class RemoteError(Exception):
     """An unexpected exception in the server process (a bug there), re-raised in the window."""
 
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.text}" if self.text else self.type_name
+
     def __init__(self, type_name: str, text: str, details: str = "") -> None:
-        super().__init__(f"{type_name}: {text}" if text else type_name)
+        super().__init__(type_name, text, details)
         self.type_name = type_name
+        self.text = text
         self.details = details
 
 
@@ -68,31 +72,50 @@ def encode_error(exc: BaseException) -> EncodedError:
         import traceback
 
         details = "".join(traceback.format_exception(exc))
-        return (RemoteError.__module__, RemoteError.__qualname__, (f"{cls.__name__}: {exc}",), {
-            "type_name": cls.__name__, "details": details}, str(exc))  # fmt: skip
+        remote = RemoteError(cls.__name__, str(exc), details)
+        return (RemoteError.__module__, RemoteError.__qualname__, remote.args, {}, str(remote))
     return (cls.__module__, cls.__qualname__, args, attrs, str(exc))
 
 
 def decode_error(data: EncodedError) -> Exception:
-    module_name, qualname, args, attrs, text = data
-    cls: Any = None
+    """The exception *data* describes; never raises (a ``RemoteError`` when it cannot be rebuilt)."""
     try:
-        module = builtins if module_name == "builtins" else None
-        if module is None and module_name.startswith("launcher."):
-            module = importlib.import_module(module_name)
-        if module is not None:
-            cls = module
-            for part in qualname.split("."):
-                cls = getattr(cls, part)
-    except (ImportError, AttributeError):
-        cls = None
+        module_name, qualname, args, attrs, text = data
+    except (TypeError, ValueError):
+        return RemoteError("Exception", repr(data))
+    try:
+        return _rebuild(module_name, qualname, tuple(args), dict(attrs), text)
+    except Exception:
+        return RemoteError(qualname, text)
+
+
+def _rebuild(
+    module_name: str, qualname: str, args: tuple[Any, ...], attrs: dict[str, Any], text: str
+) -> Exception:
+    module: Any = None
+    if module_name == "builtins":
+        module = builtins
+    elif module_name.startswith("launcher."):
+        module = importlib.import_module(module_name)
+    cls: Any = module
+    for part in qualname.split(".") if module is not None else ():
+        cls = getattr(cls, part)
     if not (isinstance(cls, type) and issubclass(cls, Exception)):
         return RemoteError(qualname, text)
-    exc = cls.__new__(cls)
-    exc.args = tuple(args)
-    for key, value in attrs.items():
-        try:
+    exc: Exception | None = None
+    try:  # the class's own constructor first: OSError and friends set their fields there
+        exc = cls(*args)
+        for key, value in attrs.items():
             setattr(exc, key, value)
-        except AttributeError:
-            pass
+    except Exception:
+        exc = None
+    if exc is None or str(exc) != text:
+        # A constructor with another signature (``PortInUseError(host, port, holder)``): build the
+        # object without it and give it the arguments and attributes it had.
+        exc = cls.__new__(cls)
+        exc.args = args
+        for key, value in attrs.items():
+            setattr(exc, key, value)
+    if str(exc) != text:
+        return RemoteError(qualname, text)
     return exc
