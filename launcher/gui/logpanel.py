@@ -242,9 +242,6 @@ class LogPanel(QWidget):
 
         # Few Python slots on purpose: one call per batch, never one per row (see logmodel).
         self.model.rowsAppended.connect(self._rows_appended)
-        scrollbar = self.view.verticalScrollBar()
-        scrollbar.valueChanged.connect(self.fill_visible)
-        scrollbar.rangeChanged.connect(self.fill_visible)
         self.pump.droppedChanged.connect(lambda _n: self._update_count())
         self.pump.pausedChanged.connect(lambda _p: self._update_count())
         self.pump.recordsArrived.connect(lambda _b: self.pump.paused and self._update_count())
@@ -301,12 +298,11 @@ class LogPanel(QWidget):
 
     def _filter_changed(self, setter: Callable[[Any], None], value: Any) -> None:
         setter(value)
-        self.fill_visible()
         self._update_count()
 
     def _rows_appended(self, _count: int) -> None:
-        # Scroll and make the new cells in the next event-loop slice, not in the pump's: two short
-        # slices keep input and timers flowing better than one long one.
+        # Scroll in the next event-loop slice, not in the pump's: two short slices keep input
+        # and timers flowing better than one long one.
         if not self._after_batch_pending:
             self._after_batch_pending = True
             QTimer.singleShot(0, self, self._after_batch)
@@ -315,31 +311,7 @@ class LogPanel(QWidget):
         self._after_batch_pending = False
         if self.autoscroll_check.isChecked():
             self.view.scrollToBottom()
-        self.fill_visible()
         self._update_count()
-
-    def fill_visible(self, *_args: object) -> None:
-        """Make the cells of the rows on screen (plus two either side); see ``RequestLogModel``.
-
-        Never more than a screenful: right after rows were removed the view's geometry can be
-        stale (``rowAt`` answers -1), and then the scroll bar's value (the top row, since the
-        view scrolls per item) stands in for it.
-        """
-        shown = self.proxy.rowCount()
-        if shown == 0:
-            return
-        per_page = (
-            self.view.viewport().height() // max(1, self.view.verticalHeader().defaultSectionSize()) + 1
-        )
-        top = self.view.rowAt(0)
-        if top < 0:
-            top = min(self.view.verticalScrollBar().value(), shown - 1)
-        first, last = max(0, top - 2), min(shown - 1, top + per_page + 2)
-        if not self.proxy.active:  # no filter: proxy rows are source rows
-            self.model.fill_rows(range(first, last + 1))
-            return
-        proxy = self.proxy
-        self.model.fill_rows(proxy.mapToSource(proxy.index(row, 0)).row() for row in range(first, last + 1))
 
     def _update_count(self, *_args: object) -> None:
         total = self.model.rowCount()

@@ -32,9 +32,9 @@ def model(qapp):
 def test_columns_and_display(qapp, make_records):
     records = make_records(1, path="/hello", listener="https")
     model = RequestLogModel()
+    QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
     model.append_records(records)
     assert model.rowCount() == 1
-    assert model.fill_all() == 1
     assert model.columnCount() == len(COLUMNS) == 9
     assert [model.headerData(i, Qt.Orientation.Horizontal) for i in range(9)][:5] == [
         "Time",
@@ -45,42 +45,43 @@ def test_columns_and_display(qapp, make_records):
     ]
     assert model.data(model.index(0, COL_SCHEME), SchemeRole) == "HTTPS"
     assert not model.data(model.index(0, COL_SCHEME), Qt.ItemDataRole.DecorationRole).isNull()  # the badge
+    assert model.data(model.index(0, COL_SCHEME)) is None  # the badge, no text
     assert model.data(model.index(0, COL_PATH)) == "/hello"
     assert model.data(model.index(0, COL_STATUS)) == "200"
     assert model.data(model.index(0, COL_TLS)) == "TLS 1.3"
+    assert model.data(model.index(0, COL_TLS), Qt.ItemDataRole.ToolTipRole).startswith("TLSv1.3 TLS_")
     assert model.record(0) is records[0]
     assert model.data(model.index(0, COL_STATUS), Qt.ItemDataRole.ForegroundRole).color().name() == "#15803d"
+    assert model.data(model.index(0, COL_STATUS), Qt.ItemDataRole.FontRole).bold()
+    assert model.data(model.index(0, COL_PATH), Qt.ItemDataRole.FontRole) is None
+    assert model.data(model.index(0, COL_PATH), Qt.ItemDataRole.CheckStateRole) is None
+    right = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+    assert model.data(model.index(0, COL_STATUS), Qt.ItemDataRole.TextAlignmentRole) == right
+    assert model.headerData(COL_STATUS, Qt.Orientation.Horizontal, Qt.ItemDataRole.TextAlignmentRole) == right
 
 
-def test_one_insert_per_batch(model, make_records, qtbot):
+def test_one_insert_per_batch_and_no_other_notice(model, make_records, qtbot):
     inserts: list[tuple[int, int]] = []
     changes: list[tuple[int, int]] = []
     model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
     model.dataChanged.connect(lambda tl, br, _roles: changes.append((tl.row(), br.row())))
     model.append_records(make_records(3))
     assert inserts == [(0, 2)]
-    assert changes == []  # no filter in use: nothing but the insert
-    model.set_search_enabled(True)
     model.append_records(make_records(2))
     assert inserts == [(0, 2), (3, 4)]
-    assert changes == [(0, 2), (3, 4)]  # the search texts: one notice per batch
+    assert changes == []  # the cells are made when asked for, not announced
     assert model.rowCount() == 5
-    assert model.fill_all() == 5
-    assert changes[-1] == (0, 4)  # one notice for the filled rows too
     assert [model.data(model.index(r, COL_PATH)) for r in range(3)] == ["/item0", "/item1", "/item2"]
 
 
-def test_cells_are_made_on_demand(model, make_records):
+def test_cells_and_search_text_are_made_when_asked_for(model, make_records):
     model.append_records(make_records(4))
-    assert model.data(model.index(2, COL_PATH)) is None  # not made yet
-    assert model.data(model.index(2, 0), FilterRole) is None  # no filter in use: no search text
-    model.set_search_enabled(True)
-    assert "/item2" in model.data(model.index(2, 0), FilterRole)
-    assert model.fill_rows(range(1, 3)) == 2
-    assert [model.is_filled(r) for r in range(4)] == [False, True, True, False]
+    assert model._cells == [None] * 4 and model._search == [None] * 4
     assert model.data(model.index(2, COL_PATH)) == "/item2"
-    assert model.fill_rows(range(0, 4)) == 2  # only what was missing
-    assert model.fill_rows([99, -1]) == 0
+    assert [c is not None for c in model._cells] == [False, False, True, False]
+    assert "/item2" in model.data(model.index(2, 0), FilterRole)
+    assert model.data(model.index(2, COL_PATH), FilterRole) is None  # column 0 only
+    assert model.data(model.index(99, COL_PATH)) is None
 
 
 def test_cap_drops_oldest_with_one_remove(model, make_records):
@@ -94,7 +95,6 @@ def test_cap_drops_oldest_with_one_remove(model, make_records):
     assert removes == [(0, 1)]
     assert model.dropped == 2
     assert [r.path for r in model.records()] == ["/a2", "/a3", "/b0", "/b1", "/b2"]
-    model.fill_all()
     assert [model.data(model.index(r, COL_PATH)) for r in range(5)] == ["/a2", "/a3", "/b0", "/b1", "/b2"]
 
 
