@@ -3,13 +3,16 @@
     .venv/bin/python bench/gui_responsiveness.py              # 10 s of load + 5 cold starts
     .venv/bin/python bench/gui_responsiveness.py --seconds 3 --cold-starts 2   # quicker
 
-Load: the real ``MainWindow`` (offscreen, shown, auto-scroll on, row cap 10 000) runs both
-listeners in this process, serving a tiny Flask app; two h2load processes (Debian's
-``nghttp2-client``: ``h2load --h1 -n N -c 16 -t 1 URL``, one per listener, restarted in a loop
-until the time is up) send requests as fast as the server answers.  Meanwhile a 5 ms
-``QTimer`` heartbeat (Qt.PreciseTimer) records every gap between its ticks: the longest gap
-minus 5 ms is the longest stall of the GUI event loop (target < 50 ms).  RSS is sampled once a
-second.  Afterwards it checks the model kept its cap.
+Load: the real ``MainWindow`` (offscreen, shown, auto-scroll on, row cap 10 000) as users get
+it: both listeners run in its server process (``launcher.remote``), serving a tiny Flask app
+chosen through the app selector.  Two h2load processes (Debian's ``nghttp2-client``: ``h2load
+--h1 -n N -c 16 -t 1 URL``, one per listener, restarted in a loop until the time is up) send
+requests at ``--rate`` in total (paced), then as fast as the server answers (flat out).
+Meanwhile a 5 ms ``QTimer`` heartbeat (Qt.PreciseTimer) records every gap between its ticks: the
+longest gap minus 5 ms is the longest stall of the GUI event loop (target < 50 ms).  RSS (window
+plus server process) is sampled once a second.  Afterwards it checks the model kept its cap.
+With ``--in-process`` (the default) each phase runs again right after with the servers inside
+the window's process (``MainWindow(app=...)``), and the two are printed side by side.
 
 Cold start: a fresh ``python`` process (offscreen) imports the launcher, builds the window and
 shows it; the parent measures from just before spawning the process to the child's "shown" line
@@ -23,8 +26,7 @@ listeners running.  A thread rewrites the app's file N times and, each time, pol
 < 1 s) while the 5 ms heartbeat measures the event loop's longest stall (target < 50 ms).
 
 Limits: offscreen rendering is a software raster (what users see may differ a little); the
-server and the GUI share one process and the GIL, which is the point of the measurement; the
-load generator shares the same 2 cores.
+load generator shares the same 2 cores as the window and the servers.
 """
 
 from __future__ import annotations
