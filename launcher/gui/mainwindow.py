@@ -133,6 +133,8 @@ class MainWindow(QMainWindow):
             server_process = app is None and servers is None
         if servers is None:
             servers = self._build_servers(cert_dir, app, server_process)
+            if isinstance(servers, RemoteServers):  # the demo app failing there: the banner says so
+                servers.on_startup_error = self.exception_router.report
             owns_config = True
         else:
             owns_config = False

@@ -272,6 +272,9 @@ class RemoteServers:
         self.app: Any = AppInfo("flaskapp")
         self.target: AppTarget = AppTarget()  # what the child serves (served again after a crash)
         self.startup_error: Exception | None = None
+        #: Called (from the receiving thread) with the error when the bundled demo app cannot be
+        #: loaded in a new server process; it then answers 503 until another app is served.
+        self.on_startup_error: Callable[[Exception], None] | None = None
         self.http = RemoteListener(self, "http", host, http_port)
         self.https = RemoteListener(self, "https", host, https_port)
         self.policy = RemotePolicy(self, policy)
@@ -490,9 +493,11 @@ class RemoteServers:
                 elif kind == "ready":
                     info = message[1]
                     self.app = info["app"]
+                    session.ready.set()
                     if info.get("error") is not None:
                         self.startup_error = decode_error(info["error"])
-                    session.ready.set()
+                        if self.on_startup_error is not None:
+                            self.on_startup_error(self.startup_error)
             except Exception:  # a callback failed: log it, keep reading
                 log.exception("Handling a message from the server process failed")
         self._lost(session)

@@ -635,3 +635,26 @@ def test_first_window_fits_a_1280x800_screen(qtbot, make_window):
     assert window.left_scroll.width() >= window.left_scroll.minimumWidth()
     assert window.tabs.width() >= window.tabs.minimumSizeHint().width()
     assert window.log_panel.detail.width() >= 300  # headers and values readable beside the table
+
+
+def test_a_broken_demo_app_in_the_server_process_shows_in_the_banner(qtbot, tmp_path, monkeypatch):
+    """The server process cannot import the bundled demo app: the banner says why, the window
+    stays usable and the listeners answer 503 with a pointer to it."""
+    broken = tmp_path / "shadow"
+    (broken / "flaskapp").mkdir(parents=True)
+    (broken / "flaskapp" / "__init__.py").write_text("raise ImportError('demo app files are damaged')\n")
+    monkeypatch.syspath_prepend(str(broken))  # the server process puts this process's path first
+    window = MainWindow(cert_dir=tmp_path / "certs", settings=tmp_path / "s.ini")
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: window.banner.isVisibleTo(window), timeout=20_000)
+        assert "demo app" in window.banner.text and "damaged" in window.banner.text
+        assert window.unexpected_errors == 0  # a user-facing error, not a crash dialog
+        window.servers_panel.rows["http"].port_spin.setValue(0)
+        window.servers_panel.start("http")
+        wait_state(qtbot, window, "http", "running")
+        status, body = fetch(window.servers.http.url)
+        assert status == 503 and b"demo app could not be loaded" in body
+    finally:
+        window.shutdown()
+        window.log_panel.pump.close()
