@@ -48,7 +48,7 @@ import sysconfig
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -447,6 +447,24 @@ def load_app(target: AppTarget, *, fresh: bool = True) -> Flask:
         install_error_hook(app)
         _loaded_at[target] = started_ns
         return app
+
+
+def unavailable_demo_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """What is served in place of a bundled demo app that cannot be loaded: a 503 that says so."""
+    body = b"The bundled demo app could not be loaded: see the launcher window.\n"
+    start_response(
+        "503 Service Unavailable",
+        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def demo_app_or_placeholder() -> tuple[Any, AppLoadError | None]:
+    """The bundled demo app, or ``unavailable_demo_app`` and the ``AppLoadError`` saying why."""
+    try:
+        return load_app(AppTarget()), None
+    except AppLoadError as exc:
+        return unavailable_demo_app, exc
 
 
 def loaded_at_ns(target: AppTarget) -> int | None:

@@ -51,6 +51,10 @@ class Policy:
         if self.hsts_max_age < 0:
             raise ConfigError("The HSTS max-age must be zero or more seconds.")
 
+    def sync(self) -> None:
+        """Return once every change made so far is in force: at once here (the listeners read
+        this object on every request); ``launcher.remote.RemotePolicy`` waits for its process."""
+
     def hsts_value(self) -> str:
         return f"max-age={self.hsts_max_age}"
 

@@ -179,7 +179,6 @@ class AppPanel(QGroupBox):
         self.app: Any = servers.app
         self.reloader: Reloader | None = None
         self.last_error: LauncherError | None = None
-        self._active_reloader: Reloader | None = None  # the one whose swaps are taken (any thread reads it)
         self._closing = False
         self._busy = False
         self._recent = read_recent(settings)
@@ -525,10 +524,9 @@ class AppPanel(QGroupBox):
         def work() -> Switched:
             resolved = target if is_demo(target) else resolve_target(target)
             if old is not None:
-                self._active_reloader = None
-                old.stop()
-            # AppLoadError: nothing changed (the old app keeps serving; reload on change is
-            # started again for it by _load_failed).
+                old.stop()  # joins its watcher: no swap of the old target after this
+            # AppLoadError: nothing changed (the old app keeps serving; failed() below starts
+            # reload on change again for it).
             app, errors = servers.serve_target(resolved, fresh=True, grace=GRACE)
             return Switched(resolved, app, errors)
 
@@ -660,12 +658,7 @@ class AppPanel(QGroupBox):
             app = self.app
 
             def start() -> Reloader:
-                self._active_reloader = reloader
-                try:
-                    reloader.start(app)
-                except BaseException:
-                    self._active_reloader = None
-                    raise
+                reloader.start(app)
                 return reloader
 
             self._set_busy(True)
@@ -673,7 +666,6 @@ class AppPanel(QGroupBox):
                               name="launcher-reload-start")  # fmt: skip
         elif not want and self.reloader is not None:
             reloader, self.reloader = self.reloader, None
-            self._active_reloader = None
             self._set_busy(True)
             self.tasks.submit(
                 reloader.stop,
@@ -716,8 +708,7 @@ class AppPanel(QGroupBox):
     # --- closing ---------------------------------------------------------------------------------------
 
     def detach_reloader(self) -> Reloader | None:
-        """For closing: no more swaps from now on; returns the reloader for the caller to stop."""
+        """For closing: no new loads or reloaders; returns the reloader for the caller to stop."""
         self._closing = True
-        self._active_reloader = None
         reloader, self.reloader = self.reloader, None
         return reloader

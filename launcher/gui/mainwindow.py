@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
 )
 
 from launcher import __version__
-from launcher.apptarget import AppTarget
+from launcher.apptarget import AppTarget, demo_app_or_placeholder
 from launcher.certs import CertStore
 from launcher.errors import LauncherError
 from launcher.gui.apppanel import AppPanel
@@ -83,13 +83,6 @@ STATUS_INTERVAL_MS = 500
 DEFAULT_SIZE = QSize(1240, 760)
 #: On a smaller screen the first window takes at most this share of its available area.
 SCREEN_SHARE = 0.9
-
-
-def demo_app() -> Any:
-    """The bundled demo Flask app (with the hook that logs request tracebacks)."""
-    from launcher.apptarget import AppTarget, load_app
-
-    return load_app(AppTarget())
 
 
 class MainWindow(QMainWindow):
@@ -243,34 +236,19 @@ class MainWindow(QMainWindow):
         self, cert_dir: str | os.PathLike[str] | None, app: Any, server_process: bool
     ) -> Servers | RemoteServers:
         s = self.settings
+        config: dict[str, Any] = {
+            "cert_store": CertStore(cert_dir),
+            "sink": RequestSink(),
+            "policy": Policy(),
+            "host": s.get("servers/host"),
+            "http_port": s.get("servers/http_port"),
+            "https_port": s.get("servers/https_port"),
+        }
         if server_process and app is None:
-            return RemoteServers(
-                cert_store=CertStore(cert_dir),
-                sink=RequestSink(),
-                policy=Policy(),
-                host=s.get("servers/host"),
-                http_port=s.get("servers/http_port"),
-                https_port=s.get("servers/https_port"),
-            )
-        if app is None:
-            try:
-                app = demo_app()
-            except Exception as exc:  # the bundled app is broken: say so, keep the window usable
-                from launcher.errors import AppLoadError
-
-                self._startup_error = AppLoadError(
-                    f"The bundled demo app could not be loaded: {exc}.", format_exception(exc)
-                )
-                app = _unavailable_app
-        return Servers(
-            app,
-            cert_store=CertStore(cert_dir),
-            sink=RequestSink(),
-            policy=Policy(),
-            host=s.get("servers/host"),
-            http_port=s.get("servers/http_port"),
-            https_port=s.get("servers/https_port"),
-        )
+            return RemoteServers(**config)
+        if app is None:  # the demo app; if it is broken, a 503 page and the reason in the banner
+            app, self._startup_error = demo_app_or_placeholder()
+        return Servers(app, **config)
 
     def _make_status_bar(self) -> None:
         bar = self.statusBar()
@@ -571,14 +549,6 @@ def default_size(window: QWidget) -> QSize:
             height = min(height, int(available.height() * SCREEN_SHARE))
     minimum = window.minimumSizeHint()
     return QSize(max(width, minimum.width()), max(height, minimum.height()))
-
-
-def _unavailable_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    body = b"The bundled demo app could not be loaded; see the launcher window.\n"
-    start_response(
-        "503 Service Unavailable", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-    )
-    return [body]
 
 
 def configure_application(app: QApplication) -> None:

@@ -83,12 +83,9 @@ class ProxyLens:
 
 
 def _set_trusted(policy: Any, value: bool) -> None:
-    """Set ``trusted_proxy`` and make sure it is in force before the next request: the policy of
-    servers in another process (``launcher.remote``) has ``sync()`` for that."""
+    """Set ``trusted_proxy`` and wait until it is in force for the next request."""
     policy.trusted_proxy = value
-    sync = getattr(policy, "sync", None)
-    if sync is not None:
-        sync()
+    policy.sync()
 
 
 def run_proxy_lens(client: Client, http_url: str, *, policy: Any = None) -> ProxyLens:

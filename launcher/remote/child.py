@@ -27,14 +27,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from multiprocessing.connection import Client, Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
-from launcher.apptarget import AppTarget, load_app
+from launcher.apptarget import AppTarget, demo_app_or_placeholder, load_app
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError
 from launcher.policy import Policy
@@ -56,11 +56,6 @@ def app_info(app: Any) -> AppInfo:
     return AppInfo(str(getattr(app, "import_name", "") or type(app).__name__), str(getattr(app, "name", "")))
 
 
-def _unavailable_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    start_response("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
-    return [b"The bundled demo app could not be loaded: see the launcher window.\n"]
-
-
 class ServerProcess:
     """One ``Servers`` and the connection to the window; see the module docstring."""
 
@@ -72,7 +67,14 @@ class ServerProcess:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="launcher-call")
         self._reloader: Reloader | None = None
         self._reloader_lock = threading.Lock()
-        self.servers: Servers | None = None
+        self._servers: Servers | None = None
+
+    @property
+    def servers(self) -> Servers:
+        """The servers (made by ``build`` from the window's first message)."""
+        if self._servers is None:
+            raise RuntimeError("the servers are not built yet")
+        return self._servers
 
     # --- sending ------------------------------------------------------------------------------------
 
@@ -114,11 +116,7 @@ class ServerProcess:
 
     def build(self, config: dict[str, Any]) -> Servers:
         sys.path[:] = list(dict.fromkeys([*config.get("sys_path", ()), *sys.path]))
-        startup_error = None
-        try:
-            app = load_app(AppTarget())
-        except AppLoadError as exc:
-            app, startup_error = _unavailable_app, exc
+        app, startup_error = demo_app_or_placeholder()
         policy = Policy()
         servers = Servers(
             app,
@@ -132,7 +130,7 @@ class ServerProcess:
         )
         for listener in servers.listeners:
             listener.add_state_callback(self._state_changed)
-        self.servers = servers
+        self._servers = servers
         self.call_policy(**config.get("policy", {}))
         self.send(("ready", {"pid": os.getpid(), "app": app_info(app),
                              "error": encode_error(startup_error) if startup_error else None}))  # fmt: skip
@@ -141,12 +139,10 @@ class ServerProcess:
     # --- the calls the window makes -----------------------------------------------------------------
 
     def _listener(self, scheme: str) -> Listener:
-        assert self.servers is not None
         return self.servers.https if scheme == "https" else self.servers.http
 
     def call_configure(self, **changes: Any) -> None:
         servers = self.servers
-        assert servers is not None
         if "host" in changes:
             servers.host = changes["host"]
         if "http_port" in changes:
@@ -157,7 +153,6 @@ class ServerProcess:
             servers.extra_hosts = tuple(changes["extra_hosts"])
 
     def call_policy(self, **changes: Any) -> None:
-        assert self.servers is not None
         known = {f.name for f in fields(Policy)}
         for name, value in changes.items():
             if name in known:
@@ -175,24 +170,19 @@ class ServerProcess:
         self._listener(scheme).stop(timeout, grace)
 
     def call_start_all(self) -> list[Any]:
-        assert self.servers is not None
         return [encode_error(e) for e in self.servers.start_all()]
 
     def call_stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
-        assert self.servers is not None
         self.servers.stop_all(timeout, grace)
 
     def call_restart(self, grace: float = 0.5) -> list[Any]:
-        assert self.servers is not None
         return [encode_error(e) for e in self.servers.restart(grace=grace)]
 
     def call_reload_tls(self) -> None:
-        assert self.servers is not None
         self.servers.reload_tls()
 
     def call_serve_target(self, target: AppTarget, fresh: bool = True, grace: float = 0.5) -> tuple[Any, ...]:
         """Load *target* (an ``AppLoadError`` changes nothing) and serve it; (AppInfo, errors)."""
-        assert self.servers is not None
         app = load_app(target, fresh=fresh)
         errors = self.servers.set_app(app, grace=grace)
         return app_info(app), [encode_error(e) for e in errors]
@@ -200,7 +190,6 @@ class ServerProcess:
     def call_watch(self, target: AppTarget, grace: float = 0.5) -> list[str]:
         """Reload on change for *target* (replacing any earlier watcher); the watched folders."""
         servers = self.servers
-        assert servers is not None
 
         def swap(app: Any) -> list[Exception]:
             errors = servers.set_app(app, grace=grace)

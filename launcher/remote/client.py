@@ -163,11 +163,17 @@ class RemoteListener:
         self._owner.call("start", self.scheme, port)
 
     def stop(self, timeout: float = 1.0, grace: float = 0.0) -> None:
-        if self._owner.alive or self._state is not ListenerState.STOPPED:
-            try:
+        try:
+            if self._owner.alive:
                 self._owner.call("stop", self.scheme, timeout, grace, wait=timeout + grace, spawn=False)
-            except ServerProcessError:
-                self._apply(ListenerState.STOPPED, None, None)
+                return
+        except ServerProcessError:
+            pass
+        self._mark_stopped()  # nothing serves: a listener left in ERROR by a crash is stopped
+
+    def _mark_stopped(self) -> None:
+        if self._state is not ListenerState.STOPPED:
+            self._apply(ListenerState.STOPPED, None, None)
 
 
 class RemoteReloader:
@@ -597,15 +603,14 @@ class RemoteServers:
         return [decode_error(e) for e in self.call("start_all")]
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
-        if not self.alive:  # nothing serves: listeners left in ERROR by a crash become STOPPED
-            for listener in self.listeners:
-                if listener.state is not ListenerState.STOPPED:
-                    listener._apply(ListenerState.STOPPED, None, None)
-            return
         try:
-            self.call("stop_all", timeout, grace, wait=timeout + grace, spawn=False)
+            if self.alive:
+                self.call("stop_all", timeout, grace, wait=timeout + grace, spawn=False)
+                return
         except ServerProcessError:
             pass
+        for listener in self.listeners:  # nothing serves: listeners left in ERROR by a crash
+            listener._mark_stopped()
 
     def restart(self, grace: float = 0.5) -> list[Exception]:
         return [decode_error(e) for e in self.call("restart", grace)]
