@@ -13,11 +13,12 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import flask
 import pytest
+from nethelpers import wait_for
 
 import launcher.apptarget as apptarget
 from launcher.apptarget import AppTarget, load_app
@@ -36,14 +37,6 @@ def _restore_process_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator
     sys.path[:] = path
     for key in set(os.environ) - set(environ):
         del os.environ[key]
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def edit(path: Path, text: str) -> None:

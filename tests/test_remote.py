@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from nethelpers import refuses, wait_for
 
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
@@ -63,25 +64,9 @@ def remote(cert_store: CertStore) -> Iterator[Callable[..., RemoteServers]]:
         servers.close()
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
 def get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
     with urllib.request.urlopen(url, context=context, timeout=5) as response:
         return response.status, response.read().decode()
-
-
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except OSError:
-        return True
-    return False
 
 
 def write_app(folder: Path, text: str) -> AppTarget:
@@ -107,7 +92,7 @@ def test_serves_both_schemes_logs_here_and_stops(remote, client_context):
     ports = (servers.http.port, servers.https.port)
     servers.stop_all()
     assert servers.http.state is ListenerState.STOPPED and servers.https.state is ListenerState.STOPPED
-    assert all(refused(port) for port in ports)
+    assert all(refuses(port) for port in ports)
 
 
 def test_state_callbacks_and_single_listener(remote):
@@ -243,7 +228,7 @@ def test_close_ends_the_child_and_frees_the_ports(remote):
     pid = servers.pid
     servers.close()
     assert not servers.alive
-    assert all(refused(port) for port in ports)
+    assert all(refuses(port) for port in ports)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     with pytest.raises(ServerProcessError):
@@ -265,10 +250,10 @@ def test_the_child_stops_when_the_window_process_dies(tmp_path):
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         pid, port = (int(v) for v in parent.stdout.readline().split())
-        assert not refused(port)
+        assert not refuses(port)
         parent.kill()
         parent.wait()
-        wait_for(lambda: refused(port), timeout=10)
+        wait_for(lambda: refuses(port), timeout=10)
 
         def gone() -> bool:
             try:

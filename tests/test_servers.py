@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 from flask import Flask, jsonify, request, session
+from nethelpers import refuses
 
 from launcher.errors import AddressUnavailableError, ConfigError, PortInUseError
 from launcher.servers import Listener, ListenerState
@@ -61,14 +62,6 @@ def no_redirect_get(port: int, path: str = "/", method: str = "GET") -> http.cli
     resp.read()
     conn.close()
     return resp
-
-
-def refuses(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 def test_both_schemes_serve_the_same_app(make_servers, client_context):

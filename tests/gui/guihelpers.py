@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import ssl
 import traceback
 import urllib.error
@@ -10,6 +9,7 @@ import urllib.request
 from typing import Any
 
 from flask import Flask, got_request_exception, jsonify, request
+from nethelpers import refuses  # noqa: F401 - the GUI tests import it from here
 from werkzeug.test import Client
 
 from launcher.requestlog import ERROR_ENVIRON_KEY, RequestLogMiddleware, RequestRecord, RequestSink
@@ -36,15 +36,6 @@ def fetch(url: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
-
-
-def refuses(port: int) -> bool:
-    """True when nothing accepts TCP connections on 127.0.0.1:*port*."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return False
-    except ConnectionRefusedError:
-        return True
 
 
 def make_test_app() -> Flask:
