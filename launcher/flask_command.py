@@ -30,9 +30,7 @@ its own saved settings for those.  A custom ``FlaskGroup(create_app=...)`` scrip
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +38,7 @@ import click
 
 from launcher.apptarget import AppTarget, resolve_target
 from launcher.errors import AppLoadError, LauncherError
-
-DEFAULT_HTTP_PORT = 8080
-DEFAULT_HTTPS_PORT = 8443
+from launcher.options import ServeConfig, click_options, config_from_click
 
 
 class LaunchError(click.ClickException):
@@ -72,96 +68,14 @@ def app_target_from(info: Any, cwd: Path | None = None) -> AppTarget:
     return resolve_target(None, workdir)
 
 
-def _envvars(option: str, *flask_run: str) -> list[str]:
-    return [f"FLASK_LAUNCH_{option}", *flask_run]
-
-
-def _validate_port(_ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
-    if value is not None and not 0 <= value <= 65535:
-        raise click.BadParameter(f"{value} is not a port: use 1–65535, or 0 for any free port.", param=param)
-    return value
-
-
 @click.command("launch", short_help="Serve the app on HTTP and HTTPS at once (window or --headless).")
 @click.option(
     "--headless",
     is_flag=True,
-    envvar=_envvars("HEADLESS"),
+    envvar="FLASK_LAUNCH_HEADLESS",
     help="Serve without a window until Ctrl+C.",
 )
-@click.option(
-    "--host",
-    "-h",
-    default="127.0.0.1",
-    show_default=True,
-    envvar=_envvars("HOST", "FLASK_RUN_HOST"),
-    help="Address to bind; 0.0.0.0 exposes the servers to other machines.",
-)
-@click.option(
-    "--http-port",
-    "-p",
-    type=int,
-    default=DEFAULT_HTTP_PORT,
-    show_default=True,
-    callback=_validate_port,
-    envvar=_envvars("HTTP_PORT", "FLASK_RUN_PORT"),
-    help="HTTP port (0 = any free port).",
-)
-@click.option(
-    "--https-port",
-    type=int,
-    default=DEFAULT_HTTPS_PORT,
-    show_default=True,
-    callback=_validate_port,
-    envvar=_envvars("HTTPS_PORT"),
-    help="HTTPS port (0 = any free port).",
-)
-@click.option("--no-http", is_flag=True, help="Do not serve plain HTTP.")
-@click.option("--no-https", is_flag=True, help="Do not serve HTTPS.")
-@click.option(
-    "--cert-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=_envvars("CERT_DIR"),
-    help="Folder of the local CA and certificates (default: the user data folder).",
-)
-@click.option(
-    "--cert",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar=_envvars("CERT", "FLASK_RUN_CERT"),
-    help="Serve your own certificate (PEM) instead of one from the local CA; needs --key.",
-)
-@click.option(
-    "--key",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar=_envvars("KEY", "FLASK_RUN_KEY"),
-    help="The private key (PEM) of --cert.",
-)
-@click.option(
-    "--redirect-https",
-    type=click.Choice(["301", "302", "307", "308"]),
-    is_flag=False,
-    flag_value="308",
-    default=None,
-    help="Redirect HTTP to HTTPS (status 301, 302, 307 or 308; 308 if no status is given).",
-)
-@click.option(
-    "--hsts",
-    type=click.IntRange(min=0),
-    is_flag=False,
-    flag_value=31_536_000,
-    default=None,
-    help="Send Strict-Transport-Security on HTTPS (max-age in seconds; one year if not given).",
-)
-@click.option(
-    "--trusted-proxy", is_flag=True, help="Honour X-Forwarded-Proto/-For/-Host from a proxy on 127.0.0.1."
-)
-@click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True, help="Worker threads.")
-@click.option(
-    "--reload/--no-reload",
-    default=None,
-    envvar=_envvars("RELOAD", "FLASK_RUN_RELOAD"),
-    help="Re-import the app and restart both listeners when its files change (default: on with --debug).",
-)
+@click_options("launch")
 @click.pass_context
 def launch_command(ctx: click.Context, **params: Any) -> None:
     """Serve the Flask app on HTTP and HTTPS at once, with a certificate from a local CA.
@@ -202,51 +116,9 @@ def open_gui(target: AppTarget, params: dict[str, Any]) -> int:
     return int(run_gui(app_target=target, cert_dir=params.get("cert_dir")) or 0)
 
 
-def serve_options(target: AppTarget, params: dict[str, Any]) -> Any:
-    """``launcher.commands.serve.ServeOptions`` from this command's parameters."""
-    from launcher.commands.serve import ServeOptions
-
-    redirect = params.get("redirect_https")
-    return ServeOptions(
-        host=params["host"],
-        http_port=params["http_port"],
-        https_port=params["https_port"],
-        http=not params["no_http"],
-        https=not params["no_https"],
-        cert_dir=params.get("cert_dir"),
-        redirect_status=int(redirect) if redirect is not None else None,
-        hsts_max_age=params.get("hsts"),
-        trusted_proxy=params["trusted_proxy"],
-        threads=params["threads"],
-        app_target=target.target,
-        chdir=target.chdir,
-        reload=bool(params["reload"]),
-    )
-
-
-def _import_certificate(options: Any, cert: Path | None, key: Path | None) -> Path | None:
-    """Import ``--cert``/``--key`` into the cert folder; without ``--cert-dir`` into a private
-    temporary one (returned, to be removed), so the user's usual folder keeps its own leaf."""
-    if cert is not None and str(cert).lower() == "adhoc" and key is None:
-        return None  # flask run's "make me a certificate": that is the default here
-    if cert is None and key is None:
-        return None
-    if cert is None or key is None:
-        raise LaunchError("--cert and --key go together: give both (or FLASK_RUN_CERT and FLASK_RUN_KEY).")
-    from launcher.certs import CertStore
-
-    temporary: Path | None = None
-    if options.cert_dir is None:
-        temporary = Path(tempfile.mkdtemp(prefix="flask-launch-cert-"))  # 0700
-        options.cert_dir = temporary
-    host = options.host if options.host not in ("0.0.0.0", "::") else None
-    try:
-        CertStore(options.cert_dir).import_pair(cert, key, host=host)
-    except BaseException:
-        if temporary is not None:
-            shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return temporary
+def serve_options(target: AppTarget, params: dict[str, Any]) -> ServeConfig:
+    """The ``ServeConfig`` of this command's parameters, serving *target*."""
+    return config_from_click(params, app_target=target.target, chdir=target.chdir)
 
 
 def run_headless(target: AppTarget, params: dict[str, Any]) -> int:
@@ -254,18 +126,12 @@ def run_headless(target: AppTarget, params: dict[str, Any]) -> int:
     from launcher.apptarget import load_app
     from launcher.commands.serve import serve_headless
 
-    options = serve_options(target, params)
-    temporary: Path | None = None
     try:
-        options.validate()
+        options = serve_options(target, params)
         app = load_app(target)
-        temporary = _import_certificate(options, params.get("cert"), params.get("key"))
         click.echo(f" * Serving Flask app '{target.target}' (flask-https-launcher)", err=True)
         return int(serve_headless(options, app=app, out=sys.stdout) or 0)
     except AppLoadError as exc:
         raise LaunchError(str(exc), exc.details) from None
     except LauncherError as exc:
         raise LaunchError(str(exc)) from None
-    finally:
-        if temporary is not None:
-            shutil.rmtree(temporary, ignore_errors=True)

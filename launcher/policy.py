@@ -13,15 +13,8 @@ from typing import Any
 from waitress.proxy_headers import proxy_headers_middleware
 
 from launcher.errors import ConfigError
+from launcher.options import LIVE_FIELDS, REDIRECT_STATUSES, ServeConfig
 
-REDIRECT_STATUSES = {
-    301: "Moved Permanently",
-    302: "Found",
-    307: "Temporary Redirect",
-    308: "Permanent Redirect",
-}
-DEFAULT_REDIRECT_STATUS = 308  # keeps the method and body, unlike 301/302 (which may turn POST into GET)
-DEFAULT_HSTS_MAX_AGE = 31_536_000  # one year, what hstspreload.org asks for
 #: The headers a trusted proxy may set; waitress deletes them all from untrusted peers.
 TRUSTED_PROXY_HEADERS = frozenset(
     {"x-forwarded-proto", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port"}
@@ -34,29 +27,39 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 @dataclass
 class Policy:
-    """What the listeners do besides serving the app. Safe to change while serving."""
+    """What the listeners do besides serving the app. Safe to change while serving.
 
-    redirect_https: bool = False
-    redirect_status: int = DEFAULT_REDIRECT_STATUS
-    hsts: bool = False
-    hsts_max_age: int = DEFAULT_HSTS_MAX_AGE
+    Its fields are the ``live`` options of ``launcher.options.ServeConfig``, in the same shape:
+    ``redirect_https`` is the redirect's status code or None (no redirect), ``hsts`` the HSTS
+    max-age in seconds or None (no header).
+    """
+
+    redirect_https: int | None = None
+    hsts: int | None = None
     #: Honour X-Forwarded-Proto/-For/-Host/-Port from a loopback peer (a local TLS-terminating
     #: proxy). Off: waitress's default, these headers are deleted before the app sees them.
     trusted_proxy: bool = False
 
-    def validate(self) -> None:
-        if self.redirect_status not in REDIRECT_STATUSES:
-            codes = ", ".join(str(c) for c in sorted(REDIRECT_STATUSES))
-            raise ConfigError(f"Redirect status {self.redirect_status} is not one of {codes}.")
-        if self.hsts_max_age < 0:
-            raise ConfigError("The HSTS max-age must be zero or more seconds.")
+    @classmethod
+    def from_config(cls, config: ServeConfig) -> Policy:
+        return cls(**config.live_values())
+
+    def update(self, **changes: Any) -> None:
+        """Set several fields at once (one message for ``launcher.remote``'s policy)."""
+        for name, value in changes.items():
+            if name not in LIVE_FIELDS:
+                raise ConfigError(f"{name!r} cannot change while serving.")
+            setattr(self, name, value)
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in LIVE_FIELDS}
 
     def sync(self) -> None:
         """Return once every change made so far is in force: at once here (the listeners read
         this object on every request); ``launcher.remote.RemotePolicy`` waits for its process."""
 
-    def hsts_value(self) -> str:
-        return f"max-age={self.hsts_max_age}"
+    def hsts_value(self) -> str | None:
+        return None if self.hsts is None else f"max-age={self.hsts}"
 
 
 def _hostname(host_header: str) -> str:
@@ -84,15 +87,16 @@ class PolicyMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         policy = self.policy
-        if self.scheme == "http" and policy.redirect_https:
+        status = policy.redirect_https
+        if self.scheme == "http" and status is not None:
             port = self.https_port()
             if port:
-                return self._redirect(environ, start_response, port, policy.redirect_status)
+                return self._redirect(environ, start_response, port, status)
         app = self._clearing
         if policy.trusted_proxy and environ.get("REMOTE_ADDR") in LOOPBACK_PEERS:
             app = self._trusting
-        if self.scheme == "https" and policy.hsts:
-            value = policy.hsts_value()
+        value = policy.hsts_value() if self.scheme == "https" else None
+        if value is not None:
             environ["launcher.hsts"] = value
 
             def hsts_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):

@@ -36,15 +36,12 @@ from launcher.errors import (
     PermissionDeniedError,
     PortInUseError,
 )
+from launcher.options import DEFAULTS, PORT_MAX, WILDCARD_HOSTS, ServeConfig, parse_port
 from launcher.policy import Policy, PolicyMiddleware
 from launcher.requestlog import RequestLogMiddleware, RequestSink
 
 log = logging.getLogger("launcher.servers")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_HTTP_PORT = 8080
-DEFAULT_HTTPS_PORT = 8443
-DEFAULT_THREADS = 8
 #: waitress's default (100) would let a handful of idle browsers block new connections.
 CONNECTION_LIMIT = 500
 #: Seconds an idle keep-alive connection is kept; waitress's default is 120.
@@ -162,8 +159,10 @@ def _port_holder(port: int) -> str | None:
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A bound (not yet listening) TCP socket; typed errors for every way binding fails."""
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"Port {port} is out of range: use 1–65535, or 0 for any free port.")
+    try:
+        parse_port(port)
+    except ValueError:
+        raise ConfigError(f"Port {port} is out of range: use 1–{PORT_MAX}, or 0 for any free port.") from None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -214,7 +213,7 @@ def cert_hosts_for(host: str, extra_hosts: Iterable[str] = ()) -> tuple[str, ...
 
     hosts = list(DEFAULT_HOSTS)
     for name in (host, *extra_hosts):
-        if name and name not in ("0.0.0.0", "::") and name not in hosts:
+        if name and name not in WILDCARD_HOSTS and name not in hosts:
             hosts.append(name)
     return tuple(hosts)
 
@@ -234,9 +233,9 @@ class Listener:
         scheme: str,
         build: Callable[[], tuple[WSGIApp, ssl.SSLContext | None]],
         *,
-        host: str = DEFAULT_HOST,
+        host: str = DEFAULTS.host,
         port: int = 0,
-        threads: int = DEFAULT_THREADS,
+        threads: int = DEFAULTS.threads,
         hint_url: Callable[[], str | None] = lambda: None,
     ) -> None:
         if scheme not in ("http", "https"):
@@ -405,10 +404,10 @@ class Servers:
         cert_store: Any,
         sink: RequestSink | None = None,
         policy: Policy | None = None,
-        host: str = DEFAULT_HOST,
-        http_port: int = DEFAULT_HTTP_PORT,
-        https_port: int = DEFAULT_HTTPS_PORT,
-        threads: int = DEFAULT_THREADS,
+        host: str = DEFAULTS.host,
+        http_port: int = DEFAULTS.http_port,
+        https_port: int = DEFAULTS.https_port,
+        threads: int = DEFAULTS.threads,
         hosts: Iterable[str] | None = None,
     ) -> None:
         self.app = app
@@ -432,6 +431,30 @@ class Servers:
             threads=threads,
         )
 
+    @classmethod
+    def from_config(
+        cls,
+        app: WSGIApp,
+        config: ServeConfig,
+        *,
+        cert_store: Any,
+        sink: RequestSink | None = None,
+        policy: Policy | None = None,
+        hosts: Iterable[str] | None = None,
+    ) -> Servers:
+        """Servers as *config* says (its live options become the ``Policy``, unless one is given)."""
+        return cls(
+            app,
+            cert_store=cert_store,
+            sink=sink,
+            policy=policy if policy is not None else Policy.from_config(config),
+            host=config.host,
+            http_port=config.http_port,
+            https_port=config.https_port,
+            threads=config.threads,
+            hosts=hosts,
+        )
+
     @property
     def listeners(self) -> tuple[Listener, Listener]:
         return (self.http, self.https)
@@ -444,6 +467,16 @@ class Servers:
     def host(self, value: str) -> None:
         for listener in self.listeners:
             listener.host = value
+
+    @property
+    def threads(self) -> int:
+        """Worker threads per listener (a change applies at the next start)."""
+        return self.http.threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        for listener in self.listeners:
+            listener.threads = value
 
     def cert_hosts(self) -> tuple[str, ...]:
         """The names the generated leaf must cover: the defaults, the bind host, any extra."""

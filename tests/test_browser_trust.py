@@ -72,14 +72,14 @@ def test_chromium_trusts_the_local_ca_only_while_installed(
     assert "ERR_CERT" not in err
 
     # 3. With the HTTP→HTTPS redirect on, the http:// URL lands on the https:// page.
-    servers.policy.redirect_https = True
+    servers.policy.redirect_https = 308
     before = len(servers.sink.snapshot())
     dom, err = open_page(chromium, chromium_flags, http_url, home)
     assert HTTPS_TEXT in dom, (dom[-2000:], err[-2000:])
     assert https_url in dom  # the page's url_root is the https:// one
     seen = [(r.listener, r.status, r.path) for r in servers.sink.snapshot()[before:]]
-    assert ("http", servers.policy.redirect_status, "/") in seen and ("https", 200, "/") in seen, seen
-    servers.policy.redirect_https = False
+    assert ("http", servers.policy.redirect_https, "/") in seen and ("https", 200, "/") in seen, seen
+    servers.policy.redirect_https = None
 
     # 4. After `trust uninstall`: refused again.
     out = trust("uninstall", cert_dir, capsys)

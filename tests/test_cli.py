@@ -216,3 +216,26 @@ def test_serve_warns_a_year_before_the_ca_expires(tmp_path):
         proc.terminate()
         proc.wait(10)
     assert warning.startswith("warning: The local CA expires on") and "trust install" in warning
+
+
+def test_serve_cert_and_key_serve_the_users_pair(tmp_path):
+    """``serve --cert --key`` (the options flask launch has, from the same table) serves that pair,
+    from a private copy that is removed at the end."""
+    from launcher.certs import CertStore
+
+    own = CertStore(tmp_path / "own")
+    own.ensure()
+    proc = launch(
+        "serve", "--no-http", "--https-port", "0", "--cert", str(own.cert_path), "--key", str(own.key_path)
+    )
+    try:
+        urls, banner = read_banner(proc)
+        copy = Path(str(banner).split("serving your imported ", 1)[1].rstrip(")"))
+        assert copy.parent.name.startswith("flask-launch-cert-") and copy.parent != own.directory
+        ctx = ssl.create_default_context(cafile=str(own.ca_cert_path))
+        with urllib.request.urlopen(urls[0], context=ctx, timeout=5) as resp:
+            assert resp.status == 200
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+    assert not copy.parent.exists()

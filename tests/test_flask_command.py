@@ -294,7 +294,7 @@ def test_an_app_that_does_not_import_is_one_line_after_the_users_traceback() -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--app", "modapp", "launch", "--http-port", "70000"], "70000 is not a port"),
+        (["--app", "modapp", "launch", "--http-port", "70000"], "invalid port 70000"),
         (["--app", "modapp", "launch", "--headless", "--cert", "x.pem"], "--cert and --key go together"),
         (["--app", "modapp", "launch", "--headless", "--no-http", "--no-https"], "Nothing to serve"),
         (["--app", "factory_raises", "launch", "--headless"], "RuntimeError in factory_raises.py line 9"),
@@ -331,10 +331,10 @@ def test_serve_options_mapping(tmp_path: Path) -> None:
         "host": "127.0.0.2",
         "http_port": 5000,
         "https_port": 0,
-        "no_http": False,
-        "no_https": True,
+        "http": True,
+        "https": False,
         "cert_dir": tmp_path,
-        "redirect_https": "307",
+        "redirect_https": 307,
         "hsts": 60,
         "trusted_proxy": True,
         "threads": 3,
@@ -343,7 +343,7 @@ def test_serve_options_mapping(tmp_path: Path) -> None:
     options = serve_options(AppTarget("modapp", tmp_path), params)
     assert (options.host, options.http_port, options.https_port) == ("127.0.0.2", 5000, 0)
     assert (options.http, options.https, options.cert_dir) == (True, False, tmp_path)
-    assert (options.redirect_status, options.hsts_max_age, options.trusted_proxy) == (307, 60, True)
+    assert (options.redirect_https, options.hsts, options.trusted_proxy) == (307, 60, True)
     assert (options.threads, options.reload, options.app_target, options.chdir) == (
         3,
         True,
@@ -352,4 +352,4 @@ def test_serve_options_mapping(tmp_path: Path) -> None:
     )
     params.update(redirect_https=None, hsts=None)
     options = serve_options(AppTarget("modapp", tmp_path), params)
-    assert options.redirect_status is None and options.hsts_max_age is None
+    assert options.redirect_https is None and options.hsts is None

@@ -985,7 +985,7 @@ def test_real_redirects_and_methods(served: Any, tls_client: ssl.SSLContext, sch
 
 def test_real_hsts_page_follows_the_policy(served: Any, tls_client: ssl.SSLContext) -> None:
     url = base(served, "https", "localhost") + "/hsts"
-    served.policy.hsts = True
+    served.policy.hsts = 31_536_000
     try:
         reply = real_fetch(url, tls_client)
         assert reply.headers["Strict-Transport-Security"] == served.policy.hsts_value()
@@ -993,7 +993,7 @@ def test_real_hsts_page_follows_the_policy(served: Any, tls_client: ssl.SSLConte
             reply.text
         )
     finally:
-        served.policy.hsts = False
+        served.policy.hsts = None
     reply = real_fetch(url, tls_client)
     assert "Strict-Transport-Security" not in reply.headers
     assert "the launcher's HSTS option is off" in text_of(reply.text)

@@ -35,6 +35,7 @@ from launcher.inspector import (
     target_for_url,
     worst_level,
 )
+from launcher.options import HSTS_MAX_AGE
 from launcher.policy import Policy
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -314,7 +315,7 @@ def test_http_but_flask_thinks_https(make_servers) -> None:
 
 @pytest.mark.parametrize(("status", "reason"), [(308, "Permanent Redirect"), (301, "Moved Permanently")])
 def test_http_redirects_to_https(make_servers, status: int, reason: str) -> None:
-    servers = start(make_servers, redirect_https=True, redirect_status=status)
+    servers = start(make_servers, redirect_https=status)
     report = inspect_servers(servers, "/login?x=1")
     http = report.http
     https_url = f"https://127.0.0.1:{servers.https.port}/login?x=1"
@@ -386,7 +387,7 @@ def test_hsts_off(servers) -> None:
 
 
 def test_hsts_on_for_an_ip_host(make_servers) -> None:
-    servers = start(make_servers, hsts=True, hsts_max_age=600)
+    servers = start(make_servers, hsts=600)
     https = inspect_servers(servers, "/").https
     assert https.hsts == "max-age=600"
     assert https.hops[0].hsts == "max-age=600"
@@ -398,7 +399,7 @@ def test_hsts_on_for_an_ip_host(make_servers) -> None:
 
 
 def test_hsts_on_for_localhost_warns_about_the_http_port(make_servers, ca_file) -> None:
-    servers = start(make_servers, hsts=True)
+    servers = start(make_servers, hsts=HSTS_MAX_AGE)
     target = target_for_url(
         f"https://localhost:{servers.https.port}/", http_port=servers.http.port, https_port=servers.https.port
     )
@@ -412,7 +413,7 @@ def test_hsts_on_for_localhost_warns_about_the_http_port(make_servers, ca_file) 
 
 
 def test_hsts_max_age_zero(make_servers) -> None:
-    servers = start(make_servers, hsts=True, hsts_max_age=0)
+    servers = start(make_servers, hsts=0)
     assert verdict(inspect_servers(servers, "/").https, "max-age=0")[0] == "ok"
 
 
@@ -478,7 +479,7 @@ def test_several_set_cookie_headers(servers) -> None:
 
 
 def test_cookie_set_after_a_redirect_is_listed_with_its_scheme(make_servers) -> None:
-    servers = start(make_servers, redirect_https=True)
+    servers = start(make_servers, redirect_https=308)
     http = inspect_servers(servers, "/login").http
     (cookie,) = http.cookies
     assert (cookie.name, cookie.over) == ("__Host-csrf", "https")
@@ -588,7 +589,7 @@ def test_proxy_lens_against_a_url_reports_the_current_setting(make_servers, ca_f
 
 
 def test_proxy_lens_with_the_redirect_on(make_servers) -> None:
-    servers = start(make_servers, redirect_https=True)
+    servers = start(make_servers, redirect_https=308)
     lens = inspect_servers(servers, "/", proxy_lens=True).proxy_lens
     assert lens is not None
     assert [c.status for c in lens.cases] == [308, 308]

@@ -135,8 +135,7 @@ def test_bad_port_is_a_config_error(remote):
 def test_policy_changes_are_in_force_in_order(remote):
     servers = remote()
     assert servers.start_all() == []
-    servers.policy.redirect_https = True
-    servers.policy.redirect_status = 307
+    servers.policy.redirect_https = 307
     servers.policy.sync()
     conn = http.client.HTTPConnection("127.0.0.1", servers.http.port, timeout=5)
     conn.request("GET", "/x?y=1")
@@ -144,7 +143,7 @@ def test_policy_changes_are_in_force_in_order(remote):
     assert response.status == 307
     assert response.getheader("Location") == f"https://127.0.0.1:{servers.https.port}/x?y=1"
     conn.close()
-    servers.policy.redirect_https = False
+    servers.policy.redirect_https = None
     servers.policy.sync()
     assert get(servers.http.url)[0] == 200
 

@@ -190,7 +190,7 @@ def test_start_all_reports_errors_without_raising(make_servers):
 def test_redirect_is_off_by_default_and_308_when_on(make_servers):
     servers = make_servers(make_app())
     assert no_redirect_get(servers.http.port, "/x?y=1").status == 200
-    servers.policy.redirect_https = True  # takes effect on the next request
+    servers.policy.redirect_https = 308  # takes effect on the next request
     resp = no_redirect_get(servers.http.port, "/x?y=1")
     assert resp.status == 308
     assert resp.getheader("Location") == f"https://127.0.0.1:{servers.https.port}/x?y=1"
@@ -199,15 +199,14 @@ def test_redirect_is_off_by_default_and_308_when_on(make_servers):
 @pytest.mark.parametrize("code", [301, 302, 307])
 def test_redirect_status_can_be_chosen(make_servers, code):
     servers = make_servers(make_app())
-    servers.policy.redirect_https = True
-    servers.policy.redirect_status = code
+    servers.policy.redirect_https = code
     resp = no_redirect_get(servers.http.port, "/p", method="POST")
     assert resp.status == code
 
 
 def test_redirect_follows_to_https_and_keeps_the_host_name(make_servers, client_context):
     servers = make_servers(make_app())
-    servers.policy.redirect_https = True
+    servers.policy.redirect_https = 308
     url = f"http://localhost:{servers.http.port}/landing"
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=client_context))
     with opener.open(url, timeout=5) as resp:
@@ -219,8 +218,7 @@ def test_hsts_off_by_default_then_with_max_age(make_servers, client_context):
     servers = make_servers(make_app())
     _, headers, _ = fetch(servers.https.url, client_context)
     assert "Strict-Transport-Security" not in headers
-    servers.policy.hsts = True
-    servers.policy.hsts_max_age = 600
+    servers.policy.hsts = 600
     _, headers, _ = fetch(servers.https.url, client_context)
     assert headers["Strict-Transport-Security"] == "max-age=600"
     _, headers, _ = fetch(servers.http.url)

@@ -1,7 +1,7 @@
 """``flask-launcher inspect PATH|URL``: did it come over HTTP or HTTPS, and does Flask know which?
 
 With a PATH (starting with ``/``) it fetches ``http://HOST:HTTP_PORT/PATH`` and
-``https://HOST:HTTPS_PORT/PATH`` of a running launcher (default 127.0.0.1, ports 8080 and 8443).
+``https://HOST:HTTPS_PORT/PATH`` of a running launcher (default 127.0.0.1 and the default ports of `serve`).
 With a URL it fetches that URL and its other-scheme twin on the same host and path: when the URL's
 port is one of ``--http-port``/``--https-port`` the twin gets the other one, else the twin uses the
 standard port (80 for http, 443 for https).
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from launcher.commands.serve import port_number
+from launcher.options import add_arguments
 
 
 def _timeout(text: str) -> float:
@@ -57,11 +57,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also send X-Forwarded-Proto: https over HTTP and show what Flask makes of it",
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="host of the listeners for a PATH (default 127.0.0.1)"
+    add_arguments(
+        parser,
+        names=("host", "http_port", "https_port"),
+        helps={
+            "host": "host of the listeners for a PATH",
+            "http_port": "HTTP port of the listeners",
+            "https_port": "HTTPS port of the listeners",
+        },
     )
-    parser.add_argument("--http-port", type=port_number, default=8080, help="HTTP port (default 8080)")
-    parser.add_argument("--https-port", type=port_number, default=8443, help="HTTPS port (default 8443)")
     parser.add_argument("--timeout", type=_timeout, default=5.0, help="seconds per connection (default 5)")
     parser.set_defaults(func=run)
 

@@ -10,150 +10,27 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from launcher.errors import ConfigError, LauncherError
-from launcher.policy import DEFAULT_HSTS_MAX_AGE, DEFAULT_REDIRECT_STATUS, REDIRECT_STATUSES
-
-
-@dataclass
-class ServeOptions:
-    host: str = "127.0.0.1"
-    http_port: int = 8080
-    https_port: int = 8443
-    http: bool = True
-    https: bool = True
-    cert_dir: Path | None = None
-    redirect_status: int | None = None  # None: no HTTP→HTTPS redirect
-    hsts_max_age: int | None = None  # None: no HSTS header
-    trusted_proxy: bool = False
-    threads: int = 8
-    app_target: str | None = None  # None: the bundled demo app
-    chdir: Path | None = None
-    reload: bool = False
-
-    def validate(self) -> None:
-        if not (self.http or self.https):
-            raise ConfigError("Nothing to serve: --no-http and --no-https were both given.")
-        for name, port in (("--http-port", self.http_port), ("--https-port", self.https_port)):
-            if not 0 <= port <= 65535:
-                raise ConfigError(f"{name} {port} is out of range: use 1–65535, or 0 for any free port.")
-        if self.redirect_status is not None and self.redirect_status not in REDIRECT_STATUSES:
-            raise ConfigError(f"Redirect status {self.redirect_status} is not one of 301, 302, 307, 308.")
-        if self.threads < 1:
-            raise ConfigError("--threads must be at least 1.")
-
-
-def port_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port {text!r}: use a number from 0 to 65535") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            f"invalid port {value}: use a number from 0 to 65535 (0 = any free port)"
-        )
-    return value
-
-
-def redirect_status(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value not in REDIRECT_STATUSES:
-        raise argparse.ArgumentTypeError(f"invalid redirect status {text!r}: use 301, 302, 307 or 308")
-    return value
-
-
-def non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}")
-    return value
+from launcher.errors import LauncherError
+from launcher.options import ServeConfig, add_arguments, config_from_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("serve", help="serve HTTP and HTTPS headless (containers, CI)")
-    add_serve_arguments(parser)
+    add_arguments(parser, command="serve")
     parser.set_defaults(func=run)
 
 
-def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 = all)"
-    )
-    parser.add_argument(
-        "--http-port", type=port_number, default=8080, help="HTTP port (default 8080, 0 = any)"
-    )
-    parser.add_argument(
-        "--https-port", type=port_number, default=8443, help="HTTPS port (default 8443, 0 = any)"
-    )
-    parser.add_argument("--no-http", dest="http", action="store_false", help="do not serve plain HTTP")
-    parser.add_argument("--no-https", dest="https", action="store_false", help="do not serve HTTPS")
-    parser.add_argument(
-        "--cert-dir", type=Path, help="folder of the CA and certificates (default: user data dir)"
-    )
-    parser.add_argument(
-        "--redirect-https",
-        nargs="?",
-        type=redirect_status,
-        const=DEFAULT_REDIRECT_STATUS,
-        default=None,
-        metavar="STATUS",
-        help=f"redirect HTTP to HTTPS (status 301, 302, 307 or 308; default {DEFAULT_REDIRECT_STATUS})",
-    )
-    parser.add_argument(
-        "--hsts",
-        nargs="?",
-        type=non_negative,
-        const=DEFAULT_HSTS_MAX_AGE,
-        default=None,
-        metavar="MAX_AGE",
-        help=f"send Strict-Transport-Security on HTTPS (max-age seconds, default {DEFAULT_HSTS_MAX_AGE})",
-    )
-    parser.add_argument(
-        "--trusted-proxy",
-        action="store_true",
-        help="honour X-Forwarded-Proto/-For/-Host from a proxy on 127.0.0.1 (off: they are removed)",
-    )
-    parser.add_argument("--threads", type=int, default=8, help="worker threads per listener (default 8)")
-    parser.add_argument(
-        "--app", dest="app_target", help="your Flask app: module:app, package, path/to/app.py"
-    )
-    parser.add_argument("--chdir", type=Path, help="working directory for --app (prepended to sys.path)")
-    parser.add_argument("--reload", action="store_true", help="restart when the app's source files change")
-
-
-def options_from_args(args: argparse.Namespace) -> ServeOptions:
-    return ServeOptions(
-        host=args.host,
-        http_port=args.http_port,
-        https_port=args.https_port,
-        http=args.http,
-        https=args.https,
-        cert_dir=args.cert_dir,
-        redirect_status=args.redirect_https,
-        hsts_max_age=args.hsts,
-        trusted_proxy=args.trusted_proxy,
-        threads=args.threads,
-        app_target=args.app_target,
-        chdir=args.chdir,
-        reload=args.reload,
-    )
-
-
 def run(args: argparse.Namespace) -> int:
-    return serve_headless(options_from_args(args))
+    return serve_headless(config_from_args(args))
 
 
 def resolve_app_target(target: str | None, chdir: Path | None) -> Any:
@@ -182,7 +59,7 @@ class _LineHandler(logging.Handler):
 
 
 def serve_headless(
-    options: ServeOptions,
+    options: ServeConfig,
     *,
     app: Any = None,
     out: TextIO | None = None,
@@ -192,13 +69,11 @@ def serve_headless(
     """Serve until SIGINT/SIGTERM (or *stop_event*); return the exit code.
 
     *app* overrides ``options.app_target``.  Raises ``LauncherError`` when it cannot start.
+    ``options.cert``/``options.key`` serve that pair instead of a leaf from the local CA: it is
+    imported into ``options.cert_dir``, or without one into a private temporary folder (removed
+    at the end), so the user's usual folder keeps its own leaf.
     """
-    from launcher.certs import CertStore, default_cert_dir
-    from launcher.policy import Policy
-    from launcher.servers import Servers
-
     out = out or sys.stdout
-    options.validate()
     target = None
     if app is None or options.reload:
         target = resolve_app_target(options.app_target, options.chdir)
@@ -206,24 +81,48 @@ def serve_headless(
         from launcher.apptarget import load_app
 
         app = load_app(target)
-    policy = Policy(
-        redirect_https=options.redirect_status is not None,
-        redirect_status=options.redirect_status or DEFAULT_REDIRECT_STATUS,
-        hsts=options.hsts_max_age is not None,
-        hsts_max_age=options.hsts_max_age if options.hsts_max_age is not None else DEFAULT_HSTS_MAX_AGE,
-        trusted_proxy=options.trusted_proxy,
-    )
-    cert_dir = options.cert_dir or default_cert_dir()
-    store = CertStore(cert_dir)
-    servers = Servers(
-        app,
-        cert_store=store,
-        policy=policy,
-        host=options.host,
-        http_port=options.http_port,
-        https_port=options.https_port,
-        threads=options.threads,
-    )
+    temporary = _import_certificate(options)
+    try:
+        return _serve(options, app, target, out, stop_event, install_signals, temporary)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _import_certificate(options: ServeConfig) -> Path | None:
+    """Import ``--cert``/``--key`` (see ``serve_headless``); the temporary folder made, if any."""
+    cert, key = options.cert, options.key
+    if cert is None or key is None:
+        return None  # neither, or FLASK_RUN_CERT=adhoc: a leaf from the local CA, the default
+    from launcher.certs import CertStore
+
+    temporary: Path | None = None
+    cert_dir = options.cert_dir
+    if cert_dir is None:
+        cert_dir = temporary = Path(tempfile.mkdtemp(prefix="flask-launch-cert-"))  # 0700
+    try:
+        CertStore(cert_dir).import_pair(cert, key, host=None if options.exposed else options.host)
+    except BaseException:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return temporary
+
+
+def _serve(
+    options: ServeConfig,
+    app: Any,
+    target: Any,
+    out: TextIO,
+    stop_event: threading.Event | None,
+    install_signals: bool,
+    cert_dir: Path | None,
+) -> int:
+    from launcher.certs import CertStore, default_cert_dir
+    from launcher.servers import Servers
+
+    store = CertStore(cert_dir or options.cert_dir or default_cert_dir())
+    servers = Servers.from_config(app, options, cert_store=store)
     stop = stop_event or threading.Event()
     notices = _LineHandler(sys.stderr)
     wire = logging.getLogger("launcher.wire")
@@ -251,7 +150,7 @@ def serve_headless(
             warning = store.ca_expiry_warning()
             if warning:
                 print(f"warning: {warning}", file=out, flush=True)
-        if options.host in ("0.0.0.0", "::"):
+        if options.exposed:
             print("warning: listening on all interfaces: other machines can reach these servers.", file=out)
         printer.start()
         if options.reload and target is not None:

@@ -120,6 +120,8 @@ class MainWindow(QMainWindow):
         self._close_done = False
         self._startup_error: LauncherError | None = None
 
+        #: The serving options as saved (the servers panel keeps the current ones).
+        self.config = self.settings.load_config()
         restore_app = app is None and servers is None and app_target is None
         load_given = app is None and servers is None and app_target is not None and app_error is None
         if server_process is None:
@@ -147,7 +149,9 @@ class MainWindow(QMainWindow):
             servers, self.tasks, self.settings, self, target=served_target, form=app_target, error=app_error
         )
         self.app_label = self.app_panel.served_label
-        self.servers_panel = ServersPanel(servers, self.tasks, self)
+        self.servers_panel = ServersPanel(
+            servers, self.tasks, self, config=self.config if owns_config else None
+        )
         self.cert_panel = CertificatePanel(
             self.cert_store, servers, self.tasks, self, stores_factory=trust_stores
         )
@@ -216,7 +220,7 @@ class MainWindow(QMainWindow):
         self.servers_panel.listenerError.connect(self._count_listener_error)
         self.servers_panel.stateChanged.connect(self._state_changed)
 
-        self._load_settings(owns_config)
+        self._load_settings()
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(STATUS_INTERVAL_MS)
         self._status_timer.timeout.connect(self._update_status)
@@ -235,20 +239,21 @@ class MainWindow(QMainWindow):
     def _build_servers(
         self, cert_dir: str | os.PathLike[str] | None, app: Any, server_process: bool
     ) -> Servers | RemoteServers:
-        s = self.settings
-        config: dict[str, Any] = {
-            "cert_store": CertStore(cert_dir),
-            "sink": RequestSink(),
-            "policy": Policy(),
-            "host": s.get("servers/host"),
-            "http_port": s.get("servers/http_port"),
-            "https_port": s.get("servers/https_port"),
-        }
+        config = self.config
+        store, sink = CertStore(cert_dir), RequestSink()
         if server_process and app is None:
-            return RemoteServers(**config)
+            return RemoteServers(
+                cert_store=store,
+                sink=sink,
+                policy=Policy.from_config(config),
+                host=config.host,
+                http_port=config.http_port,
+                https_port=config.https_port,
+                threads=config.threads,
+            )
         if app is None:  # the demo app; if it is broken, a 503 page and the reason in the banner
             app, self._startup_error = demo_app_or_placeholder()
-        return Servers(app, **config)
+        return Servers.from_config(app, config, cert_store=store, sink=sink)
 
     def _make_status_bar(self) -> None:
         bar = self.statusBar()
@@ -336,16 +341,8 @@ class MainWindow(QMainWindow):
 
     # --- settings ------------------------------------------------------------------------------------
 
-    def _load_settings(self, owns_config: bool) -> None:
+    def _load_settings(self) -> None:
         s = self.settings
-        if owns_config:
-            self.servers_panel.set_host(s.get("servers/host"))
-            self.servers_panel.set_policy_controls(
-                s.get("policy/redirect_https"),
-                s.get("policy/redirect_status"),
-                s.get("policy/hsts"),
-                s.get("policy/hsts_max_age"),
-            )
         self.cert_panel.set_hosts_text(s.get("certs/hosts"))
         self.cert_panel.set_key_type(s.get("certs/key_type"))
         self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
@@ -369,14 +366,7 @@ class MainWindow(QMainWindow):
 
     def save_settings(self) -> None:
         s = self.settings
-        sp = self.servers_panel
-        s.set("servers/host", sp.host())
-        s.set("servers/http_port", sp.rows["http"].port_spin.value())
-        s.set("servers/https_port", sp.rows["https"].port_spin.value())
-        s.set("policy/redirect_https", sp.redirect_check.isChecked())
-        s.set("policy/redirect_status", int(sp.redirect_status_combo.currentData()))
-        s.set("policy/hsts", sp.hsts_check.isChecked())
-        s.set("policy/hsts_max_age", sp.hsts_age_spin.value())
+        s.save_config(self.servers_panel.config)
         s.set("window/last_tab", self.tabs.currentIndex())
         s.set("log/autoscroll", self.log_panel.autoscroll_check.isChecked())
         s.set("certs/hosts", self.cert_panel.hosts_edit.text())

@@ -5,8 +5,12 @@ app first (``launcher.gui.apppanel.AppPanel.restart``).
 
 Start and stop run in worker threads (``TaskRunner``); a listener's state callback fires in
 whichever thread changed the state, so it is forwarded to the GUI thread through a queued
-signal (``_StateBridge``).  The redirect and HSTS controls write the shared ``Policy`` object
-directly, so they take effect on the next request, running or not.
+signal (``_StateBridge``).
+
+The panel holds the serving options as a ``launcher.options.ServeConfig`` (``config``): every
+control changes it, never the other way round, and the window saves it as it is.  The redirect and
+HSTS controls also update the shared ``Policy`` (only the fields that changed, in one
+``Policy.update``), so they take effect on the next request, running or not.
 """
 
 from __future__ import annotations
@@ -31,9 +35,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from launcher.errors import LauncherError
+from launcher.errors import ConfigError, LauncherError
 from launcher.gui.tasks import TaskRunner
-from launcher.policy import REDIRECT_STATUSES
+from launcher.options import (
+    HSTS_MAX_AGE,
+    HSTS_MAX_AGE_MAX,
+    LIVE_FIELDS,
+    PORT_MAX,
+    PORT_MIN,
+    REDIRECT_STATUS,
+    REDIRECT_STATUSES,
+    ServeConfig,
+)
 from launcher.servers import Listener, ListenerState, Servers
 
 STATE_TEXT = {
@@ -55,6 +68,17 @@ HOST_CHOICES = (
     ("::1", "::1 (this machine, IPv6)"),
     ("0.0.0.0", "0.0.0.0 (all interfaces: your network can connect)"),
 )
+
+
+def config_of(servers: Servers) -> ServeConfig:
+    """The serving options *servers* run with (for servers the window did not configure)."""
+    return ServeConfig(
+        host=servers.host,
+        http_port=servers.http.configured_port,
+        https_port=servers.https.configured_port,
+        threads=servers.threads,
+        **servers.policy.values(),
+    )
 
 
 class _StateBridge(QObject):
@@ -96,7 +120,7 @@ class ListenerRow(QObject):
         self.port_spin = QSpinBox(parent)
         self.port_spin.setObjectName(f"{scheme}PortSpin")
         self.port_spin.setAccessibleName(f"{name} port")
-        self.port_spin.setRange(0, 65535)
+        self.port_spin.setRange(PORT_MIN, PORT_MAX)
         self.port_spin.setSpecialValueText("any free")
         self.port_spin.setToolTip(f"The {name} port (0 = any free port). Change it while stopped.")
         self.port_spin.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -134,12 +158,21 @@ class ServersPanel(QGroupBox):
     #: The Restart button was pressed (the window hands it to the app panel).
     restartRequested = Signal()
 
-    def __init__(self, servers: Servers, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        servers: Servers,
+        tasks: TaskRunner,
+        parent: QWidget | None = None,
+        *,
+        config: ServeConfig | None = None,
+    ) -> None:
         super().__init__("Servers", parent)
         self.setObjectName("serversPanel")
         self.setAccessibleName("Servers")
         self.servers = servers
         self.tasks = tasks
+        #: The serving options as the controls show them (see the module docstring).
+        self.config = config if config is not None else config_of(servers)
         #: How URLs are opened; a hook so embedding code may route it elsewhere.
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
 
@@ -156,7 +189,6 @@ class ServersPanel(QGroupBox):
         self.host_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.host_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.host_combo.setMinimumContentsLength(16)
-        self.set_host(servers.host)
 
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
@@ -171,7 +203,6 @@ class ServersPanel(QGroupBox):
         for scheme in ("http", "https"):
             listener = self._listener(scheme)
             row = ListenerRow(scheme, self)
-            row.port_spin.setValue(listener.configured_port)
             row.start_button.clicked.connect(lambda _c=False, s=scheme: self.toggle(s))
             row.open_button.clicked.connect(lambda _c=False, s=scheme: self.open_in_browser(s))
             row.copy_button.clicked.connect(lambda _c=False, s=scheme: self.copy_url(s))
@@ -216,7 +247,6 @@ class ServersPanel(QGroupBox):
         all_row.addWidget(self.restart_button, 1)
 
         # --- policy options ------------------------------------------------------------------------
-        policy = servers.policy
         self.redirect_check = QCheckBox("Redirect HTTP to HTTPS with", self)
         self.redirect_check.setObjectName("redirectCheck")
         self.redirect_check.setAccessibleName("Redirect HTTP to HTTPS")
@@ -235,13 +265,14 @@ class ServersPanel(QGroupBox):
         self.hsts_age_spin = QSpinBox(self)
         self.hsts_age_spin.setObjectName("hstsMaxAgeSpin")
         self.hsts_age_spin.setAccessibleName("HSTS max-age in seconds")
-        self.hsts_age_spin.setRange(0, 2_147_483_647)
+        self.hsts_age_spin.setRange(0, HSTS_MAX_AGE_MAX)
         self.hsts_age_spin.setSuffix(" s")
         self.hsts_age_spin.setGroupSeparatorShown(True)
         self.hsts_age_spin.setAlignment(Qt.AlignmentFlag.AlignRight)
-        self.set_policy_controls(
-            policy.redirect_https, policy.redirect_status, policy.hsts, policy.hsts_max_age
-        )
+        self.set_config(self.config)
+        self.host_combo.currentTextChanged.connect(self._host_edited)
+        for scheme, row in self.rows.items():
+            row.port_spin.valueChanged.connect(lambda value, s=scheme: self._change(**{f"{s}_port": value}))
         self.redirect_check.toggled.connect(self._apply_policy)
         self.redirect_status_combo.currentIndexChanged.connect(self._apply_policy)
         self.hsts_check.toggled.connect(self._apply_policy)
@@ -286,24 +317,56 @@ class ServersPanel(QGroupBox):
                 return
         self.host_combo.setEditText(host)
 
-    def set_policy_controls(self, redirect: bool, status: int, hsts: bool, max_age: int) -> None:
-        self.redirect_check.setChecked(redirect)
-        index = self.redirect_status_combo.findData(status)
-        self.redirect_status_combo.setCurrentIndex(
-            index if index >= 0 else self.redirect_status_combo.count() - 1
-        )
-        self.hsts_check.setChecked(hsts)
-        self.hsts_age_spin.setValue(max_age)
-        self._apply_policy()
+    def set_config(self, config: ServeConfig) -> None:
+        """Show *config* in the controls and make it the panel's (the live options apply at once)."""
+        self._updating = True
+        try:
+            self.set_host(config.host)
+            for scheme, row in self.rows.items():
+                row.port_spin.setValue(getattr(config, f"{scheme}_port"))
+            self.redirect_check.setChecked(config.redirect_https is not None)
+            index = self.redirect_status_combo.findData(config.redirect_https or REDIRECT_STATUS)
+            self.redirect_status_combo.setCurrentIndex(index)
+            self.hsts_check.setChecked(config.hsts is not None)
+            self.hsts_age_spin.setValue(HSTS_MAX_AGE if config.hsts is None else config.hsts)
+        finally:
+            self._updating = False
+        self.config = config
+        self.servers.policy.update(**config.live_values())
+        self._update_policy_controls()
+
+    def _change(self, **changes: object) -> None:
+        """Make *changes* to ``config``; the live ones go to the policy in one update."""
+        if getattr(self, "_updating", True):
+            return
+        try:
+            new = self.config.replace(**changes)
+        except ConfigError as exc:
+            self.message.emit(str(exc), "error")
+            return
+        changed = self.config.changes(new)
+        self.config = new
+        live = {name: value for name, value in changed.items() if name in LIVE_FIELDS}
+        if live:
+            self.servers.policy.update(**live)
+
+    def _host_edited(self, _text: str) -> None:
+        host = self.host()
+        if host and not any(c.isspace() for c in host):  # a half-typed address waits
+            self._change(host=host)
 
     def _apply_policy(self, *_args: object) -> None:
-        policy = self.servers.policy
-        policy.redirect_https = self.redirect_check.isChecked()
-        policy.redirect_status = int(self.redirect_status_combo.currentData())
-        policy.hsts = self.hsts_check.isChecked()
-        policy.hsts_max_age = self.hsts_age_spin.value()
-        self.redirect_status_combo.setEnabled(policy.redirect_https)
-        self.hsts_age_spin.setEnabled(policy.hsts)
+        self._change(
+            redirect_https=int(self.redirect_status_combo.currentData())
+            if self.redirect_check.isChecked()
+            else None,
+            hsts=self.hsts_age_spin.value() if self.hsts_check.isChecked() else None,
+        )
+        self._update_policy_controls()
+
+    def _update_policy_controls(self) -> None:
+        self.redirect_status_combo.setEnabled(self.redirect_check.isChecked())
+        self.hsts_age_spin.setEnabled(self.hsts_check.isChecked())
 
     def _all_stopped(self) -> bool:
         return all(
@@ -375,8 +438,8 @@ class ServersPanel(QGroupBox):
         if listener.state not in (ListenerState.STOPPED, ListenerState.ERROR):
             return
         if self._all_stopped():
-            self.servers.host = self.host()
-        listener.port = self.rows[scheme].port_spin.value()
+            self.servers.host = self.config.host
+        listener.port = getattr(self.config, f"{scheme}_port")
         self.rows[scheme].start_button.setEnabled(False)
         self.tasks.submit(
             listener.start,

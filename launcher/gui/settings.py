@@ -1,7 +1,9 @@
 """The window's persistent settings (QSettings), with typed getters and defaults.
 
-Kept: host, both ports, the redirect and HSTS options, window geometry and splitter state, the
-last tab, the log's auto-scroll toggle, the certificate form (hosts, key type) and the app
+Kept: the serving options that have a settings key in ``launcher.options`` (host, both ports,
+threads, the redirect and HSTS options: ``load_config``/``save_config`` read and write them as a
+``ServeConfig``, never from the widgets), window geometry and splitter state, the last tab,
+the log's auto-scroll toggle, the certificate form (hosts, key type) and the app
 selector (demo or custom, target, folder, the last ten targets as JSON, reload on change).
 ``open_settings(None)`` uses the per-user native store (organisation "flask-https-launcher",
 application "Flask HTTPS Launcher"); a path opens an ini file (what tests use).
@@ -14,17 +16,17 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from launcher.options import ServeConfig, from_settings, to_settings
+
+#: Settings written by versions before one ``ServeConfig``: a switch and its number in two keys.
+#: Read once (when the new shape is not stored yet) so an upgrade keeps what the user chose.
+LEGACY_NUMBERS = {"policy/redirect_https": "policy/redirect_status", "policy/hsts": "policy/hsts_max_age"}
+
 ORGANISATION = "flask-https-launcher"
 APPLICATION = "Flask HTTPS Launcher"
 
+#: The window's own state (the serving options are ``launcher.options.ServeConfig``'s).
 DEFAULTS: dict[str, Any] = {
-    "servers/host": "127.0.0.1",
-    "servers/http_port": 8080,
-    "servers/https_port": 8443,
-    "policy/redirect_https": False,
-    "policy/redirect_status": 308,
-    "policy/hsts": False,
-    "policy/hsts_max_age": 31_536_000,
     "window/last_tab": 0,
     "log/autoscroll": True,
     "certs/hosts": "localhost, 127.0.0.1, ::1",
@@ -69,6 +71,26 @@ class Settings:
         if key not in DEFAULTS:
             raise KeyError(key)
         self.q.setValue(key, value)
+
+    def load_config(self) -> ServeConfig:
+        """The serving options as last saved (values that do not parse keep their defaults)."""
+        return from_settings(self._read_option)
+
+    def _read_option(self, key: str) -> Any:
+        if not self.q.contains(key):
+            return None
+        raw = self.q.value(key)
+        number_key = LEGACY_NUMBERS.get(key)
+        if number_key is not None and self.q.contains(number_key):  # the old switch-and-number shape
+            on = raw is True or str(raw).strip().lower() in ("1", "true", "yes", "on")
+            return self.q.value(number_key) if on else ""
+        return raw
+
+    def save_config(self, config: ServeConfig) -> None:
+        for key, value in to_settings(config).items():
+            self.q.setValue(key, value)
+        for key in LEGACY_NUMBERS.values():
+            self.q.remove(key)
 
     def get_bytes(self, key: str) -> QByteArray | None:
         raw = self.q.value(key)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from launcher.errors import InvalidTargetError
+from launcher.options import DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,11 @@ def _url_host(host: str) -> str:
 
 
 def target_for_path(
-    path: str, *, host: str = "127.0.0.1", http_port: int = 8080, https_port: int = 8443
+    path: str,
+    *,
+    host: str = DEFAULTS.host,
+    http_port: int = DEFAULTS.http_port,
+    https_port: int = DEFAULTS.https_port,
 ) -> Target:
     """http://host:http_port/PATH and https://host:https_port/PATH."""
     norm = normalize_path(path)
@@ -77,7 +82,9 @@ def target_for_path(
     )
 
 
-def target_for_url(url: str, *, http_port: int = 8080, https_port: int = 8443) -> Target:
+def target_for_url(
+    url: str, *, http_port: int = DEFAULTS.http_port, https_port: int = DEFAULTS.https_port
+) -> Target:
     """The URL and its other-scheme twin on the same host and path.
 
     The twin's port: when the URL's port (explicit, or 80/443 by default) is *http_port* or
@@ -116,7 +123,11 @@ def target_for_url(url: str, *, http_port: int = 8080, https_port: int = 8443) -
 
 
 def resolve_target(
-    text: str, *, host: str = "127.0.0.1", http_port: int = 8080, https_port: int = 8443
+    text: str,
+    *,
+    host: str = DEFAULTS.host,
+    http_port: int = DEFAULTS.http_port,
+    https_port: int = DEFAULTS.https_port,
 ) -> Target:
     """A path (starting with /) or an http(s) URL; anything else raises ``InvalidTargetError``."""
     stripped = text.strip()

@@ -29,7 +29,6 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields
 from multiprocessing.connection import Client, Connection
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
@@ -37,6 +36,7 @@ from typing import Any
 from launcher.apptarget import AppTarget, demo_app_or_placeholder, load_app
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError
+from launcher.options import DEFAULTS
 from launcher.policy import Policy
 from launcher.reload import Reloader
 from launcher.remote.wire import AUTHKEY_ENV, AppInfo, encode_error
@@ -126,6 +126,7 @@ class ServerProcess:
             host=config["host"],
             http_port=config["http_port"],
             https_port=config["https_port"],
+            threads=config.get("threads", DEFAULTS.threads),
             hosts=config.get("extra_hosts", ()),
         )
         for listener in servers.listeners:
@@ -153,10 +154,7 @@ class ServerProcess:
             servers.extra_hosts = tuple(changes["extra_hosts"])
 
     def call_policy(self, **changes: Any) -> None:
-        known = {f.name for f in fields(Policy)}
-        for name, value in changes.items():
-            if name in known:
-                setattr(self.servers.policy, name, value)
+        self.servers.policy.update(**changes)
 
     def call_sync(self) -> None:
         """Answered after every earlier quick call took effect (the calls are read in order)."""

@@ -43,7 +43,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import fields
 from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
 from typing import Any
@@ -51,18 +50,11 @@ from typing import Any
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ServerProcessError
+from launcher.options import DEFAULTS, LIVE_FIELDS
 from launcher.policy import Policy
 from launcher.remote.wire import AUTHKEY_ENV, CHILD_COMMAND, AppInfo, decode_error
 from launcher.requestlog import RequestSink
-from launcher.servers import (
-    DEFAULT_HOST,
-    DEFAULT_HTTP_PORT,
-    DEFAULT_HTTPS_PORT,
-    DEFAULT_THREADS,
-    ListenerState,
-    cert_hosts_for,
-    url_host,
-)
+from launcher.servers import ListenerState, cert_hosts_for, url_host
 
 log = logging.getLogger("launcher.remote")
 
@@ -72,7 +64,6 @@ START_TIMEOUT = 30.0
 CALL_SLACK = 30.0
 #: Seconds a call that names no time of its own may take (starting a listener, importing an app).
 DEFAULT_WAIT = 120.0
-POLICY_FIELDS = tuple(f.name for f in fields(Policy))
 
 StateCallback = Callable[["RemoteListener", ListenerState], None]
 
@@ -90,17 +81,25 @@ class RemotePolicy(Policy):
     def __init__(self, owner: RemoteServers, base: Policy | None = None) -> None:
         object.__setattr__(self, "_owner", None)
         base = base or Policy()
-        super().__init__(**{name: getattr(base, name) for name in POLICY_FIELDS})
+        super().__init__(**base.values())
         object.__setattr__(self, "_owner", owner)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         owner = self.__dict__.get("_owner")
-        if owner is not None and name in POLICY_FIELDS:
+        if owner is not None and name in LIVE_FIELDS:
             owner._notify("policy", **{name: value})
 
-    def values(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in POLICY_FIELDS}
+    def update(self, **changes: Any) -> None:
+        """Set several fields and send them in one message."""
+        owner = self.__dict__.get("_owner")
+        object.__setattr__(self, "_owner", None)
+        try:
+            super().update(**changes)
+        finally:
+            object.__setattr__(self, "_owner", owner)
+        if owner is not None and changes:
+            owner._notify("policy", **changes)
 
     def sync(self) -> None:
         """Return once the server process applies every change made so far."""
@@ -264,10 +263,10 @@ class RemoteServers:
         cert_store: CertStore,
         sink: RequestSink | None = None,
         policy: Policy | None = None,
-        host: str = DEFAULT_HOST,
-        http_port: int = DEFAULT_HTTP_PORT,
-        https_port: int = DEFAULT_HTTPS_PORT,
-        threads: int = DEFAULT_THREADS,
+        host: str = DEFAULTS.host,
+        http_port: int = DEFAULTS.http_port,
+        https_port: int = DEFAULTS.https_port,
+        threads: int = DEFAULTS.threads,
         hosts: Iterable[str] | None = None,
         start: bool = True,
     ) -> None:
