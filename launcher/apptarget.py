@@ -99,8 +99,8 @@ class AppTarget:
         """``("module-or-path", "name" | None)`` as ``flask`` splits the target."""
         if self.target is None:
             raise ValueError("the demo app has no target string")
-        path, name = ([*_TARGET_SPLIT.split(self.target.strip(), maxsplit=1), None])[:2]
-        return path, (name or None)
+        parts = _TARGET_SPLIT.split(self.target.strip(), maxsplit=1)
+        return parts[0], (parts[1] if len(parts) > 1 and parts[1] else None)
 
     def label(self) -> str:
         """A short human-readable name: ``"demo app"`` or ``"myproj:create_app() in /home/me/proj"``."""
@@ -123,7 +123,8 @@ def resolve_target(
     if isinstance(app, AppTarget):
         if app.target is not None:
             return app
-        app, chdir = None, app.chdir if chdir is None else chdir
+        chdir = app.chdir if chdir is None else chdir
+        app = None
     workdir = Path(os.path.abspath(chdir if chdir is not None else os.getcwd()))
     chosen = Path(chdir) if chdir is not None else None
     if app and app.strip():

@@ -31,7 +31,7 @@ import re
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -265,9 +265,10 @@ def _cert_pem(cert: x509.Certificate) -> bytes:
 
 
 def _spki(key: object) -> bytes:
-    return key.public_bytes(  # type: ignore[attr-defined]
+    der: bytes = key.public_bytes(  # type: ignore[attr-defined]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    return der
 
 
 def _default_ca_cn() -> str:
@@ -331,7 +332,7 @@ def build_leaf(
     ca_cert: x509.Certificate,
     ca_key: PrivateKey,
     key: PrivateKey,
-    hosts: tuple[str, ...] | list[str] = DEFAULT_HOSTS,
+    hosts: Sequence[str | x509.GeneralName] = DEFAULT_HOSTS,
     *,
     now: dt.datetime | None = None,
     validity: dt.timedelta = LEAF_VALIDITY,
@@ -343,7 +344,7 @@ def build_leaf(
     now = _aware(now)
     sans: list[x509.GeneralName] = []
     for host in hosts:
-        san = host if isinstance(host, x509.DNSName | x509.IPAddress) else parse_name(host)
+        san = parse_name(host) if isinstance(host, str) else host
         if san not in sans:
             sans.append(san)
     if not sans:

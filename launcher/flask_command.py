@@ -77,7 +77,7 @@ def app_target_from(info: Any, cwd: Path | None = None) -> AppTarget:
 )
 @click_options("launch")
 @click.pass_context
-def launch_command(ctx: click.Context, **params: Any) -> None:
+def launch_command(ctx: click.Context, /, **params: Any) -> None:
     """Serve the Flask app on HTTP and HTTPS at once, with a certificate from a local CA.
 
     Opens the Flask HTTPS Launcher window with your app; with --headless (or when there is no

@@ -423,7 +423,7 @@ def click_options(command: str = "launch") -> Callable[[F], F]:
     """
     import click
 
-    class Parsed(click.ParamType):
+    class Parsed(click.ParamType):  # type: ignore[type-arg]
         def __init__(self, parse: Callable[[Any], Any]) -> None:
             self.parse = parse
             self.name = parse.__name__.removeprefix("parse_")

@@ -99,11 +99,14 @@ class PolicyMiddleware:
         if value is not None:
             environ["launcher.hsts"] = value
 
-            def hsts_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+            def hsts_start_response(
+                status: str, headers: list[tuple[str, str]], exc_info: Any = None
+            ) -> Callable[[bytes], object]:
                 headers = [*headers, ("Strict-Transport-Security", value)]
-                return (
+                started: Callable[[bytes], object] = (
                     start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
                 )
+                return started
 
             return app(environ, hsts_start_response)
         return app(environ, start_response)

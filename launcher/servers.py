@@ -335,6 +335,8 @@ class Listener:
                     "bind_socket": False,
                 }
                 if self.scheme == "https":
+                    if ssl_context is None:
+                        raise RuntimeError("the HTTPS listener's build gave no SSL context")
                     server = _TLSServer(app, ssl_context=ssl_context, **kwargs)
                 else:
                     server = _PlainServer(app, **kwargs)
@@ -372,7 +374,7 @@ class Listener:
         """
         with self._lock:
             server, dispatcher, thread = self._server, self._dispatcher, self._loop_thread
-            if server is None:
+            if server is None or dispatcher is None or thread is None:  # set and cleared together
                 if self._state is ListenerState.ERROR:
                     self._set_state(ListenerState.STOPPED)
                 return

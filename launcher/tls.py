@@ -184,12 +184,17 @@ class PlainChannel(HTTPChannel):
         return super().received(data)
 
 
+_Socket = socket.socket
+
+
 class TLSChannel(HTTPChannel):
     """An HTTPChannel that speaks TLS over a non-blocking ``SSLSocket``, inside waitress's loop."""
 
     task_class = TLSTask
 
-    def __init__(self, server: Any, sock: socket.socket, addr: Any, adj: Any, map: Any = None) -> None:
+    socket: _Socket  # waitress's dispatcher sets it; an SSLSocket after _start_tls
+
+    def __init__(self, server: Any, sock: _Socket, addr: Any, adj: Any, map: Any = None) -> None:
         self._tls_lock = threading.Lock()
         self._tls: ssl.SSLSocket | None = None
         self._handshaking = True
@@ -289,7 +294,7 @@ class TLSChannel(HTTPChannel):
         """One non-blocking step of the handshake; True once it is done."""
         with self._tls_lock:
             try:
-                self._tls.do_handshake()
+                self._ssl.do_handshake()
             except ssl.SSLWantReadError:
                 self._handshake_wants_write = False
                 return False
@@ -315,7 +320,7 @@ class TLSChannel(HTTPChannel):
         """
         chunks: list[bytes] = []
         closing = False
-        tls = self._tls
+        tls = self._ssl
         with self._tls_lock:
             try:
                 while True:
@@ -342,8 +347,16 @@ class TLSChannel(HTTPChannel):
                 self._force_close()
         return b"".join(chunks)
 
-    def _handshake_done(self) -> None:
+    @property
+    def _ssl(self) -> ssl.SSLSocket:
+        """The wrapped socket; every caller runs after ``_start_tls`` made it."""
         tls = self._tls
+        if tls is None:
+            raise RuntimeError("TLS has not started on this connection")
+        return tls
+
+    def _handshake_done(self) -> None:
+        tls = self._ssl
         self._handshaking = False
         self._handshake_wants_write = False
         name, _version, bits = tls.cipher() or ("", "", 0)

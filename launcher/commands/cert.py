@@ -26,7 +26,7 @@ def _cert_dir_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from launcher.certs import KeyType
 
     parser = sub.add_parser(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("gui", help="open the desktop window (the default)")
     parser.add_argument("--cert-dir", type=Path, help="folder of the CA and certificates")
     parser.add_argument(

@@ -33,7 +33,7 @@ def _timeout(text: str) -> float:
     return value
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "inspect",
         help="fetch a page over HTTP and HTTPS and explain what the client and Flask saw",

@@ -17,13 +17,16 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from launcher.errors import LauncherError
 from launcher.options import ServeConfig, add_arguments, config_from_args
 
+if TYPE_CHECKING:
+    from launcher.apptarget import AppTarget
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("serve", help="serve HTTP and HTTPS headless (containers, CI)")
     add_arguments(parser, command="serve")
     parser.set_defaults(func=run)
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     return serve_headless(config_from_args(args))
 
 
-def resolve_app_target(target: str | None, chdir: Path | None) -> Any:
+def resolve_app_target(target: str | None, chdir: Path | None) -> AppTarget:
     """The ``AppTarget`` to serve: the user's when named (``--app``, ``--chdir``, ``FLASK_APP`` in
     the environment or a ``.flaskenv``/``.env``), else the bundled demo app."""
     from launcher.apptarget import AppTarget, read_dotenv, resolve_target
@@ -73,14 +76,14 @@ def serve_headless(
     imported into ``options.cert_dir``, or without one into a private temporary folder (removed
     at the end), so the user's usual folder keeps its own leaf.
     """
+    from launcher.apptarget import load_app
+
     out = out or sys.stdout
-    target = None
+    target: AppTarget | None = None
     if app is None or options.reload:
         target = resolve_app_target(options.app_target, options.chdir)
-    if app is None:
-        from launcher.apptarget import load_app
-
-        app = load_app(target)
+        if app is None:
+            app = load_app(target)
     temporary = _import_certificate(options)
     try:
         return _serve(options, app, target, out, stop_event, install_signals, temporary)
@@ -199,7 +202,7 @@ def _start_reloader(target: Any, app: Any, servers: Any, out: TextIO) -> Any:
     from launcher.reload import Reloader
 
     def swap(new_app: Any) -> list[Exception]:
-        errors = servers.set_app(new_app)
+        errors: list[Exception] = servers.set_app(new_app)
         if not errors:
             print("reloaded: the app changed and was imported afresh", file=out, flush=True)
         return errors

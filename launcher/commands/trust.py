@@ -15,10 +15,13 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from launcher.trust import TrustStore
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "trust",
         help="trust the local CA in browsers and the OS (or undo it)",
@@ -51,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _select(stores: list, patterns: list[str] | None) -> list:
+def _select(stores: list[TrustStore], patterns: list[str] | None) -> list[TrustStore]:
     if not patterns:
         return stores
     return [s for s in stores if any(p.lower() in s.name.lower() for p in patterns)]
