@@ -12,17 +12,19 @@ Limits, stated once:
 - Extra facts go in the underscore-prefixed custom fields HAR allows: ``_listener``,
   ``_clientAddress``, ``_clientPort``, ``_tls`` and ``_error``.
 
+Both keep what the client sent exactly as the record holds it (JSON escapes control characters,
+and ``launcher.recordformat.to_json`` also the DEL, C1 and line-separator characters that
+``json.dumps`` would leave raw), so one JSON Lines record is always one line.
+
 Files are written to a temporary file beside the target and renamed into place, so a failed
 export never leaves a half-written file behind.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from launcher import __version__
+from launcher.recordformat import format_iso, to_json
 from launcher.requestlog import RequestRecord
 
 HAR_VERSION = "1.2"
@@ -100,12 +103,11 @@ def _int_or(value: str | None, default: int) -> int:
 
 def har_entry(record: RequestRecord) -> dict[str, Any]:
     """One HAR 1.2 ``entries[]`` object for *record*."""
-    started = datetime.fromtimestamp(record.time, tz=UTC).isoformat(timespec="milliseconds")
     http_version = record.http_version or "HTTP/1.1"
     mime = record.header("Content-Type", response=True) or ""
     location = record.header("Location", response=True) or ""
     entry: dict[str, Any] = {
-        "startedDateTime": started.replace("+00:00", "Z"),
+        "startedDateTime": format_iso(record.time),
         "time": round(record.duration_ms, 3),
         "request": {
             "method": record.method,
@@ -184,16 +186,16 @@ def _write_atomic(path: str | os.PathLike[str], text: str) -> Path:
 def write_har(records: Iterable[RequestRecord], path: str | os.PathLike[str]) -> int:
     """Write *records* as a HAR 1.2 file at *path*; returns the number of entries written."""
     document = to_har(records)
-    _write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    _write_atomic(path, to_json(document, indent=2) + "\n")
     return len(document["log"]["entries"])
 
 
 def jsonl_lines(records: Iterable[RequestRecord]) -> Iterable[str]:
-    """One compact JSON object per record (``RequestRecord.to_dict()`` plus ``url``), no newline."""
+    """One compact JSON object per record (``RequestRecord.to_dict()`` plus ``url``), no line break."""
     for record in records:
         data = record.to_dict()
         data["url"] = record_url(record)
-        yield json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        yield to_json(data)
 
 
 def write_jsonl(records: Iterable[RequestRecord], path: str | os.PathLike[str]) -> int:

@@ -17,6 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
+from launcher.recordformat import escape_control, format_clock, format_ms, format_peer, format_wsgi
+
 DEFAULT_CAPACITY = 10_000
 
 #: WSGI environ key under which an app integration may leave the traceback of an exception that
@@ -71,13 +73,24 @@ class RequestRecord(NamedTuple):
         return data
 
     def access_line(self) -> str:
-        """One line for a terminal: time, client, listener, request line, status, size, time, TLS."""
-        stamp = time.strftime("%H:%M:%S", time.localtime(self.time))
-        tls = f" {self.tls_version} {self.tls_cipher}" if self.tls_version else ""
+        """One line for a terminal: time, client, listener, request line, status, size, time, TLS.
+
+        Always exactly one line with no control character in it: what the client sent is
+        escaped (``launcher.recordformat``), so a request cannot clear the terminal or forge
+        lines, and a ``"`` in the request line is escaped so its quoted field stays one field.
+        """
+        tls = (
+            f" {escape_control(self.tls_version)} {escape_control(str(self.tls_cipher))}"
+            if self.tls_version
+            else ""
+        )
+        request_line = " ".join(
+            format_wsgi(part, quote=True) for part in (self.method, self.target, self.http_version)
+        )
         return (
-            f"[{stamp}] {self.client_addr}:{self.client_port} {self.listener} "
-            f'"{self.method} {self.target} {self.http_version}" {self.status} '
-            f"{self.response_bytes}B {self.duration_ms:.1f}ms{tls}"
+            f"[{format_clock(self.time)}] {format_peer(self.client_addr, self.client_port)} {self.listener} "
+            f'"{request_line}" {self.status} '
+            f"{self.response_bytes}B {format_ms(self.duration_ms)}ms{tls}"
         )
 
 
@@ -185,7 +198,9 @@ class RequestLogMiddleware:
         head = _Head(environ, time.time())
         captured: list[Any] = [500, ()]
 
-        def logging_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
+        def logging_start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], Any]:
             captured[0] = int(status[:3])
             captured[1] = tuple(headers)
             if exc_info is None:

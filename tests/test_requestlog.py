@@ -1,12 +1,32 @@
-"""The request sink and its subscriptions, and the middleware's records, apart from the servers."""
+"""The request sink and its subscriptions, the middleware's records, and the access line serve prints."""
 
 from __future__ import annotations
 
+import io
+import logging
+import re
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
+from hostile import (
+    BARE_LF_HOST_REQUEST,
+    HOSTILE_AGENT,
+    HOSTILE_HOST,
+    HOSTILE_PATH,
+    HOSTILE_QUERY,
+    HOSTILE_REQUEST,
+    RAW_CONTROL,
+    ok_app,
+    raw_request,
+)
 
 from launcher.requestlog import ERROR_ENVIRON_KEY, RequestLogMiddleware, RequestRecord, RequestSink
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def record(seq: int, **kw) -> RequestRecord:
@@ -169,3 +189,94 @@ def test_middleware_keeps_an_error_the_app_left_in_environ():
     list(body)
     body.close()
     assert sink.snapshot()[0].error == "Traceback: the user's error"
+
+
+# --- what reaches the terminal: the access line and serve's notices, from hostile requests ---------
+
+
+def test_the_access_line_of_a_hostile_request_is_one_line_without_control_characters(
+    make_servers, wait_records
+):
+    servers = make_servers(ok_app)
+    assert raw_request(servers.http.port, HOSTILE_REQUEST).startswith(b"HTTP/1.1 200 ")
+    [record] = wait_records(servers.sink, 1)
+    # The record keeps what was sent (exports stay faithful) ...
+    assert (record.path, record.query) == (HOSTILE_PATH, HOSTILE_QUERY)
+    assert record.header("Host") == HOSTILE_HOST and record.user_agent == HOSTILE_AGENT
+    # ... and its access line shows it escaped: one line, nothing for the terminal to act on.
+    line = record.access_line()
+    assert not RAW_CONTROL.search(line), repr(line)
+    assert line.splitlines() == [line]
+    assert (
+        '/a\\x1b[2J\\n[00:00:00] 10.6.6.6:1 http \\"GET /forged HTTP/1.1\\" 200 0B 0.0ms?q=\\x1b[31mred'
+        in line
+    )
+    # The quoted request line is still one field: exactly two unescaped quotes in the line.
+    assert len(re.findall(r'(?<!\\)"', line)) == 2
+    assert ' HTTP/1.1" 200 2B ' in line
+
+
+def test_a_bare_lf_in_the_host_header_never_reaches_the_log(make_servers, wait_records):
+    servers = make_servers(ok_app)
+    assert raw_request(servers.http.port, BARE_LF_HOST_REQUEST).startswith(b"HTTP/1.0 400 ")
+    raw_request(servers.http.port, b"GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    records = wait_records(servers.sink, 1)
+    time.sleep(0.1)  # a record for the rejected request would have been made by now
+    assert [r.path for r in servers.sink.snapshot()] == ["/after"] == [r.path for r in records]
+
+
+def test_an_ipv6_client_is_shown_in_brackets():
+    line = record(1, client_addr="::1", client_port=5555).access_line()
+    assert "] [::1]:5555 https " in line
+
+
+def test_serve_prints_one_escaped_access_line_per_request(tmp_path):
+    """``flask-launcher serve`` as users run it: the hostile request is one line on stdout."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "launcher", "serve", "--no-https", "--http-port", "0", "--cert-dir", tmp_path],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline().decode()
+        assert banner.startswith("http://") and "listening" in banner, banner
+        port = int(banner.split()[0].rstrip("/").rsplit(":", 1)[1])
+        raw_request(port, HOSTILE_REQUEST)
+        raw_request(port, b"GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        lines = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(b'"GET /after ' in line for line in lines):
+            lines.append(proc.stdout.readline())
+        access = [line for line in lines if line.startswith(b"[")]
+        assert len(access) == 2, lines  # the hostile request made one line, not two
+        hostile = access[0].decode("utf-8")
+        assert hostile.endswith("\n") and not RAW_CONTROL.search(hostile[:-1]), repr(hostile)
+        assert "GET /a\\x1b[2J\\n[00:00:00] 10.6.6.6:1 http " in hostile
+        assert b'"GET /after HTTP/1.1" ' in access[1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_serve_notices_escape_control_characters():
+    from launcher.commands.serve import _LineHandler
+
+    out = io.StringIO()
+    handler = _LineHandler(out)
+    handler.emit(
+        logging.LogRecord(
+            "launcher.wire",
+            logging.WARNING,
+            __file__,
+            1,
+            "TLS error from %s: %s",
+            ("x", "\x1b[2J\nnotice: forged"),
+            None,
+        )
+    )
+    assert out.getvalue() == "notice: TLS error from x: \\x1b[2J\\nnotice: forged\n"

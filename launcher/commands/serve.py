@@ -55,8 +55,12 @@ class _LineHandler(logging.Handler):
         self.out = out
 
     def emit(self, record: logging.LogRecord) -> None:
+        """One ``notice:`` line; control characters in the message are escaped, so text from a
+        peer in it cannot drive the terminal or start a line of its own."""
+        from launcher.recordformat import escape_control
+
         try:
-            print(f"notice: {record.getMessage()}", file=self.out, flush=True)
+            print(f"notice: {escape_control(record.getMessage())}", file=self.out, flush=True)
         except Exception:
             self.handleError(record)
 

@@ -2,59 +2,70 @@
 
 Shows the request line and outcome, the TLS facts (or that the request came over plain HTTP),
 all request and response headers in the order they were seen, and the app's traceback when the
-request raised.  Everything is HTML-escaped; nothing is loaded from the network.
+request raised.  What the client sent has its control characters escaped
+(``launcher.recordformat``), then everything is HTML-escaped; nothing is loaded from the network.
 """
 
 from __future__ import annotations
 
 import html
-import time
 
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from launcher.harexport import record_url
+from launcher.recordformat import escape_control, format_ms, format_peer, format_timestamp, format_wsgi
 from launcher.requestlog import RequestRecord
 
 PLACEHOLDER = "Select a request to see its headers, TLS facts and any error."
 
 
-def _rows(pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> str:
+def _rows(pairs: list[tuple[str, str]]) -> str:
+    """An HTML table of (name, text) *pairs* that are already display text (escaped here for HTML)."""
     if not pairs:
         return "<p class='none'>(none)</p>"
     body = "".join(f"<tr><td class='k'>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in pairs)
     return f"<table cellspacing='0' cellpadding='2'>{body}</table>"
 
 
+def _header_rows(headers: tuple[tuple[str, str], ...]) -> str:
+    """Headers as they were sent, made display text (``format_wsgi``), in their order."""
+    return _rows([(format_wsgi(name), format_wsgi(value)) for name, value in headers])
+
+
 def record_html(record: RequestRecord) -> str:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time))
-    stamp += f".{int(record.time % 1 * 1000):03d}"
+    """The pane's HTML for *record*: no control character from the request reaches it."""
     general = [
-        ("URL", record_url(record)),
+        ("URL", format_wsgi(record_url(record))),
         ("Listener", record.listener.upper()),
-        ("Method", record.method),
+        ("Method", format_wsgi(record.method)),
         ("Status", str(record.status)),
-        ("Protocol", record.http_version),
-        ("Time", stamp),
-        ("Duration", f"{record.duration_ms:.2f} ms"),
+        ("Protocol", format_wsgi(record.http_version)),
+        ("Time", format_timestamp(record.time)),
+        ("Duration", f"{format_ms(record.duration_ms, 2)} ms"),
         ("Response body", f"{record.response_bytes} bytes"),
-        ("Client", f"{record.client_addr}:{record.client_port}"),
+        ("Client", format_peer(record.client_addr, record.client_port)),
     ]
     if record.tls_version:
-        tls = [("Version", record.tls_version), ("Cipher", record.tls_cipher or "")]
+        tls = [
+            ("Version", escape_control(record.tls_version)),
+            ("Cipher", escape_control(record.tls_cipher or "")),
+        ]
     else:
         tls = [("TLS", "none: this request came over plain HTTP")]
     parts = [
-        f"<h3>{html.escape(record.method)} {html.escape(record.target)} → {record.status}</h3>",
+        f"<h3>{html.escape(format_wsgi(record.method))} {html.escape(format_wsgi(record.target))}"
+        f" → {record.status}</h3>",
         _rows(general),
         "<h4>TLS</h4>",
         _rows(tls),
         f"<h4>Request headers ({len(record.request_headers)})</h4>",
-        _rows(record.request_headers),
+        _header_rows(record.request_headers),
         f"<h4>Response headers ({len(record.response_headers)})</h4>",
-        _rows(record.response_headers),
+        _header_rows(record.response_headers),
     ]
     if record.error:
-        parts += ["<h4 class='err'>Error</h4>", f"<pre>{html.escape(record.error)}</pre>"]
+        error = escape_control(record.error, multiline=True)  # a traceback: its lines stay lines
+        parts += ["<h4 class='err'>Error</h4>", f"<pre>{html.escape(error)}</pre>"]
     return "".join(parts)
 
 

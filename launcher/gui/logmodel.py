@@ -61,6 +61,15 @@ from PySide6.QtGui import (
     QPixmap,
 )
 
+from launcher.recordformat import (
+    escape_control,
+    format_clock,
+    format_ms,
+    format_peer,
+    format_size,
+    format_timestamp,
+    format_wsgi,
+)
 from launcher.requestlog import DEFAULT_CAPACITY, RequestRecord, RequestSink, Subscription
 
 COLUMNS: tuple[str, ...] = ("Time", "Scheme", "Method", "Path", "Status", "ms", "Bytes", "Client", "TLS")
@@ -85,43 +94,32 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _RIGHT_INT = int(_RIGHT.value)
 
 
-def human_bytes(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KiB"
-    return f"{size / (1024 * 1024):.1f} MiB"
-
-
 def short_tls(record: RequestRecord) -> str:
     if not record.tls_version:
         return ""
-    return record.tls_version.replace("TLSv", "TLS ")
-
-
-def time_text(stamp: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(stamp))
-
-
-def full_time_text(stamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) + f".{int(stamp % 1 * 1000):03d}"
+    return escape_control(record.tls_version.replace("TLSv", "TLS "))
 
 
 def search_text(record: RequestRecord) -> str:
-    """What the filter looks at: tagged scheme and status class, then the free-text fields."""
+    """What the filter looks at: tagged scheme and status class, then the free-text fields.
+
+    The fields are the text the table and detail pane show (control characters escaped), so a
+    user finds a row by what they see, and no field can hold ``SEP`` and forge a tag such as
+    ``scheme=https`` for a row that is not.
+    """
     parts = [
         f"scheme={record.listener}",
         f"class={record.status // 100}",
-        record.method,
-        record.target,
+        format_wsgi(record.method),
+        format_wsgi(record.target),
         str(record.status),
-        f"{record.client_addr}:{record.client_port}",
-        record.user_agent,
-        record.tls_version or "",
-        record.tls_cipher or "",
+        format_peer(record.client_addr, record.client_port),
+        format_wsgi(record.user_agent),
+        escape_control(record.tls_version or ""),
+        escape_control(record.tls_cipher or ""),
     ]
-    parts.extend(value for _, value in record.request_headers)
-    parts.extend(value for _, value in record.response_headers)
+    parts.extend(format_wsgi(value) for _, value in record.request_headers)
+    parts.extend(format_wsgi(value) for _, value in record.response_headers)
     return SEP + SEP.join(parts) + SEP
 
 
@@ -169,22 +167,29 @@ class RowCells(NamedTuple):
 
 
 def row_cells(record: RequestRecord) -> RowCells:
+    """A row's texts; what the client sent is escaped (``format_wsgi``): no control character
+    reaches a cell, so a request cannot break a row into lines or hide text with bidi marks."""
     scheme = record.listener.upper()
-    tls_tip = f"{record.tls_version} {record.tls_cipher or ''}".strip() if record.tls_version else None
+    tls_tip = (
+        escape_control(f"{record.tls_version} {record.tls_cipher or ''}".strip())
+        if record.tls_version
+        else None
+    )
     error_tip = "The app raised an exception: select the row to see the traceback." if record.error else None
+    target = format_wsgi(record.target)
     return RowCells(
         (
-            time_text(record.time),
+            format_clock(record.time),
             None,  # the badge
-            record.method,
-            record.target,
+            format_wsgi(record.method),
+            target,
             str(record.status),
-            f"{record.duration_ms:.1f}",
-            human_bytes(record.response_bytes),
-            f"{record.client_addr}:{record.client_port}",
+            format_ms(record.duration_ms),
+            format_size(record.response_bytes),
+            format_peer(record.client_addr, record.client_port),
             short_tls(record),
         ),
-        (full_time_text(record.time), scheme, None, record.target, error_tip, None, None, None, tls_tip),
+        (format_timestamp(record.time), scheme, None, target, error_tip, None, None, None, tls_tip),
     )
 
 

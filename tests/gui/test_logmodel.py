@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import pytest
 from guihelpers import records_via
+from hostile import FORGED_TAG_REQUEST, HOSTILE_PATH, HOSTILE_REQUEST, RAW_CONTROL, ok_app, raw_request
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
 from launcher.gui.logmodel import (
+    COL_CLIENT,
     COL_PATH,
     COL_SCHEME,
     COL_STATUS,
+    COL_TIME,
     COL_TLS,
     COLUMNS,
+    SEP,
     FilterRole,
     LogPump,
     RequestFilterProxy,
@@ -220,3 +224,46 @@ def test_pump_timer_drains(qapp, qtbot, make_records):
     assert not model.index(0, 0, model.index(0, 0)).isValid()
     assert model.rowCount(model.index(0, 0)) == 0
     assert model.rowCount(QModelIndex()) == 4
+
+
+@pytest.fixture
+def hostile_model(qapp, make_servers, wait_records) -> RequestLogModel:
+    """A model holding two requests sent over a real socket: ESC, LF and NEL in path, query and
+    headers (``HOSTILE_REQUEST``), and the filter's separator in a path (``FORGED_TAG_REQUEST``)."""
+    servers = make_servers(ok_app)
+    raw_request(servers.http.port, HOSTILE_REQUEST)
+    raw_request(servers.http.port, FORGED_TAG_REQUEST)
+    records = wait_records(servers.sink, 2)
+    assert len(records) == 2 and records[0].path == HOSTILE_PATH
+    model = RequestLogModel()
+    QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    model.append_records(records)
+    return model
+
+
+def test_hostile_requests_reach_no_cell_raw(hostile_model):
+    model = hostile_model
+    roles = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole)
+    for row in range(2):
+        for column in range(len(COLUMNS)):
+            for role in roles:
+                value = model.data(model.index(row, column), role)
+                assert value is None or not RAW_CONTROL.search(value), (row, column, role, value)
+        search = model.data(model.index(row, COL_TIME), FilterRole)
+        assert not RAW_CONTROL.search(search.replace(SEP, "")), search
+    shown = '/a\\x1b[2J\\n[00:00:00] 10.6.6.6:1 http "GET /forged HTTP/1.1" 200 0B 0.0ms?q=\\x1b[31mred'
+    assert model.data(model.index(0, COL_PATH)) == shown
+    assert model.data(model.index(0, COL_PATH), Qt.ItemDataRole.ToolTipRole) == shown
+    assert model.data(model.index(0, COL_CLIENT)) == f"127.0.0.1:{model.record(0).client_port}"
+
+
+def test_a_path_cannot_forge_a_filter_tag_and_rows_are_found_by_what_they_show(hostile_model):
+    proxy = RequestFilterProxy()
+    proxy.setSourceModel(hostile_model)
+    proxy.set_scheme("https")
+    assert proxy.rowCount() == 0  # both came over plain HTTP, whatever their paths say
+    proxy.set_scheme("")
+    proxy.set_text("\\x1b[2J")  # found by what the table shows
+    assert [r.path for r in proxy.visible_records()] == [HOSTILE_PATH]
+    proxy.set_text("probe\\x85/1")  # a header value, escaped the same way
+    assert proxy.rowCount() == 1
