@@ -1,7 +1,7 @@
 """Requests/s and p99 of our listeners against plain waitress and werkzeug's TLS server.
 
 One run measures every server side by side, in interleaved rounds (these machines are noisy), on
-loopback only, with h2load (Debian's ``nghttp2-client``; DESIGN.md explains why not wrk for TLS):
+loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says why not wrk for TLS):
 
     .venv/bin/python bench/throughput.py            # 3 rounds, ~4 minutes
     .venv/bin/python bench/throughput.py --quick    # 1 round, smaller counts

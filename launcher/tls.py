@@ -1,7 +1,7 @@
 """TLS policy and TLS inside waitress's channels.
 
 waitress has no TLS.  Wrapping its listening socket would run every handshake in the accept path,
-where one client that connects and sends nothing freezes the whole server (DESIGN.md).  Instead
+where one client that connects and sends nothing freezes the whole server (see docs/architecture.md).  Instead
 each accepted connection is wrapped on its own in a non-blocking ``ssl.SSLSocket`` whose
 handshake, reads and writes are driven by the channel in waitress's event loop:
 

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 purpose="${1:-app}"
 
-# Qt's libraries for the offscreen platform, plus the xcb ones a real window needs (DESIGN.md).
+# Qt's libraries for the offscreen platform, plus the xcb ones a real window needs (docs/architecture.md, "Qt on a server").
 qt_pkgs=(libgl1 libegl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
          libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
          libxcb-xkb1 libxkbcommon-x11-0 fonts-dejavu-core)

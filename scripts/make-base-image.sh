@@ -7,7 +7,7 @@
 # debootstrap (minbase) from the same mirror apt uses here, then `podman import`. Cached: does
 # nothing when IMAGE exists already (FORCE=1 rebuilds). Needs root, debootstrap and podman.
 # Prints the image name on its last line. PODMAN can override the podman command (default: the
-# flags that work on this kind of machine, see shared/DESIGN.md).
+# flags that work on this kind of machine: runc and vfs storage, see docs/container.md).
 set -euo pipefail
 image="${1:-localhost/flask-launcher-base:bookworm}"
 suite="${SUITE:-bookworm}"

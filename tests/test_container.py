@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BASE_IMAGE = os.environ.get("FLASK_LAUNCHER_BASE_IMAGE", "localhost/flask-launcher-base:bookworm")
 IMAGE = "localhost/flask-launcher:test"
 GUI_IMAGE = "localhost/flask-launcher:test-gui"
-# The flags that work on this kind of machine (shared/DESIGN.md): no systemd, no overlayfs.
+# The flags that work on this kind of machine: no systemd, no overlayfs.
 PODMAN = shlex.split(os.environ.get("PODMAN", "podman --runtime runc --storage-driver vfs"))
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 CONTEXT_FILES = ("pyproject.toml", "README.md", "Containerfile", ".containerignore")

@@ -1,4 +1,4 @@
-"""TLS inside waitress's channels: the traps DESIGN.md lists, each against a real handshake."""
+"""TLS inside waitress's channels: the traps docs/architecture.md lists, each against a real handshake."""
 
 from __future__ import annotations
 
