@@ -133,3 +133,11 @@ def test_policy_fields_are_the_live_options() -> None:
     assert (policy.hsts, policy.redirect_https, policy.hsts_value()) == (5, 307, "max-age=5")
     with pytest.raises(ConfigError, match="cannot change while serving"):
         policy.update(http_port=1)
+
+
+def test_the_readme_lists_every_serve_option() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme[readme.index("| option | default | meaning |") :].split("\n\n", 1)[0]
+    for f, meta in option_fields():
+        if "serve" in meta.commands:
+            assert f"`{meta.negative or meta.flag}" in table, f.name
