@@ -27,7 +27,7 @@ from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ConfigError, PortInUseError, ServerProcessError
 from launcher.remote import AppInfo, RemoteServers
-from launcher.remote.wire import AUTHKEY_ENV, RemoteError, decode_error, encode_error
+from launcher.remote.wire import RemoteError, decode_error, encode_error
 from launcher.servers import ListenerState
 
 USER_APP = """\
@@ -42,9 +42,24 @@ def index():
     return "{text}"
 
 
-@app.get("/key")
-def key():
-    return os.environ.get("{key}", "no key")
+@app.get("/env")
+def env():
+    return " ".join(sorted(k for k in os.environ if k.startswith("FLASK_LAUNCHER"))) or "none"
+
+
+@app.get("/fds")
+def fds():
+    # Descriptors a process started by the app would inherit (os.get_inheritable) that are sockets.
+    import stat
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fd = int(name)
+            if stat.S_ISSOCK(os.fstat(fd).st_mode) and os.get_inheritable(fd):
+                found.append(name)
+        except OSError:
+            pass
+    return " ".join(found) or "none"
 """
 
 
@@ -70,7 +85,7 @@ def get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
 
 
 def write_app(folder: Path, text: str) -> AppTarget:
-    (folder / "remoteuserapp.py").write_text(USER_APP.format(text=text, key=AUTHKEY_ENV))
+    (folder / "remoteuserapp.py").write_text(USER_APP.format(text=text))
     return AppTarget("remoteuserapp:app", folder)
 
 
@@ -156,8 +171,10 @@ def test_serve_target_and_a_broken_one(remote, tmp_path, client_context):
     info, errors = servers.serve_target(target)
     assert errors == [] and info == AppInfo("remoteuserapp", "remoteuserapp") and servers.app == info
     assert get(servers.https.url, client_context) == (200, "mine")
-    # The child took the connection key out of its environment before any user code ran.
-    assert get(servers.http.url + "key") == (200, "no key")
+    # Nothing of the launcher's is left in the environment for user code, and the channel to
+    # the window is not handed down to processes the app starts.
+    assert get(servers.http.url + "env") == (200, "none")
+    assert get(servers.http.url + "fds") == (200, "none")
 
     (tmp_path / "brokenremote.py").write_text("import does_not_exist_anywhere\n")
     with pytest.raises(AppLoadError) as caught:
@@ -411,19 +428,20 @@ def test_after_a_crash_a_broken_app_is_reported_until_it_loads_again(remote, tmp
 
 
 def test_a_reply_that_cannot_be_pickled_becomes_an_error_reply():
-    """The child always answers a call the window waits for (real pipe, the child's own class)."""
-    import multiprocessing
-
+    """The child always answers a call the window waits for (real socket pair, the child's class)."""
     from launcher.remote.child import ServerProcess
+    from launcher.remote.wire import Channel, Reply
 
-    window_end, child_end = multiprocessing.Pipe()
-    process = ServerProcess(child_end)
-    process.call_unpicklable = lambda: lambda: None  # a value pickle refuses
-    process._run_call(7, "unpicklable", (), {})
-    kind, call_id, ok, value = window_end.recv()
-    assert (kind, call_id, ok) == ("reply", 7, False)
-    error = decode_error(value)
+    window_sock, child_sock = socket.socketpair()
+    window_end = Channel(window_sock)
+    process = ServerProcess(Channel(child_sock))
+    process.answer(7, lambda: lambda: None)  # a value pickle refuses
+    reply = window_end.recv(timeout=5)
+    assert isinstance(reply, Reply) and (reply.call_id, reply.ok) == (7, False)
+    error = decode_error(reply.value)
     assert isinstance(error, Exception) and "pickle" in str(error).lower()
+    window_end.close()
+    process.channel.close()
 
 
 def test_decoding_never_raises_and_keeps_os_errors_intact():
