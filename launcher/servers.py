@@ -157,12 +157,17 @@ def _port_holder(port: int) -> str | None:
     return None
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A bound (not yet listening) TCP socket; typed errors for every way binding fails."""
+def check_port(port: int) -> None:
+    """Raise ``ConfigError`` for a port no listener can bind."""
     try:
         parse_port(port)
     except ValueError:
         raise ConfigError(f"Port {port} is out of range: use 1–{PORT_MAX}, or 0 for any free port.") from None
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A bound (not yet listening) TCP socket; typed errors for every way binding fails."""
+    check_port(port)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:

@@ -27,7 +27,7 @@ from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ConfigError, PortInUseError, ServerProcessError
 from launcher.remote import AppInfo, RemoteServers
-from launcher.remote.wire import AUTHKEY_ENV, RemoteError, decode_error, encode_error
+from launcher.remote.wire import RemoteError, decode_error, encode_error
 from launcher.servers import ListenerState
 
 USER_APP = """\
@@ -42,9 +42,24 @@ def index():
     return "{text}"
 
 
-@app.get("/key")
-def key():
-    return os.environ.get("{key}", "no key")
+@app.get("/env")
+def env():
+    return " ".join(sorted(k for k in os.environ if k.startswith("FLASK_LAUNCHER"))) or "none"
+
+
+@app.get("/fds")
+def fds():
+    # Descriptors a process started by the app would inherit (os.get_inheritable) that are sockets.
+    import stat
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            fd = int(name)
+            if stat.S_ISSOCK(os.fstat(fd).st_mode) and os.get_inheritable(fd):
+                found.append(name)
+        except OSError:
+            pass
+    return " ".join(found) or "none"
 """
 
 
@@ -70,7 +85,7 @@ def get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
 
 
 def write_app(folder: Path, text: str) -> AppTarget:
-    (folder / "remoteuserapp.py").write_text(USER_APP.format(text=text, key=AUTHKEY_ENV))
+    (folder / "remoteuserapp.py").write_text(USER_APP.format(text=text))
     return AppTarget("remoteuserapp:app", folder)
 
 
@@ -155,8 +170,10 @@ def test_serve_target_and_a_broken_one(remote, tmp_path, client_context):
     info, errors = servers.serve_target(target)
     assert errors == [] and info == AppInfo("remoteuserapp", "remoteuserapp") and servers.app == info
     assert get(servers.https.url, client_context) == (200, "mine")
-    # The child took the connection key out of its environment before any user code ran.
-    assert get(servers.http.url + "key") == (200, "no key")
+    # Nothing of the launcher's is left in the environment for user code, and the channel to
+    # the window is not handed down to processes the app starts.
+    assert get(servers.http.url + "env") == (200, "none")
+    assert get(servers.http.url + "fds") == (200, "none")
 
     (tmp_path / "brokenremote.py").write_text("import does_not_exist_anywhere\n")
     with pytest.raises(AppLoadError) as caught:
@@ -410,19 +427,20 @@ def test_after_a_crash_a_broken_app_is_reported_until_it_loads_again(remote, tmp
 
 
 def test_a_reply_that_cannot_be_pickled_becomes_an_error_reply():
-    """The child always answers a call the window waits for (real pipe, the child's own class)."""
-    import multiprocessing
-
+    """The child always answers a call the window waits for (real socket pair, the child's class)."""
     from launcher.remote.child import ServerProcess
+    from launcher.remote.wire import Channel, Reply
 
-    window_end, child_end = multiprocessing.Pipe()
-    process = ServerProcess(child_end)
-    process.call_unpicklable = lambda: lambda: None  # a value pickle refuses
-    process._run_call(7, "unpicklable", (), {})
-    kind, call_id, ok, value = window_end.recv()
-    assert (kind, call_id, ok) == ("reply", 7, False)
-    error = decode_error(value)
+    window_sock, child_sock = socket.socketpair()
+    window_end = Channel(window_sock)
+    process = ServerProcess(Channel(child_sock))
+    process.answer(7, lambda: lambda: None)  # a value pickle refuses
+    reply = window_end.recv(timeout=5)
+    assert isinstance(reply, Reply) and (reply.call_id, reply.ok) == (7, False)
+    error = decode_error(reply.value)
     assert isinstance(error, Exception) and "pickle" in str(error).lower()
+    window_end.close()
+    process.channel.close()
 
 
 def test_decoding_never_raises_and_keeps_os_errors_intact():
@@ -432,3 +450,271 @@ def test_decoding_never_raises_and_keeps_os_errors_intact():
     assert isinstance(group, RemoteError) and "two" in str(group)
     assert isinstance(decode_error(("builtins", "ValueError")), RemoteError)  # malformed
     assert isinstance(decode_error(("launcher.no_such_module", "X", (), {}, "x")), RemoteError)
+
+
+# --- the operations, the messages and the channel ------------------------------------------------
+
+
+def test_every_op_has_exactly_one_handler_in_the_child():
+    """The window sends ``Op`` members only; the child must have a handler for each, and no other."""
+    from launcher.remote.child import HANDLERS, ServerProcess
+    from launcher.remote.wire import Op
+
+    assert set(HANDLERS) == set(Op)
+    for op, handler in HANDLERS.items():
+        assert getattr(ServerProcess, handler.__name__) is handler, op
+    assert len({op.value.name for op in Op}) == len(Op)  # one wire name each
+
+
+def test_the_threads_setting_reaches_the_childs_listeners(remote):
+    servers = remote(threads=3)
+    assert servers.start_all() == []
+    facts = servers.diagnostics()
+    assert facts["pid"] == servers.pid
+    assert facts["threads"] == {"http": 3, "https": 3}
+    for scheme in ("http", "https"):
+        workers = [n for n in facts["thread_names"] if n.startswith(f"launcher-{scheme}-worker-")]
+        assert len(workers) == 3, facts["thread_names"]
+
+
+def test_an_unknown_operation_or_message_is_an_error_not_a_crash(remote):
+    """A newer window's operation gets a clear error reply; a message the child does not know
+    is logged and skipped; the child keeps serving either way."""
+    from launcher.remote.wire import Call
+
+    servers = remote()
+    servers.http.start()
+    session = servers._wait_ready()
+    with pytest.raises(ValueError, match="no operation 'no_such_op'"):
+        servers._call(session, "no_such_op", (), {}, 5.0)  # what an unknown Op name unpickles as
+    session.conn.send(("not", "a", "message"))
+    session.conn.send(Call(0, "no_such_op_either"))
+    assert servers.diagnostics()["pid"] == servers.pid
+    assert get(servers.http.url)[0] == 200
+
+
+#: A stand-in server process that does the start right, then sends what the window does not
+#: expect: an unknown object, a frame that is no pickle, then a real state change.
+_ODD_CHILD = """
+import os, socket, struct, sys, time
+from launcher.remote.wire import PROTOCOL, AppInfo, Channel, Hello, Init, Ready, StateChanged
+channel = Channel(socket.socket(fileno=int(sys.argv[sys.argv.index("--fd") + 1])))
+channel.send(Hello(PROTOCOL, os.getpid()))
+assert isinstance(channel.recv(timeout=10), Init)
+channel.send(Ready(AppInfo("oddchild")))
+channel.send(("junk",))
+channel.send_bytes(b"this is no pickle")
+channel.send(StateChanged("http", "running", None, 4321))
+time.sleep(60)
+"""
+
+
+def test_the_window_skips_messages_it_cannot_read(cert_store, monkeypatch):
+    from launcher.remote import client
+
+    monkeypatch.setattr(client, "child_command", lambda: [sys.executable, "-c", _ODD_CHILD])
+    servers = RemoteServers(cert_store=cert_store, http_port=0, https_port=0)
+    try:
+        servers._wait_ready()
+        assert servers.app == AppInfo("oddchild")
+        wait_for(lambda: servers.http.state is ListenerState.RUNNING, timeout=5)
+        assert servers.http.port == 4321 and servers.alive
+    finally:
+        started = time.monotonic()
+        servers.close()
+        assert time.monotonic() - started < 2.0
+    assert not servers.alive
+
+
+#: A stand-in server process that takes the channel it is given and never says a word: an
+#: inherited descriptor stays open; an address on its command line is connected to.
+_MUTE_CHILD = """
+import socket, sys, time
+held = []
+for arg in sys.argv[1:]:
+    host, _, port = arg.rpartition(":")
+    if host and port.isdigit():
+        held.append(socket.create_connection((host, int(port))))
+time.sleep(60)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_child_that_never_says_hello_fails_the_start_in_time(cert_store, monkeypatch):
+    from launcher.remote import client
+
+    monkeypatch.setattr(client, "child_command", lambda: [sys.executable, "-c", _MUTE_CHILD])
+    monkeypatch.setattr(client, "START_TIMEOUT", 2.0)
+    servers = RemoteServers(cert_store=cert_store, http_port=0, https_port=0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ServerProcessError, match="did not start within 2 s"):
+            servers.http.start()
+        assert time.monotonic() - started < 4.0
+        pid = servers.pid
+        assert pid is not None and _gone(pid)  # killed and reaped
+    finally:
+        started = time.monotonic()
+        servers.close()
+        assert time.monotonic() - started < 2.0
+
+
+def test_close_while_a_mute_child_starts_returns_at_once(cert_store, monkeypatch):
+    from launcher.remote import client
+
+    monkeypatch.setattr(client, "child_command", lambda: [sys.executable, "-c", _MUTE_CHILD])
+    servers = RemoteServers(cert_store=cert_store, http_port=0, https_port=0)
+    outcome: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            servers.http.start()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=start)
+    worker.start()
+    time.sleep(1.0)  # the child runs (and holds its channel) by now
+    pid = servers.pid
+    started = time.monotonic()
+    servers.close()
+    assert time.monotonic() - started < 2.0
+    worker.join(2)
+    assert not worker.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], ServerProcessError)
+    assert pid is not None and _gone(pid)
+
+
+#: A stand-in server process from another installation: it speaks the next protocol version.
+_NEWER_CHILD = """
+import os, socket, sys, time
+from launcher.remote.wire import PROTOCOL, Channel, Hello
+channel = Channel(socket.socket(fileno=int(sys.argv[sys.argv.index("--fd") + 1])))
+channel.send(Hello(PROTOCOL + 1, os.getpid()))
+time.sleep(60)
+"""
+
+
+def test_a_protocol_mismatch_is_a_clear_error(cert_store, monkeypatch):
+    from launcher.remote import client
+    from launcher.remote.wire import PROTOCOL
+
+    monkeypatch.setattr(client, "child_command", lambda: [sys.executable, "-c", _NEWER_CHILD])
+    servers = RemoteServers(cert_store=cert_store, http_port=0, https_port=0)
+    try:
+        started = time.monotonic()
+        with pytest.raises(ServerProcessError) as caught:
+            servers.start_all()
+        assert time.monotonic() - started < 10.0
+        text = str(caught.value)
+        assert f"protocol version {PROTOCOL + 1}" in text and f"version {PROTOCOL}:" in text
+        assert servers.pid is not None and _gone(servers.pid)
+    finally:
+        servers.close()
+
+
+#: Plays a hostile local process (same user): it connects first to every TCP port the process
+#: under test (argv[1]) listens on and then says nothing, and tries to open every socket its
+#: ``_server-process`` children hold through /proc.  Prints what it got into.
+_HOSTILE = r"""
+import os, socket, sys, time
+target, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+held, tried = [], set()
+
+def sockets(pid):
+    found = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            found[link[8:-1]] = fd
+    return found
+
+def listening_ports(pid):
+    inodes, ports = sockets(pid), set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for line in fh.read().splitlines()[1:]:
+                f = line.split()
+                if f[3] == "0A" and f[9] in inodes:
+                    ports.add(int(f[1].rsplit(":", 1)[1], 16))
+    return ports
+
+def server_processes(parent):
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read()
+        except (OSError, ValueError):
+            continue
+        if ppid == parent and b"_server-process" in cmd:
+            yield int(entry)
+
+print("watching", flush=True)
+while time.monotonic() < deadline:
+    try:
+        for port in listening_ports(target) - tried:
+            tried.add(port)
+            try:
+                held.append(socket.create_connection(("127.0.0.1", port), timeout=1))
+                print("connected", port, flush=True)
+            except OSError:
+                pass
+        for pid in server_processes(target):
+            for fd in sockets(pid).values():
+                if (pid, fd) in tried:
+                    continue
+                tried.add((pid, fd))
+                try:
+                    held.append(open(f"/proc/{pid}/fd/{fd}", "r+b", buffering=0))
+                    print("opened", pid, fd, flush=True)
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    time.sleep(0.002)
+"""
+
+
+def test_a_hostile_local_process_cannot_get_into_the_channel(cert_store):
+    """Nothing to connect to: starting works within a bound while another process lies in wait."""
+    hostile = subprocess.Popen(
+        [sys.executable, "-c", _HOSTILE, str(os.getpid()), "30"], stdout=subprocess.PIPE, text=True
+    )
+    servers: RemoteServers | None = None
+    try:
+        assert hostile.stdout is not None and hostile.stdout.readline() == "watching\n"
+        servers = RemoteServers(cert_store=cert_store, http_port=0, https_port=0)
+        outcome: list[object] = []
+
+        def start() -> None:
+            try:
+                servers.http.start()
+                outcome.append("started")
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=start, daemon=True)
+        worker.start()
+        worker.join(15)
+        assert outcome == ["started"], "the start hung or failed while a hostile process waited"
+        assert get(servers.http.url)[0] == 200
+    finally:
+        hostile.kill()
+        out, _ = hostile.communicate(timeout=5)
+        if servers is not None:
+            servers.close()
+    assert "connected" not in out and "opened" not in out, out

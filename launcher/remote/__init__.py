@@ -1,6 +1,9 @@
 """Servers in a child process for the window: ``RemoteServers`` (this side) and the child's loop.
 
-See ``launcher.remote.client`` for why and how, ``launcher.remote.wire`` for the messages.
+The two talk over a private socket pair (the child inherits its end; nothing else can connect)
+in typed messages, every operation declared once in ``wire.Op``.  See ``launcher.remote.client``
+for why and how, ``launcher.remote.child`` for the server process, ``launcher.remote.wire`` for
+the channel, the messages and the protocol version.
 """
 
 from __future__ import annotations

@@ -1,22 +1,28 @@
-"""The server process: runs ``launcher.servers.Servers`` for the window, driven over a connection.
+"""The server process: runs ``launcher.servers.Servers`` for the window, driven over a channel.
 
-Started by ``launcher.remote.client.RemoteServers`` as ``python -m launcher _server-process
-HOST:PORT`` (or ``<bundle executable> _server-process HOST:PORT``); see ``launcher.remote.wire``
-for the messages.  Why a separate process: the servers' threads and the window's event loop
-would otherwise share one GIL, and under load the window's longest stall grew to 100–400 ms.
+Started by ``launcher.remote.client.RemoteServers`` as ``python -m launcher _server-process --fd N``
+(or ``<bundle executable> _server-process --fd N``), where N is the inherited descriptor of its
+end of a socket pair the window made (on Windows: ``--share-stdin``, the socket arrives through
+stdin).  It says ``Hello`` first, builds the servers from the window's ``Init`` and says
+``Ready``; see ``launcher.remote.wire`` for the messages.  Why a separate process: the servers'
+threads and the window's event loop would otherwise share one GIL, and under load the window's
+longest stall grew to 100–400 ms.
+
+Every operation has one handler here, bound to its ``Op`` with ``@remote_op`` (``HANDLERS``).
 
 Threads here:
 
-- the main thread reads calls from the connection, in order.  Quick calls (``configure``,
-  ``policy``, ``sync``) run right there, so a policy change is in force before any later call
-  is answered; the others (start, stop, loading an app...) run in a small pool, as they would in
-  the window's worker threads, and their replies come back when they finish.
+- the main thread reads calls from the channel, in order.  Inline operations (``Op.inline``:
+  configure, policy, sync...) run right there, so a policy change is in force before any later
+  call is answered; the others (start, stop, loading an app...) run in a small pool, as they
+  would in the window's worker threads, and their replies come back when they finish.  An
+  unknown operation gets an error reply; an unknown or unreadable message is logged and skipped.
 - ``launcher-records`` sends the request records in batches (every ``BATCH_SECONDS``).
 - listener state changes and reload events are sent from whichever thread made them.
 
-The process ends when the window says ``shutdown`` or when the connection closes (the window
-exited or was killed): both listeners are stopped first, so no port stays bound.  Qt is never
-imported here.
+The process ends when the window says ``Shutdown`` (everything is stopped within the time it
+gives) or when the channel closes (the window exited or was killed): both listeners are stopped
+first, so no port stays bound.  Qt is never imported here.
 """
 
 from __future__ import annotations
@@ -24,24 +30,44 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Client, Connection
-from multiprocessing.reduction import ForkingPickler
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from launcher.apptarget import AppTarget, demo_app_or_placeholder, load_app
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError
-from launcher.options import DEFAULTS
-from launcher.policy import Policy
 from launcher.reload import Reloader
-from launcher.remote.wire import AUTHKEY_ENV, AppInfo, encode_error
+from launcher.remote.wire import (
+    FD_OPTION,
+    PROTOCOL,
+    SHARE_OPTION,
+    AppInfo,
+    Call,
+    Channel,
+    Hello,
+    Init,
+    MessageError,
+    Op,
+    Ready,
+    RecordBatch,
+    ReloadEvent,
+    Reply,
+    Shutdown,
+    StateChanged,
+    encode_error,
+)
 from launcher.requestlog import RequestSink
 from launcher.servers import Listener, ListenerState, Servers
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger("launcher.remote")
 
@@ -49,7 +75,26 @@ log = logging.getLogger("launcher.remote")
 BATCH_SECONDS = 0.05
 #: Records the process holds for the window before it drops the oldest (the window is stuck).
 BACKLOG = 50_000
-INLINE = frozenset({"configure", "policy", "sync"})
+#: Seconds the process gives itself to stop when the window vanished without a ``Shutdown``.
+ORPHAN_STOP_SECONDS = 4.0
+
+Handler = Callable[..., Any]
+F = TypeVar("F", bound=Handler)
+_handlers: dict[Op, Handler] = {}
+#: The handler of every operation (a ``ServerProcess`` method), filled by ``@remote_op``.
+HANDLERS: Mapping[Op, Handler] = MappingProxyType(_handlers)
+
+
+def remote_op(op: Op) -> Callable[[F], F]:
+    """Make the decorated ``ServerProcess`` method the one handler of *op* (its flags are in ``Op``)."""
+
+    def register(method: F) -> F:
+        if op in _handlers:
+            raise RuntimeError(f"two handlers for {op}")
+        _handlers[op] = method
+        return method
+
+    return register
 
 
 def app_info(app: Any) -> AppInfo:
@@ -57,11 +102,10 @@ def app_info(app: Any) -> AppInfo:
 
 
 class ServerProcess:
-    """One ``Servers`` and the connection to the window; see the module docstring."""
+    """One ``Servers`` and the channel to the window; see the module docstring."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._send_lock = threading.Lock()
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
         self._closed = threading.Event()
         self._stop_records = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="launcher-call")
@@ -71,33 +115,31 @@ class ServerProcess:
 
     @property
     def servers(self) -> Servers:
-        """The servers (made by ``build`` from the window's first message)."""
+        """The servers (made by ``build`` from the window's ``Init``)."""
         if self._servers is None:
             raise RuntimeError("the servers are not built yet")
         return self._servers
 
     # --- sending ------------------------------------------------------------------------------------
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: object) -> None:
         """Send *message*; a message that cannot be pickled raises (nothing is sent), a closed
-        connection does not (the window is gone: nothing is left to tell)."""
+        channel does not (the window is gone: nothing is left to tell)."""
         if self._closed.is_set():
             return
-        data = ForkingPickler.dumps(message)  # before the lock: a pickling error sends nothing
         try:
-            with self._send_lock:
-                self.conn.send_bytes(data)
+            self.channel.send(message)
         except (OSError, ValueError):  # the window is gone
             self._closed.set()
 
     def _state_changed(self, listener: Listener, state: ListenerState) -> None:
-        self.send(("state", listener.scheme, state.value, listener.error, listener.port))
+        self.send(StateChanged(listener.scheme, state.value, listener.error, listener.port))
 
     def _send_records(self, servers: Servers) -> None:
         subscription = servers.sink.subscribe(BACKLOG)
         try:
             while not self._stop_records.is_set():
-                subscription.wait(0.5)
+                subscription.wait(0.1)  # short: a stop is noticed at once
                 self._stop_records.wait(BATCH_SECONDS)
                 self._send_batch(subscription.drain())
             self._send_batch(subscription.drain())  # the last requests before the listeners stopped
@@ -108,40 +150,35 @@ class ServerProcess:
         if not batch:
             return
         try:
-            self.send(("records", batch))
+            self.send(RecordBatch(batch))
         except Exception:  # a record that cannot be pickled (a header object from the app?)
             log.exception("Could not send %d request records to the window", len(batch))
 
     # --- set-up -------------------------------------------------------------------------------------
 
-    def build(self, config: dict[str, Any]) -> Servers:
-        sys.path[:] = list(dict.fromkeys([*config.get("sys_path", ()), *sys.path]))
+    def build(self, init: Init) -> Servers:
+        """The servers *init* describes; says ``Ready`` once they exist."""
+        sys.path[:] = list(dict.fromkeys([*init.sys_path, *sys.path]))
         app, startup_error = demo_app_or_placeholder()
-        policy = Policy()
-        servers = Servers(
+        servers = Servers.from_config(
             app,
-            cert_store=CertStore(config.get("cert_dir")),
+            init.config,
+            cert_store=CertStore(init.config.cert_dir),
             sink=RequestSink(capacity=0),  # the window keeps the log; this one only fans out
-            policy=policy,
-            host=config["host"],
-            http_port=config["http_port"],
-            https_port=config["https_port"],
-            threads=config.get("threads", DEFAULTS.threads),
-            hosts=config.get("extra_hosts", ()),
+            hosts=init.extra_hosts,
         )
         for listener in servers.listeners:
             listener.add_state_callback(self._state_changed)
         self._servers = servers
-        self.call_policy(**config.get("policy", {}))
-        self.send(("ready", {"pid": os.getpid(), "app": app_info(app),
-                             "error": encode_error(startup_error) if startup_error else None}))  # fmt: skip
+        self.send(Ready(app_info(app), encode_error(startup_error) if startup_error else None))
         return servers
 
-    # --- the calls the window makes -----------------------------------------------------------------
+    # --- the operations the window asks for ---------------------------------------------------------
 
     def _listener(self, scheme: str) -> Listener:
         return self.servers.https if scheme == "https" else self.servers.http
 
+    @remote_op(Op.CONFIGURE)
     def call_configure(self, **changes: Any) -> None:
         servers = self.servers
         if "host" in changes:
@@ -150,70 +187,95 @@ class ServerProcess:
             servers.http.port = changes["http_port"]
         if "https_port" in changes:
             servers.https.port = changes["https_port"]
+        if "threads" in changes:
+            servers.threads = changes["threads"]
         if "extra_hosts" in changes:
             servers.extra_hosts = tuple(changes["extra_hosts"])
 
+    @remote_op(Op.POLICY)
     def call_policy(self, **changes: Any) -> None:
         self.servers.policy.update(**changes)
 
+    @remote_op(Op.SYNC)
     def call_sync(self) -> None:
-        """Answered after every earlier quick call took effect (the calls are read in order)."""
+        """Answered after every earlier inline call took effect (the calls are read in order)."""
 
+    @remote_op(Op.DIAGNOSTICS)
+    def call_diagnostics(self) -> dict[str, Any]:
+        """Facts about this process for tests and bug reports: protocol, pid, worker threads."""
+        servers = self.servers
+        return {
+            "protocol": PROTOCOL,
+            "pid": os.getpid(),
+            "threads": {lst.scheme: lst.threads for lst in servers.listeners},
+            "thread_names": sorted(t.name for t in threading.enumerate()),
+        }
+
+    @remote_op(Op.START)
     def call_start(self, scheme: str, port: int | None = None) -> int:
         listener = self._listener(scheme)
         listener.start(port=port)
         return listener.port
 
+    @remote_op(Op.STOP)
     def call_stop(self, scheme: str, timeout: float = 1.0, grace: float = 0.0) -> None:
         self._listener(scheme).stop(timeout, grace)
 
+    @remote_op(Op.START_ALL)
     def call_start_all(self) -> list[Any]:
         return [encode_error(e) for e in self.servers.start_all()]
 
+    @remote_op(Op.STOP_ALL)
     def call_stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         self.servers.stop_all(timeout, grace)
 
+    @remote_op(Op.RESTART)
     def call_restart(self, grace: float = 0.5) -> list[Any]:
         return [encode_error(e) for e in self.servers.restart(grace=grace)]
 
+    @remote_op(Op.RELOAD_TLS)
     def call_reload_tls(self) -> None:
         self.servers.reload_tls()
 
+    @remote_op(Op.SERVE_TARGET)
     def call_serve_target(self, target: AppTarget, fresh: bool = True, grace: float = 0.5) -> tuple[Any, ...]:
         """Load *target* (an ``AppLoadError`` changes nothing) and serve it; (AppInfo, errors)."""
         app = load_app(target, fresh=fresh)
         errors = self.servers.set_app(app, grace=grace)
         return app_info(app), [encode_error(e) for e in errors]
 
+    @remote_op(Op.WATCH)
     def call_watch(self, target: AppTarget, grace: float = 0.5) -> list[str]:
         """Reload on change for *target* (replacing any earlier watcher); the watched folders."""
         servers = self.servers
 
         def swap(app: Any) -> list[Exception]:
             errors = servers.set_app(app, grace=grace)
-            self.send(("reload", "reloaded", (app_info(app), [encode_error(e) for e in errors])))
+            self.send(ReloadEvent("reloaded", (app_info(app), [encode_error(e) for e in errors])))
             return errors
 
         def failed(error: Exception) -> None:
-            self.send(("reload", "failed", encode_error(error)))
+            self.send(ReloadEvent("failed", encode_error(error)))
 
         def changed(paths: frozenset[Any]) -> None:
-            self.send(("reload", "changed", sorted(str(p) for p in paths)))
+            self.send(ReloadEvent("changed", sorted(str(p) for p in paths)))
 
         with self._reloader_lock:
             if self._reloader is not None:
                 self._reloader.stop()
             reloader = Reloader(target, swap, on_error=failed, on_change=changed)
-            reloader.start(servers.app)
+            reloader.start(cast("Flask | None", servers.app))  # a Flask app, or the demo's 503 stand-in
             self._reloader = reloader
         return [str(root) for root in reloader.watched_roots]
 
-    def call_unwatch(self) -> None:
+    @remote_op(Op.UNWATCH)
+    def call_unwatch(self, timeout: float = 2.0) -> None:
         with self._reloader_lock:
             reloader, self._reloader = self._reloader, None
         if reloader is not None:
-            reloader.stop()
+            reloader.stop(timeout)
 
+    @remote_op(Op.RELOAD_NOW)
     def call_reload_now(self) -> AppInfo | None:
         with self._reloader_lock:
             reloader = self._reloader
@@ -224,89 +286,139 @@ class ServerProcess:
 
     # --- the loop -----------------------------------------------------------------------------------
 
-    def _run_call(self, call_id: int, method: str, args: Sequence[Any], kwargs: dict[str, Any]) -> None:
-        """Run one call; the window always gets a reply when it wants one (it waits for it)."""
+    def answer(self, call_id: int, run: Callable[[], Any], what: str = "call") -> None:
+        """Run *run* and send its ``Reply`` (when *call_id* wants one): always one, even when the
+        result cannot be pickled (the window waits for it)."""
         try:
-            reply = ("reply", call_id, True, getattr(self, f"call_{method}")(*args, **kwargs))
+            reply = Reply(call_id, True, run())
         except Exception as exc:
             if not isinstance(exc, AppLoadError):
-                log.debug("Call %s failed", method, exc_info=True)
-            reply = ("reply", call_id, False, encode_error(exc))
+                log.debug("%s failed", what, exc_info=True)
+            reply = Reply(call_id, False, encode_error(exc))
         if not call_id:
             return
         try:
             self.send(reply)
         except Exception as exc:  # the value cannot be pickled: say so instead
-            self.send(("reply", call_id, False, encode_error(exc)))
+            self.send(Reply(call_id, False, encode_error(exc)))
+
+    def _dispatch(self, call: Call) -> None:
+        op = call.op
+        handler = HANDLERS.get(op) if isinstance(op, Op) else None
+        if handler is None:
+            log.error("The window asked for an unknown operation %r", op)
+            unknown = ValueError(f"The server process has no operation {op!r} (protocol {PROTOCOL}).")
+            self.answer(call.call_id, lambda: _raise(unknown))
+            return
+        assert isinstance(op, Op)
+
+        def run() -> Any:
+            return handler(self, *call.args, **call.kwargs)
+
+        if op.inline:
+            self.answer(call.call_id, run, op.value.name)
+        else:
+            self._pool.submit(self.answer, call.call_id, run, op.value.name)
 
     def serve(self) -> None:
-        """Read calls until ``shutdown`` or until the window goes away; then stop everything."""
+        """Say hello, build from ``Init``, then run calls until ``Shutdown`` or until the window
+        goes away; then stop everything."""
+        self.send(Hello(PROTOCOL, os.getpid()))
         try:
-            kind, config = self.conn.recv()
-        except (EOFError, OSError):
+            init = self.channel.recv()
+        except (EOFError, OSError, MessageError):
             return
-        if kind != "init":
-            raise RuntimeError(f"expected init, got {kind!r}")
-        servers = self.build(config)
+        if not isinstance(init, Init):
+            log.error("Expected Init from the window, got %s: ending", type(init).__name__)
+            return
+        servers = self.build(init)
         sender = threading.Thread(
             target=self._send_records, args=(servers,), name="launcher-records", daemon=True
         )
         sender.start()
-        shutdown_id = 0
+        shutdown: Shutdown | None = None
         try:
             while True:
                 try:
-                    call_id, method, args, kwargs = self.conn.recv()
+                    message = self.channel.recv()
                 except (EOFError, OSError):
                     break
-                if method == "shutdown":
-                    shutdown_id = call_id
+                except MessageError as exc:  # skip it, keep serving
+                    log.error("A message from the window could not be read: %s", exc)
+                    continue
+                if isinstance(message, Call):
+                    self._dispatch(message)
+                elif isinstance(message, Shutdown):
+                    shutdown = message
                     break
-                if not hasattr(self, f"call_{method}"):
-                    self.send(("reply", call_id, False, encode_error(ValueError(f"unknown call {method!r}"))))
-                elif method in INLINE:
-                    self._run_call(call_id, method, args, kwargs)
                 else:
-                    self._pool.submit(self._run_call, call_id, method, args, kwargs)
+                    log.error("Unknown message from the window: %s", type(message).__name__)
         finally:
-            # Calls not started are dropped; running ones (a start, an app import) get a moment,
-            # so none binds a port after the stop below.  main() then ends the process with
-            # os._exit, so a call that never returns cannot keep it (or a port) alive.
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            deadline = time.monotonic() + 2
-            for thread in list(getattr(self._pool, "_threads", ())):
-                thread.join(max(0.0, deadline - time.monotonic()))
-            self.call_unwatch()
-            servers.stop_all(timeout=1.0)
-            # The records of the last requests, then the reply the window may be waiting for.
-            self._stop_records.set()
-            sender.join(2)
-            if shutdown_id:
-                self.send(("reply", shutdown_id, True, None))
-            self._closed.set()
-            self.conn.close()
+            self._stop(servers, sender, shutdown)
+
+    def _stop(self, servers: Servers, sender: threading.Thread, shutdown: Shutdown | None) -> None:
+        """Stop everything within the time the window gave (or ``ORPHAN_STOP_SECONDS``)."""
+        budget = shutdown.timeout if shutdown is not None else ORPHAN_STOP_SECONDS
+        deadline = time.monotonic() + budget
+
+        def left(share: float = 1.0) -> float:
+            return max(0.05, (deadline - time.monotonic()) * share)
+
+        # Calls not started are dropped; running ones (a start, an app import) get a moment, so
+        # none binds a port after the stop below.  main() then ends the process with os._exit,
+        # so a call that never returns cannot keep it (or a port) alive.
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        join_until = time.monotonic() + left(0.4)
+        for thread in list(getattr(self._pool, "_threads", ())):
+            thread.join(max(0.0, join_until - time.monotonic()))
+        self.call_unwatch(timeout=left(0.3))
+        servers.stop_all(timeout=left(0.6))
+        # The records of the last requests, then the reply the window may be waiting for.
+        self._stop_records.set()
+        sender.join(left())
+        if shutdown is not None and shutdown.call_id:
+            self.send(Reply(shutdown.call_id, True, None))
+        self._closed.set()
+        self.channel.close()
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def _channel_from(argv: Sequence[str]) -> Channel | None:
+    """The child's end of the channel named by *argv* (``--fd N`` or ``--share-stdin``)."""
+    if len(argv) == 2 and argv[0] == FD_OPTION and argv[1].isdigit():
+        fd = int(argv[1])
+        sock = socket.socket(fileno=fd)
+        os.set_inheritable(fd, False)  # processes the user's app starts must not get it
+        return Channel(sock)
+    if list(argv) == [SHARE_OPTION]:  # Windows: the window wrote socket.share() data to stdin
+        (size,) = struct.unpack("!I", sys.stdin.buffer.read(4))
+        data = sys.stdin.buffer.read(size)
+        return Channel(socket.fromshare(data))  # type: ignore[attr-defined,unused-ignore]
+    return None
 
 
 def main(argv: Sequence[str]) -> int:
-    """``_server-process HOST:PORT``: connect back to the window and serve until it says stop."""
-    if len(argv) != 1 or ":" not in argv[0]:
-        print("usage: flask-launcher _server-process HOST:PORT (started by the window)", file=sys.stderr)
+    """``_server-process --fd N``: serve the window on the inherited channel until it says stop."""
+    try:
+        channel = _channel_from(argv)
+    except (OSError, ValueError, struct.error) as exc:
+        print(f"flask-launcher _server-process: no channel to the window ({exc})", file=sys.stderr)
         return 2
-    key_hex = os.environ.pop(AUTHKEY_ENV, "")
-    if not key_hex:
-        print("flask-launcher _server-process: no key in the environment (started by the window only)",
+    if channel is None:
+        print(f"usage: flask-launcher _server-process {FD_OPTION} N (started by the window only)",
               file=sys.stderr)  # fmt: skip
         return 2
     # Ctrl+C in the terminal reaches the whole process group: the window closes on it and then
     # ends this process itself (stopping the listeners first), so this process ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    host, port = argv[0].rsplit(":", 1)
     logging.basicConfig(level=logging.WARNING, format="flask-launcher (servers): %(levelname)s %(message)s")
     # waitress's notes ("Task queue depth" under load, "Canceling pending task(s)" at a restart)
     # are not the user's problem; the listeners' own errors reach the window as messages.
     logging.getLogger("waitress").setLevel(logging.ERROR)
-    conn = Client((host, int(port)), authkey=bytes.fromhex(key_hex))
-    ServerProcess(conn).serve()
+    ServerProcess(channel).serve()
     # Everything is stopped; threads of the user's app (or a call stuck in its import) must not
     # keep this process alive now that the window is done with it.
     sys.stdout.flush()

@@ -8,12 +8,15 @@ the panels drive either one.  Why: in one process the servers' threads and the e
 the GIL, and under load the window stalled for 100–400 ms; in a child process it stays under
 the 50 ms target (``bench/gui_responsiveness.py``).
 
-How it works (messages in ``launcher.remote.wire``):
+How it works (messages and channel in ``launcher.remote.wire``):
 
-- The child is started at once, in a background thread, and connects back over 127.0.0.1 with a
-  random key.  Calls made before it is ready wait for it (``START_TIMEOUT``).
-- Calls block the calling thread until the child answers (the window makes them from its worker
-  threads, as with in-process servers); errors arrive as the same typed exceptions.
+- The child is started at once, in a background thread, with its end of a ``socket.socketpair()``
+  (inherited: ``_server-process --fd N``), so no other process can reach the channel.  It must
+  say ``Hello`` with this side's ``PROTOCOL`` and then ``Ready`` within ``START_TIMEOUT``, or it
+  is killed and the calls waiting for it raise ``ServerProcessError`` saying why.
+- Calls name an ``Op`` and block the calling thread until the child answers (the window makes
+  them from its worker threads, as with in-process servers), at most their own time plus
+  ``CALL_SLACK``; errors arrive as the same typed exceptions.
 - Setting ``host``, ports, ``extra_hosts`` or a ``policy`` field only sends a message (fine on
   the GUI thread); the child applies these in order, before any later call.  ``policy.sync()``
   waits until it has (the inspector's proxy lens needs that before its requests).
@@ -22,8 +25,10 @@ How it works (messages in ``launcher.remote.wire``):
   (``launcher-remote-rx``), as in-process listeners call them from their threads.
 - If the child dies (a crash in the user's app, say), both listeners turn to ERROR with a message,
   pending calls raise ``ServerProcessError``, and the next call starts a new child (which serves
-  the last target again).  ``close()`` stops both listeners and ends the child; if this process
-  dies instead, the child sees its connection close and stops on its own.
+  the last target again before any operation with ``Op.restore_first``).  ``close(timeout)``
+  asks the child to stop both listeners within *timeout* and kills it if it has not ended by
+  then (a hung or still-starting child), so it never blocks much longer; if this process dies
+  instead, the child sees its channel close and stops on its own.
 
 Limits: records are sent after the response, so the log is about 50 ms behind the server;
 ``app`` is an ``AppInfo`` (the app object lives in the child).
@@ -34,8 +39,8 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import secrets
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -43,29 +48,58 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from multiprocessing.connection import Connection, answer_challenge, deliver_challenge
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
-from launcher.errors import AppLoadError, ServerProcessError
+from launcher.errors import AppLoadError, ConfigError, ServerProcessError
 from launcher.options import DEFAULTS, LIVE_FIELDS
 from launcher.policy import Policy
-from launcher.remote.wire import AUTHKEY_ENV, CHILD_COMMAND, AppInfo, decode_error
+from launcher.remote.wire import (
+    CHILD_COMMAND,
+    FD_OPTION,
+    PROTOCOL,
+    SHARE_OPTION,
+    AppInfo,
+    Call,
+    Channel,
+    Hello,
+    Init,
+    MessageError,
+    Op,
+    Ready,
+    RecordBatch,
+    ReloadEvent,
+    Reply,
+    Shutdown,
+    StateChanged,
+    decode_error,
+)
 from launcher.requestlog import RequestSink
-from launcher.servers import ListenerState, cert_hosts_for, url_host
+from launcher.servers import ListenerState, cert_hosts_for, check_port, url_host
 
 log = logging.getLogger("launcher.remote")
 
-#: Seconds to wait for the child to start and connect.
+#: Seconds the child may take to say ``Hello`` and ``Ready`` (it imports Flask and the demo app).
 START_TIMEOUT = 30.0
+#: Seconds a killed child may take to be reaped.
+REAP_TIMEOUT = 1.0
 #: Extra seconds a call may take beyond what it asks for itself (a slow import, a busy machine).
 CALL_SLACK = 30.0
 #: Seconds a call that names no time of its own may take (starting a listener, importing an app).
 DEFAULT_WAIT = 120.0
 
+def valid_port(port: int) -> bool:
+    try:
+        check_port(port)
+    except ConfigError:
+        return False
+    return True
+
+
 StateCallback = Callable[["RemoteListener", ListenerState], None]
+M = TypeVar("M")
 
 
 def child_command() -> list[str]:
@@ -88,7 +122,7 @@ class RemotePolicy(Policy):
         super().__setattr__(name, value)
         owner = self.__dict__.get("_owner")
         if owner is not None and name in LIVE_FIELDS:
-            owner._notify("policy", **{name: value})
+            owner._notify(Op.POLICY, **{name: value})
 
     def update(self, **changes: Any) -> None:
         """Set several fields and send them in one message."""
@@ -99,11 +133,11 @@ class RemotePolicy(Policy):
         finally:
             object.__setattr__(self, "_owner", owner)
         if owner is not None and changes:
-            owner._notify("policy", **changes)
+            owner._notify(Op.POLICY, **changes)
 
     def sync(self) -> None:
         """Return once the server process applies every change made so far."""
-        self.__dict__["_owner"].call("sync")
+        self.__dict__["_owner"].call(Op.SYNC)
 
 
 class RemoteListener:
@@ -138,7 +172,7 @@ class RemoteListener:
     @port.setter
     def port(self, value: int) -> None:
         self.configured_port = value
-        self._owner._notify("configure", **{f"{self.scheme}_port": value})
+        self._owner._notify(Op.CONFIGURE, **{f"{self.scheme}_port": value})
 
     @property
     def url(self) -> str:
@@ -158,13 +192,22 @@ class RemoteListener:
                 log.exception("State callback failed")
 
     def start(self, port: int | None = None) -> None:
-        """Start in the child; raises what ``Listener.start`` raises (``PortInUseError``...)."""
-        self._owner.call("start", self.scheme, port)
+        """Start in the child; raises what ``Listener.start`` raises (``PortInUseError``...).
+
+        A port out of range is refused here, as ``Listener.start`` refuses it: it never reaches
+        the child (whose options hold only valid values).
+        """
+        try:
+            check_port(self.configured_port if port is None else port)
+        except ConfigError as exc:
+            self._apply(ListenerState.ERROR, str(exc), None)
+            raise
+        self._owner.call(Op.START, self.scheme, port)
 
     def stop(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         try:
             if self._owner.alive:
-                self._owner.call("stop", self.scheme, timeout, grace, wait=timeout + grace, spawn=False)
+                self._owner.call(Op.STOP, self.scheme, timeout, grace, wait=timeout + grace, spawn=False)
                 return
         except ServerProcessError:
             pass
@@ -200,7 +243,7 @@ class RemoteReloader:
         self.failures = 0
 
     def start(self, _app: Any = None) -> None:
-        roots = self._owner.call("watch", self.target, self.grace)
+        roots = self._owner.call(Op.WATCH, self.target, self.grace)
         self.watched_roots = tuple(Path(r) for r in roots)
         self.running = True
         self._owner._reloader = self
@@ -211,33 +254,35 @@ class RemoteReloader:
         if self.running:
             self.running = False
             try:
-                self._owner.call("unwatch", wait=timeout, spawn=False)
+                self._owner.call(Op.UNWATCH, wait=timeout, spawn=False)
             except ServerProcessError:
                 pass
 
     def reload_now(self) -> AppInfo | None:
-        return self._owner.call("reload_now")
+        info: AppInfo | None = self._owner.call(Op.RELOAD_NOW)
+        return info
 
-    def _event(self, event: str, payload: Any) -> None:
-        if event == "reloaded":
+    def _event(self, event: ReloadEvent) -> None:
+        kind, payload = event.kind, event.payload
+        if kind == "reloaded":
             info, errors = payload
             self.reloads += 1
             self._owner.app = info
             self.on_reloaded(info, [decode_error(e) for e in errors])
-        elif event == "failed":
+        elif kind == "failed":
             self.failures += 1
             self.on_error(decode_error(payload))
-        elif event == "changed":
+        elif kind == "changed":
             self.on_change(frozenset(Path(p) for p in payload))
 
 
 class _Session:
-    """One child process: its connection, the calls waiting for it, whether it is up."""
+    """One child process: its channel, the calls waiting for it, whether it is up."""
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
-        self.conn: Connection | None = None
-        self.ready = threading.Event()  # set once the child said "ready", or it failed/ended
+        self.conn: Channel | None = None  # set once the child said Ready; None again once it ended
+        self.ready = threading.Event()  # set once the child said Ready, or it failed/ended
         self.error: BaseException | None = None  # why it could not start
         self.pending: dict[int, Future[Any]] = {}
         self.receiver: threading.Thread | None = None
@@ -250,8 +295,10 @@ class _Session:
         return proc is not None and proc.poll() is None and self.conn is not None
 
     def kill(self) -> None:
+        """Kill the child (if it runs) and reap it."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
+            _exit_code(self.proc)
 
 
 class RemoteServers:
@@ -272,13 +319,14 @@ class RemoteServers:
     ) -> None:
         self.cert_store = cert_store
         self.sink = sink if sink is not None else RequestSink()
-        self.threads = threads
+        self._threads = threads
         self._extra_hosts = tuple(hosts or ())
         self.app: Any = AppInfo("flaskapp")
         self.target: AppTarget = AppTarget()  # what the child serves (served again after a crash)
         self.startup_error: Exception | None = None
-        #: Called (from the receiving thread) with the error when the bundled demo app cannot be
-        #: loaded in a new server process; it then answers 503 until another app is served.
+        #: Called (from the thread that started the process) with the error when the bundled demo
+        #: app cannot be loaded in a new server process; it then answers 503 until another app
+        #: is served.
         self.on_startup_error: Callable[[Exception], None] | None = None
         self.http = RemoteListener(self, "http", host, http_port)
         self.https = RemoteListener(self, "https", host, https_port)
@@ -308,7 +356,7 @@ class RemoteServers:
     def host(self, value: str) -> None:
         for listener in self.listeners:
             listener._host = value
-        self._notify("configure", host=value)
+        self._notify(Op.CONFIGURE, host=value)
 
     @property
     def extra_hosts(self) -> tuple[str, ...]:
@@ -317,7 +365,17 @@ class RemoteServers:
     @extra_hosts.setter
     def extra_hosts(self, value: Iterable[str]) -> None:
         self._extra_hosts = tuple(value)
-        self._notify("configure", extra_hosts=self._extra_hosts)
+        self._notify(Op.CONFIGURE, extra_hosts=self._extra_hosts)
+
+    @property
+    def threads(self) -> int:
+        """Worker threads per listener (a change applies at the next start)."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self._threads = value
+        self._notify(Op.CONFIGURE, threads=value)
 
     def cert_hosts(self) -> tuple[str, ...]:
         return cert_hosts_for(self.host, self._extra_hosts)
@@ -357,70 +415,97 @@ class RemoteServers:
         return not self._closed and self._session is session
 
     def _connect(self, session: _Session) -> None:
-        key = secrets.token_bytes(32)
-        server = socket.create_server(("127.0.0.1", 0))
+        """Start the child on a private socket pair; return once it said ``Hello`` and ``Ready``."""
+        deadline = time.monotonic() + START_TIMEOUT
+        ours, theirs = socket.socketpair()
+        channel = Channel(ours)
         try:
-            env = dict(os.environ)
-            env[AUTHKEY_ENV] = key.hex()
-            env.setdefault("PYTHONUNBUFFERED", "1")
-            port = server.getsockname()[1]
             with self._lock:
                 if not self._current(session):
                     raise ServerProcessError("The servers were closed.")
-                session.proc = subprocess.Popen(
-                    [*child_command(), f"127.0.0.1:{port}"], env=env, stdin=subprocess.DEVNULL
+                session.proc = _start_child(theirs)
+            theirs.close()  # the child holds its end now: its exit is our end-of-file
+            hello = self._expect(session, channel, Hello, deadline)
+            if hello.protocol != PROTOCOL:
+                raise ServerProcessError(
+                    f"The server process speaks protocol version {hello.protocol}, this window "
+                    f"version {PROTOCOL}: they come from different installations.  Reinstall, "
+                    "then start the window again."
                 )
-            proc = session.proc
-            server.settimeout(0.1)
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                try:
-                    sock, _ = server.accept()
-                    break
-                except TimeoutError:
-                    if proc.poll() is not None:
-                        raise ServerProcessError(
-                            f"The server process exited at start (exit code {proc.returncode}): "
-                            "see the terminal for why."
-                        ) from None
-                    if time.monotonic() > deadline or not self._current(session):
-                        raise ServerProcessError(
-                            f"The server process did not start within {START_TIMEOUT:.0f} s."
-                        ) from None
-        finally:
-            server.close()
-        sock.setblocking(True)
-        conn = Connection(sock.detach())
-        try:
-            deliver_challenge(conn, key)
-            answer_challenge(conn, key)
+            channel.send(self._init_config())
+            ready = self._expect(session, channel, Ready, deadline)
             with self._send_lock:
                 if not self._current(session):
                     raise ServerProcessError("The servers were closed.")
-                conn.send(("init", self._init_config()))
-                session.conn = conn
+                session.conn = channel
         except BaseException:
-            conn.close()
+            theirs.close()
+            channel.close()
             raise
+        self.app = ready.app
         receiver = threading.Thread(
             target=self._receive, args=(session,), name="launcher-remote-rx", daemon=True
         )
         session.receiver = receiver
         receiver.start()
+        session.ready.set()
+        if ready.startup_error is not None:
+            self.startup_error = decode_error(ready.startup_error)
+            if self.on_startup_error is not None:
+                try:
+                    self.on_startup_error(self.startup_error)
+                except Exception:
+                    log.exception("Reporting the demo app's error failed")
 
-    def _init_config(self) -> dict[str, Any]:
-        return {
-            "cert_dir": str(self.cert_store.directory),
-            "host": self.host,
-            "http_port": self.http.configured_port,
-            "https_port": self.https.configured_port,
-            "threads": self.threads,
-            "extra_hosts": self._extra_hosts,
-            "policy": self.policy.values(),
-            # The user's app imports as it would here (``flask launch`` and tests may have
-            # added folders).
-            "sys_path": [p for p in sys.path if isinstance(p, str)],
-        }
+    def _expect(self, session: _Session, channel: Channel, kind: type[M], deadline: float) -> M:
+        """The child's next message, which must be a *kind*, by *deadline*; else ``ServerProcessError``.
+
+        Watches the child meanwhile: its exit, or a ``close()``, ends the wait at once.
+        """
+        proc = session.proc
+        assert proc is not None
+        what = kind.__name__
+        while not channel.poll(0.05):
+            if proc.poll() is not None:
+                raise ServerProcessError(
+                    f"The server process exited at start (exit code {proc.returncode}): "
+                    "see the terminal for why."
+                )
+            if not self._current(session):
+                raise ServerProcessError("The servers were closed.")
+            if time.monotonic() > deadline:
+                raise ServerProcessError(
+                    f"The server process did not start within {START_TIMEOUT:g} s (no {what} from it)."
+                )
+        try:
+            message = channel.recv(timeout=max(0.1, deadline - time.monotonic()))
+        except (EOFError, OSError):
+            code = _exit_code(proc)
+            raise ServerProcessError(
+                f"The server process exited at start (exit code {code}): see the terminal for why."
+            ) from None
+        except (TimeoutError, MessageError) as exc:
+            raise ServerProcessError(f"The server process sent no readable {what}: {exc}.") from None
+        if not isinstance(message, kind):
+            raise ServerProcessError(
+                f"The server process sent {type(message).__name__} where {what} was due."
+            )
+        return message
+
+    def _init_config(self) -> Init:
+        """What a new server process builds: the options as they are now (a respawn keeps them)."""
+        config = DEFAULTS.replace(
+            host=self.host,
+            # A port out of range stays here (``RemoteListener.start`` refuses it).
+            http_port=self.http.configured_port if valid_port(self.http.configured_port) else 0,
+            https_port=self.https.configured_port if valid_port(self.https.configured_port) else 0,
+            threads=self._threads,
+            cert_dir=Path(self.cert_store.directory),
+            **self.policy.values(),
+        )
+        # The user's app imports as it would here (``flask launch`` and tests may add folders).
+        sys_path = tuple(p for p in sys.path if isinstance(p, str))
+        return Init(config, extra_hosts=self._extra_hosts, sys_path=sys_path)
 
     def _wait_ready(self, spawn: bool = True) -> _Session:
         """The current session once its child is ready; a new child first if it is gone (*spawn*)."""
@@ -449,7 +534,7 @@ class RemoteServers:
         target = self.target
         if target.target is not None or target.chdir is not None:
             try:
-                self._call(session, "serve_target", (target, True, 0.0), {}, None)
+                self._call(session, Op.SERVE_TARGET, (target, True, 0.0), {}, None)
             except AppLoadError as exc:  # still owed: the next call tries again
                 raise AppLoadError(
                     f"The server process was restarted after it stopped unexpectedly, and the app "
@@ -458,51 +543,43 @@ class RemoteServers:
                 ) from None
             reloader = self._reloader
             if reloader is not None and reloader.running:
-                self._call(session, "watch", (reloader.target, reloader.grace), {}, None)
+                self._call(session, Op.WATCH, (reloader.target, reloader.grace), {}, None)
         session.restore_owed = False
 
     def _receive(self, session: _Session) -> None:
         """The ``launcher-remote-rx`` thread of *session*: replies, states, records, reload events."""
         conn = session.conn
         assert conn is not None
-        sink = self.sink
+        add = self.sink.add
         while True:
             try:
                 message = conn.recv()
             except (EOFError, OSError):
                 break
-            except Exception:  # a message this side cannot unpickle: skip it, keep the child
-                log.exception("Unreadable message from the server process")
+            except MessageError as exc:  # a message this side cannot unpickle: skip it, keep the child
+                log.error("A message from the server process could not be read: %s", exc)
                 continue
             try:
-                kind = message[0]
-                if kind == "records":
-                    add = sink.add
-                    for record in message[1]:
+                if isinstance(message, RecordBatch):
+                    for record in message.records:
                         add(record)
-                elif kind == "reply":
-                    future = session.pending.pop(message[1], None)
+                elif isinstance(message, Reply):
+                    future = session.pending.pop(message.call_id, None)
                     if future is not None:
-                        if message[2]:
-                            future.set_result(message[3])
+                        if message.ok:
+                            future.set_result(message.value)
                         else:
-                            future.set_exception(decode_error(message[3]))
-                elif kind == "state" and self._session is session:
-                    _, scheme, state, error, port = message
-                    listener = self.https if scheme == "https" else self.http
-                    listener._apply(ListenerState(state), error, port)
-                elif kind == "reload" and self._session is session:
+                            future.set_exception(decode_error(message.value))
+                elif isinstance(message, StateChanged):
+                    if self._session is session:
+                        listener = self.https if message.scheme == "https" else self.http
+                        listener._apply(ListenerState(message.state), message.error, message.port)
+                elif isinstance(message, ReloadEvent):
                     reloader = self._reloader
-                    if reloader is not None:
-                        reloader._event(message[1], message[2])
-                elif kind == "ready":
-                    info = message[1]
-                    self.app = info["app"]
-                    session.ready.set()
-                    if info.get("error") is not None:
-                        self.startup_error = decode_error(info["error"])
-                        if self.on_startup_error is not None:
-                            self.on_startup_error(self.startup_error)
+                    if reloader is not None and self._session is session:
+                        reloader._event(message)
+                else:
+                    log.error("Unknown message from the server process: %s", type(message).__name__)
             except Exception:  # a callback failed: log it, keep reading
                 log.exception("Handling a message from the server process failed")
         self._lost(session)
@@ -512,11 +589,12 @@ class RemoteServers:
         with self._send_lock:
             session.conn = None
         assert proc is not None
+        code: int | None
         try:
             code = proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             proc.kill()
-            code = proc.wait()
+            code = _exit_code(proc)
         if conn is not None:
             conn.close()
         expected = self._closed
@@ -542,38 +620,41 @@ class RemoteServers:
 
     # --- calls --------------------------------------------------------------------------------------
 
-    def _notify(self, method: str, **kwargs: Any) -> None:
-        """Send a quick change without waiting; dropped while no child runs (init carries it)."""
+    def _notify(self, op: Op, **kwargs: Any) -> None:
+        """Send a quick change (an inline *op*) without waiting; dropped while no child runs (its
+        ``Init`` carries the current values)."""
         with self._send_lock:
             session = self._session
             conn = session.conn if session is not None else None
             if conn is None:
                 return
             try:
-                conn.send((0, method, (), kwargs))
+                conn.send(Call(0, op, (), kwargs))
             except (OSError, ValueError):
                 pass
 
-    def call(
-        self, method: str, *args: Any, wait: float | None = None, spawn: bool = True, **kwargs: Any
-    ) -> Any:
-        """Run *method* in the child and return its result (or raise its error).
+    def call(self, op: Op, *args: Any, wait: float | None = None, spawn: bool = True, **kwargs: Any) -> Any:
+        """Run *op* in the child and return its result (or raise its error).
 
         *wait*: seconds the call itself may take (plus ``CALL_SLACK``); None: ``DEFAULT_WAIT``.
         *spawn*: start a new child if it is gone (False for stops: nothing runs then anyway).
         """
         session = self._wait_ready(spawn=spawn)
-        if session.restore_owed and method not in ("serve_target", "stop", "stop_all", "unwatch"):
+        if session.restore_owed and op.restore_first:
             with self._restore_lock:  # once, even when both listeners start at the same time
                 if session.restore_owed:
                     self._restore(session)
-        result = self._call(session, method, args, kwargs, wait)
-        if method == "serve_target":
+        result = self._call(session, op, args, kwargs, wait)
+        if op is Op.SERVE_TARGET:  # the user's app is served again: nothing left to restore
             session.restore_owed = False
         return result
 
+    def diagnostics(self) -> dict[str, Any]:
+        """What the child reports about itself (protocol, pid, listener and thread names)."""
+        return dict(self.call(Op.DIAGNOSTICS, wait=5.0))
+
     def _call(
-        self, session: _Session, method: str, args: Sequence[Any], kwargs: dict[str, Any], wait: float | None
+        self, session: _Session, op: Op, args: Sequence[Any], kwargs: dict[str, Any], wait: float | None
     ) -> Any:
         call_id = next(self._ids)
         future: Future[Any] = Future()
@@ -582,8 +663,8 @@ class RemoteServers:
             with self._send_lock:
                 conn = session.conn
                 if conn is None:
-                    raise OSError("the connection is closed")
-                conn.send((call_id, method, tuple(args), kwargs))
+                    raise OSError("the channel is closed")
+                conn.send(Call(call_id, op, tuple(args), kwargs))
         except (OSError, ValueError) as exc:
             session.pending.pop(call_id, None)
             raise ServerProcessError(f"The server process is not reachable: {exc}.") from None
@@ -594,17 +675,26 @@ class RemoteServers:
             return future.result((DEFAULT_WAIT if wait is None else wait) + CALL_SLACK)
         except FutureTimeout:
             session.pending.pop(call_id, None)
-            raise ServerProcessError(f"The server process did not answer ({method}).") from None
+            raise ServerProcessError(f"The server process did not answer ({op.value.name}).") from None
 
     # --- what Servers does --------------------------------------------------------------------------
 
     def start_all(self) -> list[Exception]:
-        return [decode_error(e) for e in self.call("start_all")]
+        """Start both listeners (HTTPS first, as ``Servers.start_all``); return the errors."""
+        if all(valid_port(lst.configured_port) for lst in self.listeners):
+            return [decode_error(e) for e in self.call(Op.START_ALL)]
+        errors: list[Exception] = []
+        for listener in (self.https, self.http):
+            try:
+                listener.start()
+            except Exception as exc:
+                errors.append(exc)
+        return errors
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         try:
             if self.alive:
-                self.call("stop_all", timeout, grace, wait=timeout + grace, spawn=False)
+                self.call(Op.STOP_ALL, timeout, grace, wait=timeout + grace, spawn=False)
                 return
         except ServerProcessError:
             pass
@@ -612,10 +702,10 @@ class RemoteServers:
             listener._mark_stopped()
 
     def restart(self, grace: float = 0.5) -> list[Exception]:
-        return [decode_error(e) for e in self.call("restart", grace)]
+        return [decode_error(e) for e in self.call(Op.RESTART, grace)]
 
     def reload_tls(self) -> None:
-        self.call("reload_tls")
+        self.call(Op.RELOAD_TLS)
 
     def serve_target(
         self, target: AppTarget, *, fresh: bool = True, grace: float = 0.5
@@ -624,7 +714,7 @@ class RemoteServers:
 
         Raises ``AppLoadError`` when it does not load: nothing changes then.
         """
-        info, errors = self.call("serve_target", target, fresh, grace)
+        info, errors = self.call(Op.SERVE_TARGET, target, fresh, grace)
         self.app, self.target = info, target
         return info, [decode_error(e) for e in errors]
 
@@ -642,10 +732,13 @@ class RemoteServers:
         )
 
     def close(self, timeout: float = 1.0) -> None:
-        """Stop both listeners and end the child (within about *timeout* + 2 s); idempotent.
+        """Stop both listeners and end the child, returning within about *timeout* s; idempotent.
 
-        A child still starting is waited for (up to its start timeout) and then ended too.
+        The child is asked to stop everything within *timeout*; one that has not ended by then
+        (hung, or stopped by a debugger) is killed, and so is one still starting.  Killing frees
+        its ports too (the kernel closes its sockets).
         """
+        deadline = time.monotonic() + timeout
         with self._lock:
             if self._closed:
                 return
@@ -653,21 +746,60 @@ class RemoteServers:
             session = self._session
         if session is None:
             return
-        spawner = session.spawner
-        if spawner is not None and spawner is not threading.current_thread():
-            spawner.join(START_TIMEOUT + 5)  # sees _closed: ends its child itself
-        if session.conn is not None:
-            try:
-                self._call(session, "shutdown", (), {}, timeout + 1)
-            except ServerProcessError:
-                pass
+        conn = session.conn
+        if conn is None or not session.ready.is_set():
+            session.kill()  # still starting (the spawner sees _closed and gives up) or already gone
+        else:
+            call_id = next(self._ids)
+            future: Future[Any] = Future()
+            session.pending[call_id] = future
+            # Leave the child a moment of the budget to exit after its reply.
+            if conn.try_send(Shutdown(call_id, max(0.1, timeout - 0.25))):
+                try:
+                    future.result(max(0.0, deadline - time.monotonic()))
+                except (FutureTimeout, ServerProcessError):
+                    pass
         proc = session.proc
         if proc is not None:
             try:
-                proc.wait(timeout=2)
+                proc.wait(timeout=max(0.05, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                log.warning("The server process did not stop within %.1f s: killing it", timeout)
                 proc.kill()
-                proc.wait()
-        receiver = session.receiver
-        if receiver is not None and receiver is not threading.current_thread():
-            receiver.join(3)
+                _exit_code(proc)
+        for thread in (session.spawner, session.receiver):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(0.5)
+
+
+def _start_child(sock: socket.socket) -> subprocess.Popen[bytes]:
+    """Start the server process with *sock* as its end of the channel (see ``child_command``).
+
+    POSIX: the descriptor is inherited (``pass_fds``), named by ``--fd N``.  Windows cannot pass a
+    socket that way: the child gets ``socket.share`` data for it on its stdin instead.
+    """
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    if os.name == "posix":
+        fd = sock.fileno()
+        return subprocess.Popen(
+            [*child_command(), FD_OPTION, str(fd)], env=env, stdin=subprocess.DEVNULL, pass_fds=(fd,)
+        )
+    proc = subprocess.Popen([*child_command(), SHARE_OPTION], env=env, stdin=subprocess.PIPE)
+    try:
+        assert proc.stdin is not None
+        data = sock.share(proc.pid)  # type: ignore[attr-defined,unused-ignore]
+        proc.stdin.write(struct.pack("!I", len(data)) + data)
+        proc.stdin.close()
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
+def _exit_code(proc: subprocess.Popen[bytes]) -> int | None:
+    """*proc*'s exit code once it ended (waiting up to ``REAP_TIMEOUT``); None if it has not."""
+    try:
+        return proc.wait(timeout=REAP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None

@@ -9,6 +9,7 @@ from guihelpers import ca_context, wait_state
 from PySide6.QtCore import QSettings
 
 from launcher.options import DEFAULTS
+from launcher.remote.wire import Op
 
 
 def test_one_hsts_step_sends_one_message_to_the_server_process(qtbot, make_window) -> None:
@@ -18,16 +19,16 @@ def test_one_hsts_step_sends_one_message_to_the_server_process(qtbot, make_windo
     panel.hsts_age_spin.setValue(600)
     servers.start_all()
     wait_state(qtbot, window, "https", "running")
-    sent: list[tuple[str, dict]] = []
+    sent: list[tuple[Op, dict]] = []
     notify = servers._notify
 
-    def counting(method: str, **kwargs: object) -> None:
+    def counting(method: Op, **kwargs: object) -> None:
         sent.append((method, kwargs))
         notify(method, **kwargs)
 
     servers._notify = counting  # the real method, counted
     panel.hsts_age_spin.stepUp()
-    assert sent == [("policy", {"hsts": 601})]
+    assert sent == [(Op.POLICY, {"hsts": 601})]
     servers.policy.sync()
     conn = http.client.HTTPSConnection("localhost", servers.https.port, context=ca_context(window), timeout=5)
     conn.request("GET", "/")
