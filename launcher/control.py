@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from launcher.requestlog import RequestSink
     from launcher.servers import ListenerState
 
+
 @runtime_checkable
 class ListenerControl(Protocol):
     """One listener (``scheme`` "http" or "https"): start, stop and what it is doing."""
