@@ -14,7 +14,7 @@ from launcher.inspector.client import Client
 from launcher.inspector.flaskview import INSPECT_PATH, read_flask_view
 from launcher.inspector.limits import DEFAULT_TIMEOUT
 from launcher.inspector.proxylens import FORWARDED_HEADERS, ProxyLens, run_proxy_lens
-from launcher.inspector.report import InspectReport, SchemeReport, Verdict
+from launcher.inspector.report import InspectReport, SchemeReport, Verdict, VerdictLevel
 from launcher.inspector.targets import Target, target_for_servers
 from launcher.inspector.urls import origin
 from launcher.inspector.verdicts import scheme_verdicts
@@ -25,7 +25,7 @@ def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool
     scheme = urllib.parse.urlsplit(url).scheme
     report = SchemeReport(scheme=scheme, url=url, skipped=skip)
     if skip:
-        report.verdicts = [Verdict("info", skip)]
+        report.verdicts = [Verdict(VerdictLevel.INFO, skip)]
         return report
     answers, chain_error = client.follow(url)
     report.hops = [a.hop for a in answers]
@@ -89,7 +89,7 @@ def inspect_target(
                 url=origin(target.http_url) + INSPECT_PATH,
                 sent_headers=dict(FORWARDED_HEADERS),
                 toggled=False,
-                verdicts=[Verdict("info", f"Proxy lens not run: {target.http_skip}")],
+                verdicts=[Verdict(VerdictLevel.INFO, f"Proxy lens not run: {target.http_skip}")],
             )
         else:
             report.proxy_lens = run_proxy_lens(client, target.http_url, policy=policy)
