@@ -4,14 +4,14 @@ Restart only asks (``restartRequested``): the app panel does it, because it re-i
 app first (``launcher.gui.apppanel.AppPanel.restart``).
 
 Start and stop run in worker threads (``TaskRunner``); a listener's state callback fires in
-whichever thread changed the state, so it is forwarded to the GUI thread through a queued
-signal (``_StateBridge``).  The redirect and HSTS controls write the shared ``Policy`` object
+whichever thread changed the state, so it reaches the GUI thread through the window's
+``GuiBridge`` (``tasks.bridge``).  The redirect and HSTS controls write the shared ``Policy`` object
 directly, so they take effect on the next request, running or not.
 """
 
 from __future__ import annotations
 
-import weakref
+import functools
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
@@ -31,10 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from launcher.errors import LauncherError
+from launcher.control import ListenerControl, ServersControl
+from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
+from launcher.messages import MessageLevel
 from launcher.policy import REDIRECT_STATUSES
-from launcher.servers import Listener, ListenerState, Servers
+from launcher.servers import ListenerState
 
 STATE_TEXT = {
     ListenerState.STOPPED: "Stopped",
@@ -55,28 +57,6 @@ HOST_CHOICES = (
     ("::1", "::1 (this machine, IPv6)"),
     ("0.0.0.0", "0.0.0.0 (all interfaces: your network can connect)"),
 )
-
-
-class _StateBridge(QObject):
-    """Receives listener state changes from any thread and re-emits them in the GUI thread."""
-
-    changed = Signal(str, object)  # scheme, ListenerState
-
-
-def _forwarder(bridge: _StateBridge) -> Callable[[Listener, ListenerState], None]:
-    """A state callback that holds the bridge weakly and ignores a deleted bridge."""
-    ref = weakref.ref(bridge)
-
-    def forward(listener: Listener, state: ListenerState) -> None:
-        target = ref()
-        if target is None:
-            return
-        try:
-            target.changed.emit(listener.scheme, state)
-        except RuntimeError:  # the C++ side is gone (window closed, servers still referenced)
-            pass
-
-    return forward
 
 
 class ListenerRow(QObject):
@@ -122,11 +102,9 @@ class ListenerRow(QObject):
         self.status.setMinimumWidth(self.status.fontMetrics().horizontalAdvance("●  Stopping…") + 8)
 
 
-class ServersPanel(QGroupBox):
-    """Controls both listeners of a ``Servers`` object."""
+class ServersPanel(Panel, QGroupBox):
+    """Controls both listeners of the servers (``launcher.control.ServersControl``)."""
 
-    #: User-facing message for the banner: (text, level).
-    message = Signal(str, str)
     #: A listener error happened (counted by the status bar).
     listenerError = Signal(str)
     #: Any listener changed state: (scheme, state).
@@ -134,7 +112,7 @@ class ServersPanel(QGroupBox):
     #: The Restart button was pressed (the window hands it to the app panel).
     restartRequested = Signal()
 
-    def __init__(self, servers: Servers, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+    def __init__(self, servers: ServersControl, tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__("Servers", parent)
         self.setObjectName("serversPanel")
         self.setAccessibleName("Servers")
@@ -261,15 +239,17 @@ class ServersPanel(QGroupBox):
         layout.addLayout(all_row)
         layout.addLayout(options)
 
-        self._bridge = _StateBridge(self)
-        self._bridge.changed.connect(self._on_state)
         for listener in servers.listeners:
-            listener.add_state_callback(_forwarder(self._bridge))
+            listener.add_state_callback(tasks.bridge.callback(self._listener_changed))
             self._show_state(listener.scheme, listener.state)
 
     # --- helpers ---------------------------------------------------------------------------------------
 
-    def _listener(self, scheme: str) -> Listener:
+    def _listener_changed(self, listener: ListenerControl, state: ListenerState) -> None:
+        """A listener's state callback, brought to the GUI thread by the bridge."""
+        self._on_state(listener.scheme, state)
+
+    def _listener(self, scheme: str) -> ListenerControl:
         return self.servers.http if scheme == "http" else self.servers.https
 
     def host(self) -> str:
@@ -381,7 +361,7 @@ class ServersPanel(QGroupBox):
         self.tasks.submit(
             listener.start,
             on_done=lambda _r: self.refresh(),
-            on_error=lambda exc, s=scheme: self._failed(s, "start", exc),
+            on_error=functools.partial(self._failed, scheme, "start"),
             name=f"launcher-start-{scheme}",
         )
 
@@ -393,7 +373,7 @@ class ServersPanel(QGroupBox):
         self.tasks.submit(
             listener.stop,
             on_done=lambda _r: self.refresh(),
-            on_error=lambda exc, s=scheme: self._failed(s, "stop", exc),
+            on_error=functools.partial(self._failed, scheme, "stop"),
             name=f"launcher-stop-{scheme}",
         )
 
@@ -407,12 +387,9 @@ class ServersPanel(QGroupBox):
 
     def _failed(self, scheme: str, what: str, exc: BaseException) -> None:
         self.refresh()
-        if isinstance(exc, LauncherError):
-            self.message.emit(f"{scheme.upper()} did not {what}: {exc}", "error")
-        elif self.tasks.unhandled is not None:
-            self.tasks.unhandled(exc)
-        else:
-            raise exc
+        self.route_error(
+            exc, lambda error: self.say(f"{scheme.upper()} did not {what}: {error}", MessageLevel.ERROR)
+        )
 
     def open_in_browser(self, scheme: str) -> None:
         listener = self._listener(scheme)
@@ -422,4 +399,4 @@ class ServersPanel(QGroupBox):
     def copy_url(self, scheme: str) -> None:
         listener = self._listener(scheme)
         QGuiApplication.clipboard().setText(listener.url)
-        self.message.emit(f"Copied {listener.url}", "info")
+        self.say(f"Copied {listener.url}")
