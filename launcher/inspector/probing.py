@@ -8,7 +8,7 @@ import concurrent.futures
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from launcher.inspector.client import Client
 from launcher.inspector.flaskview import INSPECT_PATH, read_flask_view
@@ -18,6 +18,9 @@ from launcher.inspector.report import InspectReport, SchemeReport, Verdict, Verd
 from launcher.inspector.targets import Target, target_for_servers
 from launcher.inspector.urls import origin
 from launcher.inspector.verdicts import scheme_verdicts
+
+if TYPE_CHECKING:
+    from launcher.control import PolicyControl, ServersControl
 
 
 def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool = True) -> SchemeReport:
@@ -60,7 +63,7 @@ def inspect_target(
     cafile: str | Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     proxy_lens: bool = False,
-    policy: Any = None,
+    policy: PolicyControl | None = None,
     system_trust: bool = True,
     notes: list[str] | None = None,
 ) -> InspectReport:
@@ -98,7 +101,7 @@ def inspect_target(
 
 
 def inspect_servers(
-    servers: Any,
+    servers: ServersControl,
     path: str = "/",
     *,
     cafile: str | Path | None = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from launcher.inspector.flaskview import INSPECT_PATH, read_flask_view
 from launcher.inspector.limits import REDIRECT_CODES
@@ -21,6 +21,7 @@ from launcher.inspector.report import Verdict, VerdictLevel
 from launcher.inspector.urls import origin
 
 if TYPE_CHECKING:
+    from launcher.control import PolicyControl
     from launcher.inspector.client import Client
     from launcher.inspector.report import FlaskView
 
@@ -82,13 +83,13 @@ class ProxyLens:
     fix_code: str = FIX_CODE
 
 
-def _set_trusted(policy: Any, value: bool) -> None:
+def _set_trusted(policy: PolicyControl, value: bool) -> None:
     """Set ``trusted_proxy`` and wait until it is in force for the next request."""
     policy.trusted_proxy = value
     policy.sync()
 
 
-def run_proxy_lens(client: Client, http_url: str, *, policy: Any = None) -> ProxyLens:
+def run_proxy_lens(client: Client, http_url: str, *, policy: PolicyControl | None = None) -> ProxyLens:
     """Send the forwarded headers over HTTP to the app's /inspect; see module docstring."""
     url = origin(http_url) + INSPECT_PATH
     lens = ProxyLens(url=url, sent_headers=dict(FORWARDED_HEADERS), toggled=policy is not None)
