@@ -48,13 +48,13 @@ def tls_facts(environ: dict[str, Any]) -> dict[str, Any] | None:
     version = environ.get("SSL_PROTOCOL")
     if not version:
         return None
-    bits = environ.get("SSL_CIPHER_USEKEYSIZE")
+    bits = str(environ.get("SSL_CIPHER_USEKEYSIZE"))
     return {
         "version": version,
         "cipher": environ.get("SSL_CIPHER"),
         "sni": environ.get("SSL_TLS_SNI"),
         "alpn": environ.get("SSL_ALPN_PROTOCOL"),
-        "cipher_bits": int(bits) if str(bits).isdigit() else None,
+        "cipher_bits": int(bits) if bits.isdigit() else None,
     }
 
 

@@ -30,6 +30,7 @@ The macOS and Windows stores are tested only through their command builders (no 
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import os
 import re
@@ -84,6 +85,17 @@ class LocalCA:
             sha256=info.fingerprint_sha256,
             sha1=hashlib.sha1(der).hexdigest().upper(),  # an identifier here, not a security check
         )
+
+
+class TrustState(enum.StrEnum):
+    """What one store says about the CA.  A ``StrEnum``: the value is the word shown (the
+    window's status list, ``flask-launcher trust status``) and the style sheet's ``state``."""
+
+    TRUSTED = "trusted"
+    NOT_TRUSTED = "not trusted"
+    UNAVAILABLE = "unavailable"  # the store cannot be used here (no certutil, no database...)
+    FAILED = "error"  # asking the store failed
+    NO_CA = "no CA"  # there is no local CA yet: nothing to ask about
 
 
 @dataclass(frozen=True)

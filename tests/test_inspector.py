@@ -680,3 +680,19 @@ def test_cli_user_errors_exit_2(argv: list[str], message: str, capsys) -> None:
         assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_verdict_levels_are_an_enum_that_serialises_as_before() -> None:
+    from dataclasses import asdict
+
+    from launcher.inspector import Verdict, VerdictLevel
+
+    ok, bad, info = VerdictLevel.OK, VerdictLevel.BAD, VerdictLevel.INFO
+    verdicts = [Verdict(ok, "a"), Verdict(bad, "b"), Verdict(info, "c")]
+    assert worst_level(verdicts) is VerdictLevel.BAD
+    assert worst_level([Verdict(VerdictLevel.INFO, "")]) is VerdictLevel.INFO
+    # ``inspect --json`` carries the plain words, as it did when the levels were strings.
+    assert json.dumps([asdict(v) for v in verdicts[:2]]) == (
+        '[{"level": "ok", "text": "a"}, {"level": "bad", "text": "b"}]'
+    )
+    assert [str(level) for level in VerdictLevel] == ["ok", "warn", "bad", "info"]

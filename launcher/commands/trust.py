@@ -63,7 +63,8 @@ def _select(stores: list[TrustStore], patterns: list[str] | None) -> list[TrustS
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from launcher.certs import CertStore, default_cert_dir
     from launcher.errors import LauncherError
-    from launcher.trust import LocalCA, TrustError, default_stores
+    from launcher.trust import LocalCA, TrustError, TrustState, default_stores
+    from launcher.trustplan import TrustAction, store_commands
 
     out = out or sys.stdout
     store = CertStore(getattr(args, "cert_dir", None) or default_cert_dir())
@@ -94,13 +95,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             continue
         try:
             if action == "status":
-                state = "trusted" if trust_store.status(ca) else "not trusted"
+                state = TrustState.TRUSTED if trust_store.status(ca) else TrustState.NOT_TRUSTED
                 print(f"{trust_store.name:<{width}}  {state}", file=out)
                 continue
-            if action == "install":
-                commands = [] if trust_store.status(ca) else trust_store.install_commands(ca)
-            else:
-                commands = trust_store.uninstall_commands(ca)
+            commands = store_commands(trust_store, TrustAction(action), ca)
             if args.dry_run:
                 if not commands:
                     done = "already trusted" if action == "install" else "not installed"

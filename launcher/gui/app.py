@@ -28,19 +28,6 @@ def as_target(target: str | AppTarget) -> AppTarget:
     return target if isinstance(target, AppTarget) else AppTarget(target.strip() or None)
 
 
-def load_app_target(target: str | AppTarget) -> tuple[AppTarget, Any]:
-    """Resolve and load *target* (``flask --app`` syntax, or an ``AppTarget``) with ``launcher.apptarget``.
-
-    An ``AppTarget`` with no target but a working directory is resolved the way ``flask`` does
-    (``FLASK_APP``, ``.flaskenv``/``.env``, ``wsgi.py``/``app.py`` there).  Returns the resolved
-    target and the app; raises ``AppLoadError``.
-    """
-    from launcher.apptarget import load_app, resolve_target
-
-    resolved = resolve_target(as_target(target))
-    return resolved, load_app(resolved)
-
-
 def settle_heap() -> None:
     """Move everything allocated so far (Qt, Flask, the window) out of the garbage collector's way.
 
@@ -111,8 +98,8 @@ def run_gui(
         code = app.exec()
     finally:
         wakeup.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
         window.shutdown(timeout=1.0)
         restore_hooks()
     return int(code)

@@ -4,6 +4,9 @@
 ``package``, ``path/to/app.py``; empty with a folder: ``FLASK_APP``, ``.flaskenv``, ``wsgi.py`` or
 ``app.py`` there, as ``flask`` does), a working folder and the last ten targets (settings).
 
+What is served, loading, restarting and reload on change are decided by ``launcher.appcontrol``'s
+``AppController`` (Qt-free); this panel shows its state and hands it the form.
+
 Loading runs in a worker thread (``servers.serve_target``: ``launcher.apptarget.load_app`` in this
 process, or in the server process for ``launcher.remote.RemoteServers``).  When it fails the servers are
 left exactly as they were (stopped stays stopped, running ones keep the old app) and the panel shows
@@ -13,8 +16,8 @@ new app (``Servers.set_app``: running listeners restart; requests in flight get 
 Reload on change: a ``launcher.reload.Reloader`` for the served target.  It runs only for the
 user's app, never for the demo app (the bundled package is not re-imported, so watching it would
 restart the servers for nothing).  Its callbacks run in its watcher thread and reach the GUI thread
-through ``_ReloadBridge``'s queued signals.  A reload that fails to import keeps the old app serving,
-shows the message (panel and banner, with details) and is retried on the next save; a good one
+through the window's ``GuiBridge`` (``tasks.bridge``).  A reload that fails to import keeps the old
+app serving, shows the message (panel and banner, with details) and is retried on the next save; a good one
 clears the message.
 
 Limits: the user's module-level code runs in a worker thread (code that insists on the main thread,
@@ -26,13 +29,10 @@ from __future__ import annotations
 
 import json
 import os
-import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QStringListModel, Qt, Signal
+from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -52,30 +52,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from launcher.apptarget import AppTarget, resolve_target
+from launcher.appcontrol import (
+    GRACE,
+    RECENT_MAX,
+    AppController,
+    AppState,
+    Served,
+    Switched,
+    app_label,
+    push_recent,
+    served_kind,
+    target_from_file,
+)
+from launcher.apptarget import AppTarget
+from launcher.control import ReloaderControl, ServersControl
 from launcher.errors import AppLoadError, LauncherError
+from launcher.gui.panel import Panel
 from launcher.gui.settings import Settings
 from launcher.gui.tasks import TaskRunner
 from launcher.gui.widgets import DetailsView
-from launcher.reload import Reloader
-from launcher.servers import Servers
+from launcher.messages import MessageLevel
 
-#: Seconds requests in flight get to finish when the listeners restart with a new app.
-GRACE = 0.5
-RECENT_MAX = 10
+__all__ = ["GRACE", "RECENT_MAX", "AppPanel", "app_label", "push_recent", "read_recent", "target_from_file"]
+
 TARGET_HINT = "module:app or path/to/app.py"
-
-
-def is_demo(target: AppTarget | None) -> bool:
-    """The bundled demo app: ``AppTarget()``.  (``AppTarget(None, folder)`` is the user's app,
-    found in the folder the way ``flask`` finds one; ``AppTarget.is_demo`` says True for it.)"""
-    return target is not None and target.target is None and target.chdir is None
-
-
-def app_label(app: Any) -> str:
-    """ "Bundled demo app" or "Flask app “name”" for the app being served."""
-    name = getattr(app, "import_name", None) or type(app).__name__
-    return "Bundled demo app" if name == "flaskapp" else f"Flask app “{name}”"
 
 
 def read_recent(settings: Settings) -> list[tuple[str, str]]:
@@ -94,60 +94,9 @@ def read_recent(settings: Settings) -> list[tuple[str, str]]:
     return out[:RECENT_MAX]
 
 
-def push_recent(recent: list[tuple[str, str]], target: str, folder: str) -> list[tuple[str, str]]:
-    """*recent* with ``(target, folder)`` first, no duplicates, at most ``RECENT_MAX``."""
-    pair = (target, folder)
-    return [pair, *(p for p in recent if p != pair)][:RECENT_MAX]
+class AppPanel(Panel, QGroupBox):
+    """The view of an ``AppController``: the form, the served app, its errors (``AppEvents``)."""
 
-
-def target_from_file(file: str | Path, folder: str) -> tuple[str, str]:
-    """``(target, folder)`` for a chosen .py file: relative to *folder* when inside it, else the
-    file's name in its own folder."""
-    path = Path(file).resolve()
-    if folder:
-        base = Path(folder).expanduser().resolve()
-        if base in path.parents:
-            return path.relative_to(base).as_posix(), folder
-    return path.name, str(path.parent)
-
-
-@dataclass(frozen=True)
-class Switched:
-    """What a successful load did (handed from the worker to the GUI thread)."""
-
-    target: AppTarget
-    app: Any
-    errors: list[Exception]
-
-
-class _ReloadBridge(QObject):
-    """Receives the reloader's callbacks in its watcher thread; re-emits them in the GUI thread."""
-
-    changed = Signal(object)  # frozenset of paths
-    reloaded = Signal(object, object)  # the new app, the listeners' restart errors
-    failed = Signal(object)  # LauncherError
-
-
-def _emitter(bridge: _ReloadBridge, name: str) -> Callable[..., None]:
-    ref = weakref.ref(bridge)
-
-    def emit(*args: object) -> None:
-        target = ref()
-        if target is None:
-            return
-        try:
-            getattr(target, name).emit(*args)
-        except RuntimeError:  # the window is gone
-            pass
-
-    return emit
-
-
-class AppPanel(QGroupBox):
-    """Chooses, loads, restarts and reloads what the servers serve."""
-
-    #: ``(text, level)`` for the window: "info" to the status bar, else the banner.
-    message = Signal(str, str)
     #: A reload (or restart) failed: the ``LauncherError``, for the banner (with details).
     problem = Signal(object)
     #: The problem reported before is gone (a later reload worked): its message text.
@@ -159,7 +108,7 @@ class AppPanel(QGroupBox):
 
     def __init__(
         self,
-        servers: Servers,
+        servers: ServersControl,
         tasks: TaskRunner,
         settings: Settings,
         parent: QWidget | None = None,
@@ -174,18 +123,8 @@ class AppPanel(QGroupBox):
         self.servers = servers
         self.tasks = tasks
         self.settings = settings
-        #: The served target: ``AppTarget()`` for the demo app, None for an app given as an object.
-        self.target: AppTarget | None = target
-        self.app: Any = servers.app
-        self.reloader: Reloader | None = None
-        self.last_error: LauncherError | None = None
-        self._closing = False
-        self._busy = False
+        self.control = AppController(servers, tasks, self, target=target, post=tasks.bridge.callback)
         self._recent = read_recent(settings)
-        self._bridge = _ReloadBridge(self)
-        self._bridge.changed.connect(self._reload_seen)
-        self._bridge.reloaded.connect(self._reloaded)
-        self._bridge.failed.connect(self._reload_failed)
 
         # --- widgets -----------------------------------------------------------------------------------
         self.demo_radio = QRadioButton("Demo app", self)
@@ -243,7 +182,7 @@ class AppPanel(QGroupBox):
         self.folder_button.setAccessibleName("Choose the working folder")
         self.folder_button.clicked.connect(self.choose_folder)
 
-        self.served_label = QLabel(app_label(self.app), self)
+        self.served_label = QLabel(app_label(self.control.app), self)
         self.served_label.setObjectName("appLabel")
         self.served_label.setAccessibleName("Served app")
         self.served_label.setWordWrap(True)
@@ -348,17 +287,17 @@ class AppPanel(QGroupBox):
         self.target_edit.setText(settings.get("app/target"))
         self.folder_edit.setText(settings.get("app/chdir"))
         shown = form if form is not None else target
-        if is_demo(shown) and form is None:
+        if shown is not None and shown.is_demo and form is None:
             shown = None  # the demo app runs until the window applies what the settings remember
         if shown is not None:
-            custom = not is_demo(shown)
+            custom = not shown.is_demo
             if custom:
                 self.target_edit.setText(shown.target or "")
                 self.folder_edit.setText(str(shown.chdir) if shown.chdir is not None else "")
-        elif app_label(self.app) != "Bundled demo app":
+        elif self.control.served is Served.GIVEN_APP:
             custom = True  # an app handed over as an object: there is no target to show
         (self.custom_radio if custom else self.demo_radio).setChecked(True)
-        if shown is not None and not is_demo(shown) and error is None:  # given on the command line
+        if shown is not None and not shown.is_demo and error is None:  # given on the command line
             folder = str(shown.chdir) if shown.chdir is not None else ""
             self._recent = push_recent(self._recent, shown.target or "", folder)
         self.reload_check.setChecked(settings.get("app/reload"))
@@ -368,26 +307,39 @@ class AppPanel(QGroupBox):
             self.show_error(error)
         self.demo_radio.toggled.connect(self._mode_changed)
         self.reload_check.toggled.connect(self._reload_toggled)
-        self._sync_reloader()  # reload on change was left on, and the user's app is served
+        # Reload on change was left on, and the user's app is served: start it.
+        self.control.set_reload(self.reload_check.isChecked())
 
-    # --- state -----------------------------------------------------------------------------------------
+    # --- state (the controller's) ----------------------------------------------------------------------
 
     @property
     def busy(self) -> bool:
-        return self._busy
+        return self.control.busy
 
     @property
     def serving_user_app(self) -> bool:
-        return self.target is not None and not is_demo(self.target)
+        return self.control.serving_user_app
 
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        self._update_controls()
-        self.busyChanged.emit(busy)
+    @property
+    def target(self) -> AppTarget | None:
+        """The served target: ``AppTarget()`` for the demo app, None for an app given as an object."""
+        return self.control.target
+
+    @property
+    def app(self) -> Any:
+        return self.control.app
+
+    @property
+    def reloader(self) -> ReloaderControl | None:
+        return self.control.reloader
+
+    @property
+    def last_error(self) -> Exception | None:
+        return self.control.last_error
 
     def _update_controls(self) -> None:
         custom = self.custom_radio.isChecked()
-        idle = not self._busy
+        idle = not self.control.busy
         for widget in self.custom_widgets:
             widget.setVisible(custom)
         for widget in (self.target_edit, self.folder_edit, self.file_button, self.folder_button):
@@ -419,9 +371,16 @@ class AppPanel(QGroupBox):
 
     # --- errors ----------------------------------------------------------------------------------------
 
-    def show_error(self, exc: LauncherError) -> None:
+    def show_error(self, exc: Exception) -> None:
         """The one-line message inline; an ``AppLoadError``'s traceback behind Details."""
-        self.last_error = exc
+        self.control.show_error(exc)
+
+    def clear_error(self) -> None:
+        self.control.clear_error()
+
+    # --- AppEvents: what the controller tells this view ------------------------------------------------
+
+    def error_shown(self, exc: Exception) -> None:
         details = exc.details if isinstance(exc, AppLoadError) else ""
         self.error_label.setText(str(exc))
         self.error_label.show()
@@ -429,14 +388,39 @@ class AppPanel(QGroupBox):
         self.details_button.setVisible(bool(details))
         self.details_view.setVisible(bool(details) and self.details_button.isChecked())
 
-    def clear_error(self) -> None:
-        previous, self.last_error = self.last_error, None
+    def error_cleared(self, previous: Exception) -> None:
         for widget in (self.error_label, self.details_button, self.details_view):
             widget.hide()
         self.error_label.clear()
         self.details_view.clear()
-        if previous is not None:
-            self.problemCleared.emit(str(previous))
+        self.problemCleared.emit(str(previous))
+
+    def announce(self, error: Exception) -> None:
+        self.problem.emit(error)
+
+    def unexpected(self, exc: BaseException) -> None:
+        self.route_error(exc)
+
+    def note(self, text: str, level: MessageLevel) -> None:
+        self.say(text, level)
+
+    def state_changed(self, state: AppState) -> None:
+        self._update_controls()
+        self.busyChanged.emit(state is AppState.LOADING)
+
+    def app_served(self, app: Any) -> None:
+        target = self.control.target
+        self.served_label.setText(app_label(app))
+        self.served_label.setToolTip(target.label() if target is not None else "")
+        self.appChanged.emit(app)
+
+    def loaded(self, asked: AppTarget, result: Switched) -> None:
+        if served_kind(result.target, result.app) is Served.USER_APP:
+            folder = str(asked.chdir) if asked.chdir is not None else ""
+            self._recent = push_recent(self._recent, asked.target or "", folder)
+            self._rebuild_recent()
+        self.save_settings()
+        self.settings.sync()  # the recent list survives even if the launcher is killed later
 
     def _toggle_details(self, shown: bool) -> None:
         self.details_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
@@ -448,7 +432,7 @@ class AppPanel(QGroupBox):
     def _mode_changed(self, demo: bool) -> None:
         self._update_controls()
         if demo:
-            if not is_demo(self.target):
+            if not self.control.demo_served:
                 self.apply()
         else:
             self.target_edit.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -481,7 +465,7 @@ class AppPanel(QGroupBox):
             action.setToolTip(f"{target} in {folder}" if folder else target)
             action.triggered.connect(lambda _c=False, t=target, f=folder: self.use_recent(t, f))
         self._completions.setStringList(list(dict.fromkeys(t for t, _f in self._recent if t)))
-        self.recent_button.setEnabled(bool(self._recent) and not self._busy)
+        self.recent_button.setEnabled(bool(self._recent) and not self.control.busy)
 
     @property
     def recent(self) -> list[tuple[str, str]]:
@@ -510,7 +494,7 @@ class AppPanel(QGroupBox):
         *announce_failure*: a load error also goes to the window's banner (``problem``), as for
         the app named on the command line.
         """
-        if self._busy or self._closing:
+        if self.control.state in (AppState.LOADING, AppState.CLOSED):
             return
         target = self.form_target()
         if target is None:
@@ -519,196 +503,23 @@ class AppPanel(QGroupBox):
             )
             self.target_edit.setFocus(Qt.FocusReason.OtherFocusReason)
             return
-        servers, old = self.servers, self.reloader
-
-        def work() -> Switched:
-            resolved = target if is_demo(target) else resolve_target(target)
-            if old is not None:
-                old.stop()  # joins its watcher: no swap of the old target after this
-            # AppLoadError: nothing changed (the old app keeps serving; failed() below starts
-            # reload on change again for it).
-            app, errors = servers.serve_target(resolved, fresh=True, grace=GRACE)
-            return Switched(resolved, app, errors)
-
-        def failed(exc: BaseException) -> None:
-            if old is not None and self.reloader is old:
-                self.reloader = None  # the worker stopped it; _sync_reloader starts a new one
-            self._load_failed(exc)
-            if announce_failure and isinstance(exc, LauncherError):
-                self.problem.emit(exc)
-            self._sync_reloader()
-
-        self._set_busy(True)
-        self.tasks.submit(work, on_done=self._switched, on_error=failed, name="launcher-app-load")
-
-    def _switched(self, result: Switched) -> None:
-        self.reloader = None  # the worker stopped it (the controls were disabled meanwhile)
-        self.target = result.target
-        self._served(result.app)
-        self.clear_error()
-        if not is_demo(result.target):
-            given = self.form_target() or result.target
-            folder = str(given.chdir) if given.chdir is not None else ""
-            self._recent = push_recent(self._recent, given.target or "", folder)
-            self._rebuild_recent()
-        self.save_settings()
-        self.settings.sync()  # the recent list survives even if the launcher is killed later
-        self._set_busy(False)
-        if result.errors:
-            self.message.emit(self._restart_errors(result.errors), "error")
-        else:
-            running = [lst.scheme.upper() for lst in self.servers.listeners if lst.running]
-            note = f" ({' and '.join(running)} restarted)" if running else ""
-            self.message.emit(f"Now serving {result.target.label()}{note}.", "info")
-        self._sync_reloader()
+        self.control.load(target, announce_failure=announce_failure)
 
     def _served(self, app: Any) -> None:
-        self.app = app
-        self.served_label.setText(app_label(app))
-        self.served_label.setToolTip(self.target.label() if self.target is not None else "")
-        self.appChanged.emit(app)
-
-    @staticmethod
-    def _restart_errors(errors: list[Exception]) -> str:
-        parts = "; ".join(str(e) for e in errors)
-        return f"The app is loaded but a server did not restart: {parts}"
-
-    def _load_failed(self, exc: BaseException) -> None:
-        self._set_busy(False)
-        if isinstance(exc, LauncherError):
-            self.show_error(exc)
-        elif self.tasks.unhandled is not None:
-            self.tasks.unhandled(exc)
-        else:
-            raise exc
+        """Show *app* as the one served (the controller's record of it too)."""
+        self.control._served(app)
 
     def restart(self) -> None:
         """Restart the running servers; the user's app is imported afresh first (a failure keeps
         the old app serving and shows why)."""
-        if self._busy or self._closing:
-            return
-        servers, target, reloader = self.servers, self.target, self.reloader
-        if reloader is not None:
-            # Through the reloader: one lock for its watcher and this button; outcome via its callbacks.
-            self._set_busy(True)
-            self.tasks.submit(
-                reloader.reload_now,
-                on_done=lambda _app: self._set_busy(False),
-                on_error=self._load_failed,
-                name="launcher-app-restart",
-            )
-            return
-        if target is not None and not is_demo(target):
-
-            def work() -> Switched:
-                app, errors = servers.serve_target(target, fresh=True, grace=GRACE)
-                return Switched(target, app, errors)
-
-            self._set_busy(True)
-            self.tasks.submit(
-                work, on_done=self._restarted, on_error=self._load_failed, name="launcher-app-restart"
-            )
-            return
-        if not any(lst.running for lst in servers.listeners):
-            self.message.emit("Nothing to restart: the servers are stopped.", "info")
-            return
-        self._set_busy(True)
-        self.tasks.submit(
-            lambda: Switched(target or AppTarget(), self.app, servers.restart(grace=GRACE)),
-            on_done=self._restarted,
-            on_error=self._load_failed,
-            name="launcher-app-restart",
-        )
-
-    def _restarted(self, result: Switched) -> None:
-        self._set_busy(False)
-        if result.app is not self.app:
-            self._served(result.app)
-        self.clear_error()
-        if result.errors:
-            self.message.emit(self._restart_errors(result.errors), "error")
-        else:
-            self.message.emit("Restarted.", "info")
-
-    # --- reload on change ------------------------------------------------------------------------------
+        self.control.restart()
 
     def _reload_toggled(self, _on: bool) -> None:
         self.settings.set("app/reload", self.reload_check.isChecked())
-        self._sync_reloader()
-
-    def _make_reloader(self, target: AppTarget) -> Reloader:
-        # The servers make it: in this process a ``launcher.reload.Reloader``, for servers in a
-        # child process one that runs there.  Callbacks come from another thread: via the bridge.
-        return self.servers.make_reloader(
-            target,
-            on_reloaded=_emitter(self._bridge, "reloaded"),
-            on_error=_emitter(self._bridge, "failed"),
-            on_change=_emitter(self._bridge, "changed"),
-            grace=GRACE,
-        )
-
-    def _sync_reloader(self) -> None:
-        """Start or stop the reloader to match the check box and the served target (worker thread)."""
-        if self._busy or self._closing:
-            return
-        want = self.reload_check.isChecked() and self.serving_user_app
-        if want and self.reloader is None:
-            assert self.target is not None
-            reloader = self._make_reloader(self.target)
-            app = self.app
-
-            def start() -> Reloader:
-                reloader.start(app)
-                return reloader
-
-            self._set_busy(True)
-            self.tasks.submit(start, on_done=self._reloader_started, on_error=self._reloader_failed,
-                              name="launcher-reload-start")  # fmt: skip
-        elif not want and self.reloader is not None:
-            reloader, self.reloader = self.reloader, None
-            self._set_busy(True)
-            self.tasks.submit(
-                reloader.stop,
-                on_done=lambda _r: self._reloader_changed(),
-                on_error=self._reloader_failed,
-                name="launcher-reload-stop",
-            )
-
-    def _reloader_started(self, reloader: Reloader) -> None:
-        self.reloader = reloader
-        roots = ", ".join(str(r) for r in reloader.watched_roots)
-        self.message.emit(f"Reload on change: watching {roots}", "info")
-        self._reloader_changed()
-
-    def _reloader_failed(self, exc: BaseException) -> None:
-        self._set_busy(False)
-        if isinstance(exc, LauncherError):
-            self.show_error(exc)
-        elif self.tasks.unhandled is not None:
-            self.tasks.unhandled(exc)
-
-    def _reloader_changed(self) -> None:
-        self._set_busy(False)
-        self._sync_reloader()  # the check box may have changed meanwhile
-
-    def _reload_seen(self, paths: frozenset[Path]) -> None:
-        names = ", ".join(sorted(p.name for p in paths)[:3])
-        self.message.emit(f"Changed: {names}: reloading…", "info")
-
-    def _reloaded(self, app: Any, errors: list[Exception]) -> None:
-        self._served(app)
-        if not errors:
-            self.clear_error()
-            self.message.emit(f"Reloaded {self.target.label() if self.target else 'the app'}.", "info")
-
-    def _reload_failed(self, exc: LauncherError) -> None:
-        self.show_error(exc)
-        self.problem.emit(exc)
+        self.control.set_reload(self.reload_check.isChecked())
 
     # --- closing ---------------------------------------------------------------------------------------
 
-    def detach_reloader(self) -> Reloader | None:
+    def detach_reloader(self) -> ReloaderControl | None:
         """For closing: no new loads or reloaders; returns the reloader for the caller to stop."""
-        self._closing = True
-        reloader, self.reloader = self.reloader, None
-        return reloader
+        return self.control.detach_reloader()

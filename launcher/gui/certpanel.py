@@ -39,10 +39,12 @@ from PySide6.QtWidgets import (
 )
 
 from launcher.certs import CertInfo, CertStore, KeyType, parse_name
+from launcher.control import ServersControl
 from launcher.errors import InvalidNameError, LauncherError
+from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
 from launcher.gui.trustpanel import StoresFactory, TrustSection
-from launcher.servers import Servers
+from launcher.messages import MessageLevel
 
 KEY_TYPE_LABELS = {
     KeyType.ECDSA_P256: "ECDSA P-256 (fast, recommended)",
@@ -153,18 +155,16 @@ class _Facts(QWidget):
         self.fields["key"].setText(info.key_type)
 
 
-class CertificatePanel(QGroupBox):
+class CertificatePanel(Panel, QGroupBox):
     """Shows and manages the certificates of a ``CertStore``."""
 
-    #: User-facing message for the banner / status bar: (text, level).
-    message = Signal(str, str)
     #: Emitted after the panel re-read the store (new leaf_info / ca_info).
     refreshed = Signal()
 
     def __init__(
         self,
         store: CertStore,
-        servers: Servers,
+        servers: ServersControl,
         tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
@@ -311,7 +311,7 @@ class CertificatePanel(QGroupBox):
             self.leaf_info = self.store.leaf_info()
         except LauncherError as exc:
             self.ca_info = self.leaf_info = None
-            self.message.emit(f"Cannot read the certificates: {exc}", "error")
+            self.say(f"Cannot read the certificates: {exc}", MessageLevel.ERROR)
         self.ca_facts.show_info(self.ca_info, "No CA yet: it is made when HTTPS starts or on Regenerate.")
         self.leaf_facts.show_info(self.leaf_info, "No certificate yet: it is made when HTTPS starts.")
         if self.leaf_info is not None and self.store.is_imported:
@@ -434,17 +434,12 @@ class CertificatePanel(QGroupBox):
         self.import_error.hide()
         self.refresh()
         note = " HTTPS restarted with it." if restarted else ""
-        self.message.emit(f"New server certificate made.{note}", "info")
+        self.say(f"New server certificate made.{note}")
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
         self.refresh()
-        if isinstance(exc, LauncherError):
-            self.message.emit(str(exc), "error")
-        elif self.tasks.unhandled is not None:
-            self.tasks.unhandled(exc)
-        else:
-            raise exc
+        self.route_error(exc)
 
     def import_dialog(self) -> None:
         cert, _ = QFileDialog.getOpenFileName(
@@ -476,21 +471,21 @@ class CertificatePanel(QGroupBox):
                 servers.reload_tls()
             return restarted
 
+        def not_imported(error: LauncherError) -> None:
+            self.import_error.setText(f"Not imported: {error}")
+            self.import_error.show()
+
         def failed(exc: BaseException) -> None:
             self._set_busy(False)
-            if isinstance(exc, LauncherError):
-                self.import_error.setText(f"Not imported: {exc}")
-                self.import_error.show()
-                self.refresh()
-            else:
-                self._failed(exc)
+            self.refresh()
+            self.route_error(exc, not_imported)
 
         def done(restarted: bool) -> None:
             self._set_busy(False)
             self.import_error.hide()
             self.refresh()
             note = " HTTPS restarted with it." if restarted else ""
-            self.message.emit(f"Imported {Path(cert_file).name}.{note}", "info")
+            self.say(f"Imported {Path(cert_file).name}.{note}")
 
         self._set_busy(True)
         self.tasks.submit(work, on_done=done, on_error=failed, name="launcher-cert-import")
@@ -498,14 +493,14 @@ class CertificatePanel(QGroupBox):
     def copy_ca_path(self) -> None:
         path = str(self.store.ca_cert_path)
         QGuiApplication.clipboard().setText(path)
-        self.message.emit(f"Copied {path}", "info")
+        self.say(f"Copied {path}")
 
     def open_folder(self) -> None:
         directory = Path(self.store.directory)
         if not directory.is_dir():
-            self.message.emit(
+            self.say(
                 f"The certificate folder {directory} does not exist yet: start HTTPS or press Generate.",
-                "warning",
+                MessageLevel.WARNING,
             )
             return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(directory)))

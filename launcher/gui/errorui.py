@@ -34,6 +34,14 @@ from PySide6.QtWidgets import (
 )
 
 from launcher.errors import AppLoadError, LauncherError
+from launcher.messages import MessageLevel
+
+#: The banner's icon for each level.
+LEVEL_ICON = {
+    MessageLevel.ERROR: QStyle.StandardPixmap.SP_MessageBoxCritical,
+    MessageLevel.WARNING: QStyle.StandardPixmap.SP_MessageBoxWarning,
+    MessageLevel.INFO: QStyle.StandardPixmap.SP_MessageBoxInformation,
+}
 
 
 def format_exception(exc: BaseException) -> str:
@@ -41,7 +49,7 @@ def format_exception(exc: BaseException) -> str:
 
 
 class MessageBanner(QFrame):
-    """An inline message strip: level "error", "warning" or "info"."""
+    """An inline message strip, styled by its ``MessageLevel`` (the ``level`` property)."""
 
     closed = Signal()
 
@@ -49,7 +57,7 @@ class MessageBanner(QFrame):
         super().__init__(parent)
         self.setObjectName("messageBanner")
         self.setAccessibleName("Message")
-        self.setProperty("level", "error")
+        self.setProperty("level", MessageLevel.ERROR.value)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 6, 6)
@@ -82,19 +90,16 @@ class MessageBanner(QFrame):
         return self._text.text()
 
     @property
-    def level(self) -> str:
-        return str(self.property("level"))
+    def level(self) -> MessageLevel:
+        return MessageLevel(self.property("level"))
 
-    def show_message(self, text: str, level: str = "error", details: str = "") -> None:
-        icons = {
-            "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
-            "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
-            "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
-        }
-        self.setProperty("level", level)
+    def show_message(self, text: str, level: MessageLevel = MessageLevel.ERROR, details: str = "") -> None:
+        """Show *text* (replacing any message shown); *details* behind a Details… button."""
+        level = MessageLevel(level)
+        self.setProperty("level", level.value)
         self.style().unpolish(self)
         self.style().polish(self)
-        self._icon.setPixmap(self.style().standardIcon(icons.get(level, icons["error"])).pixmap(20, 20))
+        self._icon.setPixmap(self.style().standardIcon(LEVEL_ICON[level]).pixmap(20, 20))
         self._text.setText(text)
         self._details = details
         self._details_button.setVisible(bool(details))

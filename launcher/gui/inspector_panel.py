@@ -1,8 +1,9 @@
 """The Inspector tab: one path fetched over HTTP and HTTPS, side by side, with plain-language verdicts.
 
-``InspectorPanel(servers, cert_store, parent=None)`` (objectName ``inspectorPanel``): a path or URL
-field and an Inspect button; the probe (``launcher.inspector``) runs in a worker thread and its
-report comes back to the GUI thread through a queued signal.  Two columns (HTTP | HTTPS) show the
+``InspectorPanel(servers, cert_store, parent=None, tasks=None)`` (objectName ``inspectorPanel``): a
+path or URL field and an Inspect button; the probe (``launcher.inspector``) runs in a worker thread
+(``tasks``, the window's ``TaskRunner``; its own when not given) and its report comes back to the
+GUI thread through the runner's ``GuiBridge``.  Two columns (HTTP | HTTPS) show the
 verdicts with green, amber, red (and grey, for neutral notes) markers, then the facts: redirect
 chain, what Flask saw, TLS, HSTS, cookies.  Below them, the behind-a-proxy lens when asked for.
 
@@ -19,11 +20,9 @@ from __future__ import annotations
 
 import html
 import itertools
-import threading
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -38,32 +37,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from launcher.certs import CertStore
+from launcher.control import ServersControl
 from launcher.errors import LauncherError
+from launcher.gui.panel import Panel
+from launcher.gui.tasks import TaskRunner
 from launcher.inspector import (
     InspectReport,
     ProxyLens,
     SchemeReport,
     Verdict,
+    VerdictLevel,
     flask_rows,
     inspect_target,
     target_for_servers,
     tls_rows,
 )
+from launcher.messages import MessageLevel
 
-LEVEL_COLOUR = {"ok": "#15803d", "warn": "#b45309", "bad": "#b91c1c", "info": "#64748b"}
-LEVEL_WORD = {"ok": "OK", "warn": "Warning", "bad": "Problem", "info": "Note"}
+LEVEL_COLOUR = {
+    VerdictLevel.OK: "#15803d",
+    VerdictLevel.WARN: "#b45309",
+    VerdictLevel.BAD: "#b91c1c",
+    VerdictLevel.INFO: "#64748b",
+}
+LEVEL_WORD = {
+    VerdictLevel.OK: "OK",
+    VerdictLevel.WARN: "Warning",
+    VerdictLevel.BAD: "Problem",
+    VerdictLevel.INFO: "Note",
+}
 IDLE_TEXT = "Type a path such as /login (or a URL) and press Inspect."
 
 
-class _ProbeBridge(QObject):
-    """Carries a finished probe from the worker thread to the GUI thread (queued connection)."""
-
-    finished = Signal(int, object, object)  # generation, report, exception
-
-
-def _marker(level: str) -> str:
-    colour = LEVEL_COLOUR.get(level, LEVEL_COLOUR["info"])
-    word = LEVEL_WORD.get(level, level)
+def _marker(level: VerdictLevel) -> str:
+    colour = LEVEL_COLOUR[level]
+    word = LEVEL_WORD[level]
     return f"<span style='color:{colour}' title='{word}'>&#9679;</span>"
 
 
@@ -192,36 +201,41 @@ class SchemeColumn(QWidget):
         self.report = column
         level = column.worst
         self.title.setText(f"{_marker(level)}&nbsp;<b>{self.scheme.upper()}</b>&nbsp; {_e(column.url)}")
-        self.title.setProperty("level", level)
+        self.title.setProperty("level", level.value)
         self.body.setHtml(column_html(column))
 
     @property
     def level(self) -> str:
+        """The worst verdict's level shown on the title ("" before a report)."""
         return str(self.title.property("level") or "")
 
 
-class InspectorPanel(QWidget):
+class InspectorPanel(Panel, QWidget):
     """The scheme inspector.  See the module docstring."""
 
-    #: (text, level) for the window's banner / status bar, like the other panels ("info" or "error").
-    message = Signal(str, str)
     #: Emitted in the GUI thread with each shown ``InspectReport``.
     inspected = Signal(object)
     #: True while a probe runs.
     busyChanged = Signal(bool)
 
-    def __init__(self, servers: Any, cert_store: Any, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        servers: ServersControl,
+        cert_store: CertStore,
+        parent: QWidget | None = None,
+        *,
+        tasks: TaskRunner | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("inspectorPanel")
         self.setAccessibleName("Inspector")
         self.servers = servers
         self.cert_store = cert_store
+        self.tasks = tasks if tasks is not None else TaskRunner(self)
         self.last_report: InspectReport | None = None
         self._generation = itertools.count(1)
         self._current = 0
-        self._threads: dict[int, threading.Thread] = {}
-        self._bridge = _ProbeBridge(self)
-        self._bridge.finished.connect(self._on_finished)
+        self._running: set[int] = set()  # probes started and not delivered yet
 
         self.path_edit = QLineEdit("/", self)
         self.path_edit.setObjectName("inspectorPath")
@@ -310,7 +324,7 @@ class InspectorPanel(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._current in self._threads
+        return self._current in self._running
 
     @Slot(str)
     def inspect_path(self, path: str) -> None:
@@ -327,7 +341,7 @@ class InspectorPanel(QWidget):
         except LauncherError as exc:
             self.path_edit.setProperty("state", "invalid")
             self._restyle(self.path_edit)
-            self._set_status(str(exc), "bad")  # shown inline, next to the field
+            self._set_status(str(exc), VerdictLevel.BAD)  # shown inline, next to the field
             return
         self.path_edit.setProperty("state", "")
         self._restyle(self.path_edit)
@@ -338,29 +352,29 @@ class InspectorPanel(QWidget):
         generation = next(self._generation)
         self._current = generation
 
-        def work() -> None:
-            try:
-                report = inspect_target(target, cafile=cafile, proxy_lens=lens, policy=policy)
-            except BaseException as exc:  # delivered to the GUI thread, shown there
-                self._emit(generation, None, exc)
-            else:
-                self._emit(generation, report, None)
+        def work() -> InspectReport:
+            return inspect_target(target, cafile=cafile, proxy_lens=lens, policy=policy)
 
-        thread = threading.Thread(target=work, name=f"launcher-inspector-{generation}", daemon=True)
-        self._threads[generation] = thread
+        def done(report: InspectReport) -> None:
+            self._on_finished(generation, report, None)
+
+        def failed(exc: BaseException) -> None:  # shown here, whatever it is (see _on_finished)
+            self._on_finished(generation, None, exc)
+
+        self._running.add(generation)
         self._set_status(f"Inspecting {target.text} over http:// and https://…")
         for column in self.columns.values():
             column.clear("Inspecting…")
         if lens:
             self.trusted_check.setEnabled(False)  # the lens flips the policy for a moment
         self.busyChanged.emit(True)
-        thread.start()
+        self.tasks.submit(work, on_done=done, on_error=failed, name=f"launcher-inspector-{generation}")
 
     @Slot()
     def copy_text(self) -> None:
         if self.last_report is not None:
             QGuiApplication.clipboard().setText(self.last_report.to_text())
-            self.message.emit("Inspector report copied as text.", "info")
+            self.say("Inspector report copied as text.")
 
     def sync_from_policy(self) -> None:
         """Show the policy's current trusted-proxy setting (without writing it back)."""
@@ -374,16 +388,8 @@ class InspectorPanel(QWidget):
 
     # --- internals ----------------------------------------------------------------------------------
 
-    def _emit(self, generation: int, report: Any, exc: BaseException | None) -> None:
-        try:
-            self._bridge.finished.emit(generation, report, exc)
-        except RuntimeError:  # the panel was deleted while the probe ran
-            pass
-
     def _on_finished(self, generation: int, report: InspectReport | None, exc: BaseException | None) -> None:
-        thread = self._threads.pop(generation, None)
-        if thread is not None:
-            thread.join(0.5)
+        self._running.discard(generation)
         if generation != self._current:
             return  # a newer probe was started: drop this result
         self.trusted_check.setEnabled(True)
@@ -391,14 +397,14 @@ class InspectorPanel(QWidget):
         self.busyChanged.emit(False)
         if exc is not None or report is None:
             text = str(exc) if isinstance(exc, LauncherError) else f"The inspection failed: {exc!r}"
-            self._set_status(text, "bad")
+            self._set_status(text, VerdictLevel.BAD)
             for column in self.columns.values():
                 column.clear()
-            self.message.emit(text, "error")
+            self.say(text, MessageLevel.ERROR)
             return
         self.last_report = report
-        for column in report.columns:
-            self.columns[column.scheme].show_report(column)
+        for scheme_report in report.columns:
+            self.columns[scheme_report.scheme].show_report(scheme_report)
         if report.proxy_lens is not None:
             self.lens_view.setHtml(lens_html(report.proxy_lens))
             self.lens_box.setVisible(True)
@@ -415,16 +421,15 @@ class InspectorPanel(QWidget):
 
     def _set_trusted_proxy(self, on: bool) -> None:
         self.servers.policy.trusted_proxy = on
-        self.message.emit(
+        self.say(
             "Trusting X-Forwarded-* headers from 127.0.0.1 (trusted proxy)."
             if on
-            else "X-Forwarded-* headers are removed again (waitress's default).",
-            "info",
+            else "X-Forwarded-* headers are removed again (waitress's default)."
         )
 
-    def _set_status(self, text: str, level: str = "") -> None:
+    def _set_status(self, text: str, level: VerdictLevel | None = None) -> None:
         self.status.setText(text)
-        self.status.setProperty("state", {"bad": "invalid"}.get(level, ""))
+        self.status.setProperty("state", "invalid" if level is VerdictLevel.BAD else "")
         self._restyle(self.status)
 
     @staticmethod

@@ -47,6 +47,8 @@ from launcher.gui.logmodel import (
     RequestFilterProxy,
     RequestLogModel,
 )
+from launcher.gui.panel import Panel
+from launcher.messages import MessageLevel
 from launcher.requestlog import RequestRecord, RequestSink
 
 STATUS_FILTERS: tuple[tuple[str, int], ...] = (
@@ -65,11 +67,9 @@ SCHEME_FILTERS: tuple[tuple[str, str], ...] = (("Both schemes", ""), ("HTTP", "h
 DETAIL_MIN_WIDTH = 300
 
 
-class LogPanel(QWidget):
+class LogPanel(Panel, QWidget):
     """Request log tab: controls on top, table with a detail pane on its right."""
 
-    #: A user-facing message to show in the banner: (text, level).
-    message = Signal(str, str)
     #: The user asked to inspect the selected request's path (the window opens the Inspector).
     inspectRequested = Signal(str)
 
@@ -104,8 +104,8 @@ class LogPanel(QWidget):
         self.status_combo = QComboBox(self)
         self.status_combo.setObjectName("logStatusCombo")
         self.status_combo.setAccessibleName("Status filter")
-        for label, value in STATUS_FILTERS:
-            self.status_combo.addItem(label, value)
+        for status_label, status_class in STATUS_FILTERS:
+            self.status_combo.addItem(status_label, status_class)
         self.status_combo.currentIndexChanged.connect(
             lambda _i: self._filter_changed(self.proxy.set_status_class, self.status_combo.currentData())
         )
@@ -244,7 +244,7 @@ class LogPanel(QWidget):
         self.model.rowsAppended.connect(self._rows_appended)
         self.pump.droppedChanged.connect(lambda _n: self._update_count())
         self.pump.pausedChanged.connect(lambda _p: self._update_count())
-        self.pump.recordsArrived.connect(lambda _b: self.pump.paused and self._update_count())
+        self.pump.recordsArrived.connect(self._records_arrived)
         self._update_count()
         self.pump.start()
 
@@ -313,6 +313,10 @@ class LogPanel(QWidget):
             self.view.scrollToBottom()
         self._update_count()
 
+    def _records_arrived(self, _batch: object) -> None:
+        if self.pump.paused:  # while running, rowsAppended updates the count
+            self._update_count()
+
     def _update_count(self, *_args: object) -> None:
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
@@ -348,8 +352,8 @@ class LogPanel(QWidget):
         try:
             count = self.export_to(kind, path)
         except OSError as exc:
-            self.message.emit(
-                f"Could not write {path}: {exc.strerror or exc}. Choose another folder.", "error"
+            self.say(
+                f"Could not write {path}: {exc.strerror or exc}. Choose another folder.", MessageLevel.ERROR
             )
             return
-        self.message.emit(f"Exported {count} request(s) to {path}.", "info")
+        self.say(f"Exported {count} request(s) to {path}.")

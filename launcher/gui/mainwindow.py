@@ -3,7 +3,8 @@
 ``MainWindow(cert_dir=None, settings=None, app=None, servers=None)`` can be built in-process
 without showing it; every argument is optional:
 
-- ``servers``: a ``launcher.servers.Servers`` (or ``launcher.remote.RemoteServers``) to drive.
+- ``servers``: what to drive (``launcher.control.ServersControl``: a ``launcher.servers.Servers``
+  or a ``launcher.remote.RemoteServers``).
   When given, its own host, ports and policy are used as they are (the window still saves what
   the user changes).  When not, the window builds one from the settings with a ``CertStore`` in
   ``cert_dir`` (the per-user default folder by default): without ``app``, a ``RemoteServers``
@@ -31,6 +32,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, Signal
@@ -53,6 +55,7 @@ from PySide6.QtWidgets import (
 from launcher import __version__
 from launcher.apptarget import AppTarget, demo_app_or_placeholder
 from launcher.certs import CertStore
+from launcher.control import ServersControl
 from launcher.errors import LauncherError
 from launcher.gui.apppanel import AppPanel
 from launcher.gui.certpanel import CertificatePanel
@@ -70,6 +73,7 @@ from launcher.gui.serverspanel import ServersPanel
 from launcher.gui.settings import Settings, open_settings
 from launcher.gui.tasks import TaskRunner
 from launcher.gui.trustpanel import StoresFactory
+from launcher.messages import MessageLevel
 from launcher.policy import Policy
 from launcher.remote import RemoteServers
 from launcher.requestlog import RequestSink
@@ -96,7 +100,7 @@ class MainWindow(QMainWindow):
         cert_dir: str | os.PathLike[str] | None = None,
         settings: QSettings | str | os.PathLike[str] | None = None,
         app: Any = None,
-        servers: Servers | None = None,
+        servers: ServersControl | None = None,
         parent: QWidget | None = None,
         *,
         app_target: AppTarget | None = None,
@@ -133,7 +137,7 @@ class MainWindow(QMainWindow):
             owns_config = True
         else:
             owns_config = False
-        self.servers = servers
+        self.servers: ServersControl = servers
         self.cert_store: CertStore = servers.cert_store
         # What is served: the demo app when the window made it, the target when the app loaded.
         if app_target is not None and app is not None and app_error is None:
@@ -156,7 +160,7 @@ class MainWindow(QMainWindow):
             self.cert_store, servers, self.tasks, self, stores_factory=trust_stores
         )
         self.log_panel = LogPanel(servers.sink, cap=10_000, parent=self)
-        self.inspector_panel = InspectorPanel(servers, self.cert_store, self)
+        self.inspector_panel = InspectorPanel(servers, self.cert_store, self, tasks=self.tasks)
 
         left = QWidget(self)
         left.setObjectName("leftColumn")
@@ -211,7 +215,7 @@ class MainWindow(QMainWindow):
             self.inspector_panel,
         ):
             source.message.connect(self.show_message)
-        self.cert_panel.trust.report.connect(lambda text, level: self.banner.show_message(text, level))
+        self.cert_panel.trust.report.connect(self.banner.show_message)
         self.app_panel.problem.connect(self.report_exception)
         self.app_panel.busyChanged.connect(self.servers_panel.block_restart)
         self.servers_panel.restartRequested.connect(self.app_panel.restart)
@@ -240,7 +244,7 @@ class MainWindow(QMainWindow):
         self, cert_dir: str | os.PathLike[str] | None, app: Any, server_process: bool
     ) -> Servers | RemoteServers:
         config = self.config
-        store, sink = CertStore(cert_dir), RequestSink()
+        store, sink = CertStore(None if cert_dir is None else Path(cert_dir)), RequestSink()
         if server_process and app is None:
             return RemoteServers(
                 cert_store=store,
@@ -379,9 +383,9 @@ class MainWindow(QMainWindow):
 
     # --- messages and errors ---------------------------------------------------------------------------
 
-    def show_message(self, text: str, level: str = "error") -> None:
-        """Errors and warnings go to the banner; short notes to the status bar."""
-        if level == "info":
+    def show_message(self, text: str, level: MessageLevel = MessageLevel.ERROR) -> None:
+        """Errors and warnings go to the banner; short notes (INFO) to the status bar."""
+        if level == MessageLevel.INFO:
             self.statusBar().showMessage(text, 5000)
         else:
             self.banner.show_message(text, level)
@@ -389,7 +393,7 @@ class MainWindow(QMainWindow):
     def report_exception(self, exc: BaseException) -> None:
         """User errors: the banner.  Anything else: a dialog with the traceback; the app goes on."""
         if isinstance(exc, LauncherError):
-            self.banner.show_message(str(exc), "error", user_error_details(exc))
+            self.banner.show_message(str(exc), MessageLevel.ERROR, user_error_details(exc))
             return
         self.unexpected_errors += 1
         details = format_exception(exc)
@@ -470,7 +474,9 @@ class MainWindow(QMainWindow):
             return
         self._closing = True
         self.statusBar().showMessage("Stopping the servers…")
-        self.centralWidget().setEnabled(False)
+        central = self.centralWidget()
+        if central is not None:
+            central.setEnabled(False)
         servers = self.servers
         reloader = self.app_panel.detach_reloader()
 

@@ -4,8 +4,8 @@ Restart only asks (``restartRequested``): the app panel does it, because it re-i
 app first (``launcher.gui.apppanel.AppPanel.restart``).
 
 Start and stop run in worker threads (``TaskRunner``); a listener's state callback fires in
-whichever thread changed the state, so it is forwarded to the GUI thread through a queued
-signal (``_StateBridge``).
+whichever thread changed the state, so it reaches the GUI thread through the window's
+``GuiBridge`` (``tasks.bridge``).
 
 The panel holds the serving options as a ``launcher.options.ServeConfig`` (``config``): every
 control changes it, never the other way round, and the window saves it as it is.  The redirect and
@@ -15,7 +15,7 @@ HSTS controls also update the shared ``Policy`` (only the fields that changed, i
 
 from __future__ import annotations
 
-import weakref
+import functools
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
@@ -35,8 +35,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from launcher.errors import ConfigError, LauncherError
+from launcher.control import ListenerControl, ServersControl
+from launcher.errors import ConfigError
+from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
+from launcher.messages import MessageLevel
 from launcher.options import (
     HSTS_MAX_AGE,
     HSTS_MAX_AGE_MAX,
@@ -47,7 +50,7 @@ from launcher.options import (
     REDIRECT_STATUSES,
     ServeConfig,
 )
-from launcher.servers import Listener, ListenerState, Servers
+from launcher.servers import ListenerState
 
 STATE_TEXT = {
     ListenerState.STOPPED: "Stopped",
@@ -70,7 +73,7 @@ HOST_CHOICES = (
 )
 
 
-def config_of(servers: Servers) -> ServeConfig:
+def config_of(servers: ServersControl) -> ServeConfig:
     """The serving options *servers* run with (for servers the window did not configure)."""
     return ServeConfig(
         host=servers.host,
@@ -79,28 +82,6 @@ def config_of(servers: Servers) -> ServeConfig:
         threads=servers.threads,
         **servers.policy.values(),
     )
-
-
-class _StateBridge(QObject):
-    """Receives listener state changes from any thread and re-emits them in the GUI thread."""
-
-    changed = Signal(str, object)  # scheme, ListenerState
-
-
-def _forwarder(bridge: _StateBridge) -> Callable[[Listener, ListenerState], None]:
-    """A state callback that holds the bridge weakly and ignores a deleted bridge."""
-    ref = weakref.ref(bridge)
-
-    def forward(listener: Listener, state: ListenerState) -> None:
-        target = ref()
-        if target is None:
-            return
-        try:
-            target.changed.emit(listener.scheme, state)
-        except RuntimeError:  # the C++ side is gone (window closed, servers still referenced)
-            pass
-
-    return forward
 
 
 class ListenerRow(QObject):
@@ -146,11 +127,9 @@ class ListenerRow(QObject):
         self.status.setMinimumWidth(self.status.fontMetrics().horizontalAdvance("●  Stopping…") + 8)
 
 
-class ServersPanel(QGroupBox):
-    """Controls both listeners of a ``Servers`` object."""
+class ServersPanel(Panel, QGroupBox):
+    """Controls both listeners of the servers (``launcher.control.ServersControl``)."""
 
-    #: User-facing message for the banner: (text, level).
-    message = Signal(str, str)
     #: A listener error happened (counted by the status bar).
     listenerError = Signal(str)
     #: Any listener changed state: (scheme, state).
@@ -160,7 +139,7 @@ class ServersPanel(QGroupBox):
 
     def __init__(
         self,
-        servers: Servers,
+        servers: ServersControl,
         tasks: TaskRunner,
         parent: QWidget | None = None,
         *,
@@ -292,15 +271,17 @@ class ServersPanel(QGroupBox):
         layout.addLayout(all_row)
         layout.addLayout(options)
 
-        self._bridge = _StateBridge(self)
-        self._bridge.changed.connect(self._on_state)
         for listener in servers.listeners:
-            listener.add_state_callback(_forwarder(self._bridge))
+            listener.add_state_callback(tasks.bridge.callback(self._listener_changed))
             self._show_state(listener.scheme, listener.state)
 
     # --- helpers ---------------------------------------------------------------------------------------
 
-    def _listener(self, scheme: str) -> Listener:
+    def _listener_changed(self, listener: ListenerControl, state: ListenerState) -> None:
+        """A listener's state callback, brought to the GUI thread by the bridge."""
+        self._on_state(listener.scheme, state)
+
+    def _listener(self, scheme: str) -> ListenerControl:
         return self.servers.http if scheme == "http" else self.servers.https
 
     def host(self) -> str:
@@ -342,7 +323,7 @@ class ServersPanel(QGroupBox):
         try:
             new = self.config.replace(**changes)
         except ConfigError as exc:
-            self.message.emit(str(exc), "error")
+            self.say(str(exc), MessageLevel.ERROR)
             return
         changed = self.config.changes(new)
         self.config = new
@@ -444,7 +425,7 @@ class ServersPanel(QGroupBox):
         self.tasks.submit(
             listener.start,
             on_done=lambda _r: self.refresh(),
-            on_error=lambda exc, s=scheme: self._failed(s, "start", exc),
+            on_error=functools.partial(self._failed, scheme, "start"),
             name=f"launcher-start-{scheme}",
         )
 
@@ -456,7 +437,7 @@ class ServersPanel(QGroupBox):
         self.tasks.submit(
             listener.stop,
             on_done=lambda _r: self.refresh(),
-            on_error=lambda exc, s=scheme: self._failed(s, "stop", exc),
+            on_error=functools.partial(self._failed, scheme, "stop"),
             name=f"launcher-stop-{scheme}",
         )
 
@@ -470,12 +451,9 @@ class ServersPanel(QGroupBox):
 
     def _failed(self, scheme: str, what: str, exc: BaseException) -> None:
         self.refresh()
-        if isinstance(exc, LauncherError):
-            self.message.emit(f"{scheme.upper()} did not {what}: {exc}", "error")
-        elif self.tasks.unhandled is not None:
-            self.tasks.unhandled(exc)
-        else:
-            raise exc
+        self.route_error(
+            exc, lambda error: self.say(f"{scheme.upper()} did not {what}: {error}", MessageLevel.ERROR)
+        )
 
     def open_in_browser(self, scheme: str) -> None:
         listener = self._listener(scheme)
@@ -485,4 +463,4 @@ class ServersPanel(QGroupBox):
     def copy_url(self, scheme: str) -> None:
         listener = self._listener(scheme)
         QGuiApplication.clipboard().setText(listener.url)
-        self.message.emit(f"Copied {listener.url}", "info")
+        self.say(f"Copied {listener.url}")

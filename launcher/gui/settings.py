@@ -55,7 +55,7 @@ class Settings:
 
     def get(self, key: str) -> Any:
         default = DEFAULTS[key]
-        raw = self.q.value(key, default)
+        raw: Any = self.q.value(key, default)  # QSettings returns what the ini file holds
         try:
             if isinstance(default, bool):
                 if isinstance(raw, str):

@@ -2,7 +2,8 @@
 
 ``TaskRunner.submit(fn, on_done=..., on_error=...)`` runs *fn* in a named daemon
 ``threading.Thread`` and delivers the result (or the exception) to the callbacks in the GUI
-thread through a queued Qt signal.  Callbacks are never run in the worker thread.
+thread through the window's one ``GuiBridge`` (``runner.bridge``, which the panels also use for
+their other threads' callbacks).  Callbacks are never run in the worker thread.
 
 Limits: no cancellation (the core's blocking calls are short: starting a listener, stopping one
 within about a second, making a certificate); ``wait_idle`` only waits, it never kills a thread.
@@ -18,6 +19,8 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, Signal
 
+from launcher.gui.bridge import GuiBridge
+
 DoneCallback = Callable[[Any], None]
 ErrorCallback = Callable[[BaseException], None]
 
@@ -25,7 +28,6 @@ ErrorCallback = Callable[[BaseException], None]
 class TaskRunner(QObject):
     """Starts worker threads and hands their outcome back to the thread this object lives in."""
 
-    _finished = Signal(int, object, object)  # task id, result, exception
     #: Emitted (in the GUI thread) when the number of running tasks changes.
     busyChanged = Signal(int)
 
@@ -34,7 +36,8 @@ class TaskRunner(QObject):
         self._ids = itertools.count(1)
         self._callbacks: dict[int, tuple[DoneCallback | None, ErrorCallback | None]] = {}
         self._threads: dict[int, threading.Thread] = {}
-        self._finished.connect(self._deliver)
+        #: Carries every outcome (and the panels' other threads' callbacks) to the GUI thread.
+        self.bridge = GuiBridge(self)
         #: Called for an exception that has no on_error callback (set by the window).
         self.unhandled: ErrorCallback | None = None
 
@@ -68,10 +71,7 @@ class TaskRunner(QObject):
         return task_id
 
     def _emit(self, task_id: int, result: Any, exc: BaseException | None) -> None:
-        try:
-            self._finished.emit(task_id, result, exc)
-        except RuntimeError:  # the runner was deleted while the task ran
-            pass
+        self.bridge.post(self._deliver, task_id, result, exc)  # dropped if the runner is gone
 
     def _deliver(self, task_id: int, result: Any, exc: BaseException | None) -> None:
         on_done, on_error = self._callbacks.pop(task_id, (None, None))

@@ -1,6 +1,7 @@
 """Trust the local CA from the window: per-store status, "Trust CA…" and "Untrust…".
 
-Everything about stores is ``launcher.trust``'s; this module only shows it and asks first:
+Everything about stores is ``launcher.trust``'s and the plan (states, the exact commands, running
+them) is ``launcher.trustplan``'s; this module only shows it and asks first:
 
 1. A click on Trust CA… (or Untrust…) works out, in a worker thread, what each store would run
    (``install_commands`` / ``uninstall_commands``; the CA is created first when there is none).
@@ -23,7 +24,6 @@ from __future__ import annotations
 import html
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -43,164 +43,31 @@ from PySide6.QtWidgets import (
 )
 
 from launcher.certs import CertStore
-from launcher.errors import LauncherError
+from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
 from launcher.gui.widgets import DetailsView
-from launcher.trust import LocalCA, Outcome, TrustStore, default_stores
+from launcher.messages import MessageLevel
+from launcher.trust import LocalCA, TrustState, TrustStore, default_stores
+from launcher.trustplan import (
+    StorePlan,
+    StoreState,
+    TrustAction,
+    TrustPlan,
+    TrustResult,
+    make_plan,
+    read_states,
+    run_plan,
+)
 
 StoresFactory = Callable[[], Sequence[TrustStore]]
 
-TRUSTED, NOT_TRUSTED, UNAVAILABLE, FAILED, NO_CA = "trusted", "not trusted", "unavailable", "error", "no CA"
 STATE_STYLE = {  # state -> (symbol, colour)
-    TRUSTED: ("●", "#15803d"),
-    NOT_TRUSTED: ("○", "#b45309"),
-    NO_CA: ("○", "#64748b"),
-    UNAVAILABLE: ("–", "#64748b"),
-    FAILED: ("✗", "#b91c1c"),
+    TrustState.TRUSTED: ("●", "#15803d"),
+    TrustState.NOT_TRUSTED: ("○", "#b45309"),
+    TrustState.NO_CA: ("○", "#64748b"),
+    TrustState.UNAVAILABLE: ("–", "#64748b"),
+    TrustState.FAILED: ("✗", "#b91c1c"),
 }
-
-
-# --- Qt-free: what the stores say and what they would do ------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoreState:
-    """One store's trust status, as shown in the list."""
-
-    name: str
-    state: str  # TRUSTED, NOT_TRUSTED, UNAVAILABLE, FAILED or NO_CA
-    detail: str = ""  # the reason it is unavailable, the error, "needs root"
-    manual_only: bool = False
-
-    @property
-    def trusted(self) -> bool:
-        return self.state == TRUSTED
-
-    def text(self) -> str:
-        if self.state == UNAVAILABLE:
-            return f"unavailable: {self.detail}"
-        if self.state == FAILED:
-            return f"error: {self.detail}"
-        if self.state == NO_CA:
-            return "not trusted (no CA yet)"
-        if self.state == NOT_TRUSTED and self.manual_only:
-            return "not trusted (needs sudo)"
-        return self.state
-
-
-def read_states(stores: Sequence[TrustStore], ca: LocalCA | None) -> list[StoreState]:
-    """Ask every store whether it trusts *ca* (runs ``certutil`` and friends: not on the GUI thread)."""
-    states: list[StoreState] = []
-    for store in stores:
-        reason = store.unavailable_reason()
-        if reason:
-            states.append(StoreState(store.name, UNAVAILABLE, reason))
-            continue
-        manual = store.manual_only
-        if ca is None:
-            states.append(StoreState(store.name, NO_CA, manual_only=manual))
-            continue
-        try:
-            trusted = store.status(ca)
-        except LauncherError as exc:
-            states.append(StoreState(store.name, FAILED, str(exc), manual))
-            continue
-        states.append(StoreState(store.name, TRUSTED if trusted else NOT_TRUSTED, manual_only=manual))
-    return states
-
-
-@dataclass
-class StorePlan:
-    """What one usable store would run for the action (empty: nothing to do, see ``note``)."""
-
-    store: TrustStore
-    commands: list[list[str]]
-    manual: bool  # the commands are for the user to run (sudo); nothing is run here
-    note: str = ""
-
-    @property
-    def name(self) -> str:
-        return self.store.name
-
-    def command_text(self) -> str:
-        """The commands, shell-quoted, one per line (joined so that pasting them runs them in order)."""
-        return " &&\n".join(shlex.join(argv) for argv in self.commands)
-
-
-@dataclass
-class TrustPlan:
-    """Everything a Trust CA… or Untrust… click would do, worked out before asking."""
-
-    action: str  # "install" or "uninstall"
-    ca: LocalCA
-    stores: list[StorePlan] = field(default_factory=list)  # usable stores with something to do
-    idle: list[StorePlan] = field(default_factory=list)  # usable stores with nothing to do
-    skipped: list[StoreState] = field(default_factory=list)  # unavailable stores
-    all_stores: list[TrustStore] = field(default_factory=list)
-
-    @property
-    def install(self) -> bool:
-        return self.action == "install"
-
-
-def make_plan(action: str, stores: Sequence[TrustStore], ca: LocalCA) -> TrustPlan:
-    """Work out, store by store, the exact commands *action* would run (reads the stores)."""
-    if action not in ("install", "uninstall"):
-        raise ValueError(f"action must be 'install' or 'uninstall', not {action!r}")
-    plan = TrustPlan(action, ca, all_stores=list(stores))
-    for store in stores:
-        reason = store.unavailable_reason()
-        if reason:
-            plan.skipped.append(StoreState(store.name, UNAVAILABLE, reason))
-            continue
-        if action == "install":
-            if store.status(ca):
-                plan.idle.append(StorePlan(store, [], store.manual_only, "already trusted"))
-                continue
-            commands = store.install_commands(ca)
-        else:
-            commands = store.uninstall_commands(ca)
-            if not commands:
-                plan.idle.append(StorePlan(store, [], store.manual_only, "not installed"))
-                continue
-        plan.stores.append(StorePlan(store, commands, store.manual_only))
-    return plan
-
-
-@dataclass
-class TrustResult:
-    """What running a plan did: the outcomes, the failures and the statuses read afterwards."""
-
-    action: str
-    outcomes: list[Outcome]
-    failures: list[tuple[str, LauncherError]]
-    states: list[StoreState]
-
-    @property
-    def manual(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.manual]
-
-    def summary(self) -> tuple[str, str]:
-        """``(text, level)`` for the banner."""
-        parts = [o.message for o in self.outcomes if not o.manual]
-        parts += [f"{o.store}: needs root; run the command shown under Trust yourself." for o in self.manual]
-        parts += [str(exc) for _name, exc in self.failures]
-        level = "error" if self.failures else "warning" if self.manual else "info"
-        return " ".join(parts) or "Nothing was done.", level
-
-
-def run_plan(plan: TrustPlan, chosen: Sequence[StorePlan]) -> TrustResult:
-    """Install or uninstall in the *chosen* stores (worker thread), then read every status again."""
-    outcomes: list[Outcome] = []
-    failures: list[tuple[str, LauncherError]] = []
-    for item in chosen:
-        try:
-            outcome = item.store.install(plan.ca) if plan.install else item.store.uninstall(plan.ca)
-        except LauncherError as exc:
-            failures.append((item.name, exc))
-        else:
-            outcomes.append(outcome)
-    return TrustResult(plan.action, outcomes, failures, read_states(plan.all_stores, plan.ca))
 
 
 # --- the confirmation dialog ---------------------------------------------------------------------------
@@ -318,13 +185,12 @@ def _copy(text: str) -> None:
 # --- the section on the certificate panel --------------------------------------------------------------
 
 
-class TrustSection(QWidget):
+class TrustSection(Panel, QWidget):
     """ "Trusted by" status list with Trust CA… / Untrust… / Check again, for one ``CertStore``."""
 
-    #: ``(text, level)`` for the window's banner: outcomes ("info"/"warning") and errors ("error").
-    report = Signal(str, str)
-    #: ``(text, level)`` like the other panels' (the window sends "info" to the status bar).
-    message = Signal(str, str)
+    #: ``(text, MessageLevel)`` for the window's banner, whatever the level: outcomes (INFO,
+    #: WARNING) and errors (ERROR).  ``message`` (``Panel``'s) is for notes (the status bar).
+    report = Signal(str, object)
     #: Trust CA… created the CA (there was none): the certificate panel should re-read the store.
     caCreated = Signal()
     #: The status list was updated: the list of ``StoreState``.
@@ -477,7 +343,7 @@ class TrustSection(QWidget):
             symbol, colour = STATE_STYLE[state.state]
             label = self.status_labels[state.name]
             label.setText(f"<span style='color:{colour}'>{symbol}</span>&nbsp;{html.escape(state.text())}")
-            label.setProperty("state", state.state)
+            label.setProperty("state", state.state.value)
             label.setAccessibleName(f"{state.name}: {state.text()}")
             label.setToolTip(state.detail or state.text())
         # The sudo commands stay on screen until the stores say they were run.
@@ -493,7 +359,7 @@ class TrustSection(QWidget):
     def _rebuild_rows(self, states: list[StoreState]) -> None:
         while self.status_grid.count():
             item = self.status_grid.takeAt(0)
-            widget = item.widget()
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 widget.deleteLater()
         self.status_labels = {}
@@ -527,20 +393,20 @@ class TrustSection(QWidget):
 
     def trust(self) -> None:
         """Trust CA…: work out the commands, ask, then install (each step off the GUI thread)."""
-        self._prepare("install")
+        self._prepare(TrustAction.INSTALL)
 
     def untrust(self) -> None:
         """Untrust…: work out the commands, ask, then remove our CA (only it) from the stores."""
-        self._prepare("uninstall")
+        self._prepare(TrustAction.UNINSTALL)
 
-    def _prepare(self, action: str) -> None:
+    def _prepare(self, action: TrustAction) -> None:
         if self._busy:
             return
         factory, store = self.stores_factory, self.cert_store
 
         def work() -> tuple[TrustPlan | None, bool]:
             created = False
-            if action == "install":
+            if action is TrustAction.INSTALL:
                 created = not store.ca_cert_path.exists()
                 store.ensure_ca()
             elif not store.ca_cert_path.exists():
@@ -557,17 +423,19 @@ class TrustSection(QWidget):
             self.caCreated.emit()
         if plan is None:
             self._set_busy(False)
-            self.report.emit("There is no local CA yet: nothing to remove.", "info")
+            self.report.emit("There is no local CA yet: nothing to remove.", MessageLevel.INFO)
             return
         if not plan.stores:
             self._set_busy(False)
             done = "already trusts it" if plan.install else "does not hold it"
             usable = [p.name for p in plan.idle]
             if usable:
-                self.report.emit(f"Nothing to do: every usable store {done} ({', '.join(usable)}).", "info")
+                self.report.emit(
+                    f"Nothing to do: every usable store {done} ({', '.join(usable)}).", MessageLevel.INFO
+                )
             else:
                 reasons = "; ".join(f"{s.name}: {s.detail}" for s in plan.skipped) or "none found"
-                self.report.emit(f"No trust store can be used here ({reasons}).", "error")
+                self.report.emit(f"No trust store can be used here ({reasons}).", MessageLevel.ERROR)
             self.refresh_states()
             return
 
@@ -620,7 +488,7 @@ class TrustSection(QWidget):
         self.last_result = result
         manual = result.manual
         if manual:
-            self._manual_wanted = {o.store: result.action == "install" for o in manual}
+            self._manual_wanted = {o.store: result.action is TrustAction.INSTALL for o in manual}
             self.manual_view.setPlainText(
                 "\n\n".join(" &&\n".join(shlex.join(c) for c in o.manual) for o in manual)
             )
@@ -634,13 +502,8 @@ class TrustSection(QWidget):
 
     def _copy_manual(self) -> None:
         _copy(self.manual_view.toPlainText())
-        self.message.emit("Copied the commands: paste them into a terminal, then press Check again.", "info")
+        self.say("Copied the commands: paste them into a terminal, then press Check again.")
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
-        if isinstance(exc, LauncherError):
-            self.report.emit(str(exc), "error")
-        elif self.tasks.unhandled is not None:
-            self.tasks.unhandled(exc)
-        else:
-            raise exc
+        self.route_error(exc, lambda error: self.report.emit(str(error), MessageLevel.ERROR))

@@ -10,8 +10,8 @@ returns an ``InspectReport`` with, side by side for the two schemes (``SchemeRep
   expiry, and whether it verified against the tool's CA (and if not, why: the facts then come from a
   second, unverified connection);
 * the Strict-Transport-Security header and every Set-Cookie with its Secure, HttpOnly and SameSite;
-* verdicts in plain words, each a ``Verdict(level, text)`` with level "ok", "warn", "bad" or "info"
-  (a neutral note, e.g. "this app has no /inspect").
+* verdicts in plain words, each a ``Verdict(level, text)`` with a ``VerdictLevel``: OK, WARN, BAD
+  or INFO (a neutral note, e.g. "this app has no /inspect").
 
 With ``proxy_lens=True`` it adds the behind-a-proxy lens (``ProxyLens``): what Flask sees when a
 TLS-terminating proxy forwards an HTTPS request over HTTP.  ``InspectReport.to_dict()`` is the JSON
@@ -59,6 +59,7 @@ from launcher.inspector.report import (
     SchemeReport,
     TLSFacts,
     Verdict,
+    VerdictLevel,
     worst_level,
 )
 from launcher.inspector.targets import (
@@ -102,6 +103,7 @@ __all__ = [
     "TLSFacts",
     "Target",
     "Verdict",
+    "VerdictLevel",
     "client_context",
     "flask_rows",
     "inspect_servers",

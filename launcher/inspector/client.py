@@ -183,8 +183,8 @@ class Client:
             reason = _verify_reason(exc, host, self.cafile)
             conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._unverified)
             conn.connect()
-            return conn, _tls_facts(conn.sock, host, False, reason)  # type: ignore[arg-type]
-        return conn, _tls_facts(conn.sock, host, True, None)  # type: ignore[arg-type]
+            return conn, _tls_facts(conn.sock, host, False, reason)
+        return conn, _tls_facts(conn.sock, host, True, None)
 
     def fetch(self, url: str, headers: dict[str, str] | None = None) -> Answer:
         """One GET; network failures end up in ``hop.error``, never raised."""

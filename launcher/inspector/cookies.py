@@ -5,7 +5,7 @@ Cookie values are never reported, only their length.
 
 from __future__ import annotations
 
-from launcher.inspector.report import Cookie, Verdict, worst_level
+from launcher.inspector.report import Cookie, Verdict, VerdictLevel, worst_level
 from launcher.inspector.urls import is_loopback_host
 
 #: Cookie names treated as a session cookie in the wording (Flask's default is "session").
@@ -59,11 +59,11 @@ def cookie_verdict(cookie: Cookie, host: str) -> Verdict:
         f"Secure={'yes' if cookie.secure else 'no'}, HttpOnly={'yes' if cookie.httponly else 'no'}, "
         f"SameSite={cookie.samesite or 'not set'}"
     )
-    level = "ok"
+    level = VerdictLevel.OK
     parts: list[str] = []
     if cookie.over == "http":
         if cookie.secure:
-            level = "warn"
+            level = VerdictLevel.WARN
             if is_loopback_host(host):
                 parts.append(
                     f"Set over plain HTTP, {what} is Secure: most browsers drop a Secure cookie that "
@@ -76,7 +76,7 @@ def cookie_verdict(cookie: Cookie, host: str) -> Verdict:
                     "HTTP, so it will not come back"
                 )
         else:
-            level = "bad" if session else "warn"
+            level = VerdictLevel.BAD if session else VerdictLevel.WARN
             parts.append(
                 f"Served over HTTP; {what} has no Secure flag, so a browser would send it in the clear"
             )
@@ -84,35 +84,35 @@ def cookie_verdict(cookie: Cookie, host: str) -> Verdict:
         if cookie.secure:
             parts.append(f"{what[0].upper()}{what[1:]} is Secure: sent back over HTTPS only")
         else:
-            level = "bad" if session else "warn"
+            level = VerdictLevel.BAD if session else VerdictLevel.WARN
             parts.append(
                 f"Set over HTTPS, {what} has no Secure flag, so a browser also sends it over plain "
                 f"http:// to {host} (cookies are not separated by port or scheme)"
             )
     if not cookie.httponly:
-        level = _max(level, "warn" if session else "ok")
+        level = _max(level, VerdictLevel.WARN if session else VerdictLevel.OK)
         parts.append(
             "not HttpOnly: page scripts can read it" + (" (a stolen session via XSS)" if session else "")
         )
     if cookie.samesite is None:
-        level = _max(level, "warn")
+        level = _max(level, VerdictLevel.WARN)
         parts.append(
             "no SameSite: Chrome treats it as Lax, other browsers may send it on cross-site requests"
         )
     elif cookie.samesite == "None" and not cookie.secure:
-        level = "bad"
+        level = VerdictLevel.BAD
         parts.append("SameSite=None without Secure: browsers reject the cookie")
     elif cookie.samesite not in ("Lax", "Strict", "None"):
-        level = _max(level, "warn")
+        level = _max(level, VerdictLevel.WARN)
         parts.append(f"SameSite={cookie.samesite} is not a known value: browsers treat it as not set")
     if cookie.name.startswith("__Host-") and (not cookie.secure or cookie.domain or cookie.path != "/"):
-        level = "bad"
+        level = VerdictLevel.BAD
         parts.append("a __Host- cookie needs Secure, Path=/ and no Domain: browsers reject this one")
     elif cookie.name.startswith("__Secure-") and not cookie.secure:
-        level = "bad"
+        level = VerdictLevel.BAD
         parts.append("a __Secure- cookie needs Secure: browsers reject this one")
     return Verdict(level, "; ".join(parts) + f". ({flags})")
 
 
-def _max(a: str, b: str) -> str:
+def _max(a: VerdictLevel, b: VerdictLevel) -> VerdictLevel:
     return worst_level([Verdict(a, ""), Verdict(b, "")])

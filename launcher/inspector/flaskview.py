@@ -42,7 +42,7 @@ def read_flask_view(inspect_url: str, answers: list[Answer], chain_error: str | 
             data = json.loads(last.body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             data = None
-    if isinstance(data, dict) and all(key in data for key in INSPECT_KEYS):
+    if isinstance(data, dict) and hop.status is not None and all(key in data for key in INSPECT_KEYS):
         return FlaskView.from_json(inspect_url, hop.url, hop.status, data)
     answered = f"{hop.status} {hop.reason}".strip()
     if hop.status == 404:

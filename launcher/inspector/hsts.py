@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from launcher.inspector.report import Verdict
+from launcher.inspector.report import Verdict, VerdictLevel
 from launcher.inspector.urls import host_of, is_ip, is_loopback_host
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def hsts_verdicts(report: SchemeReport) -> list[Verdict]:
         if hop.scheme == "http" and hop.hsts:
             out.append(
                 Verdict(
-                    "warn",
+                    VerdictLevel.WARN,
                     f"The HTTP response from {hop.url} carries Strict-Transport-Security ({hop.hsts}): "
                     "browsers ignore it over plain HTTP (RFC 6797 §8.1); only an HTTPS response can turn "
                     "HSTS on.",
@@ -65,7 +65,7 @@ def hsts_verdicts(report: SchemeReport) -> list[Verdict]:
     if not report.hsts:
         out.append(
             Verdict(
-                "warn",
+                VerdictLevel.WARN,
                 "No HSTS header (Strict-Transport-Security): a browser still tries http:// first when "
                 "the user types the address. Fine while developing; turn it on in production.",
             )
@@ -73,7 +73,11 @@ def hsts_verdicts(report: SchemeReport) -> list[Verdict]:
         return out
     hsts = parse_hsts(report.hsts)
     if not hsts.valid:
-        out.append(Verdict("bad", f"HSTS header {report.hsts!r} has no valid max-age: browsers ignore it."))
+        out.append(
+            Verdict(
+                VerdictLevel.BAD, f"HSTS header {report.hsts!r} has no valid max-age: browsers ignore it."
+            )
+        )
         return out
     assert hsts.max_age is not None
     extra = "".join(
@@ -84,14 +88,17 @@ def hsts_verdicts(report: SchemeReport) -> list[Verdict]:
     )
     if hsts.max_age == 0:
         out.append(
-            Verdict("ok", f"HSTS is off by request: max-age=0 tells browsers to forget HSTS for {host}.")
+            Verdict(
+                VerdictLevel.OK,
+                f"HSTS is off by request: max-age=0 tells browsers to forget HSTS for {host}.",
+            )
         )
         return out
     text = f"HSTS is on: max-age={hsts.max_age} ({_duration(hsts.max_age)}){extra}"
     if is_ip(host):
         out.append(
             Verdict(
-                "warn",
+                VerdictLevel.WARN,
                 f"{text}; but browsers ignore HSTS for IP-address hosts like {host} (RFC 6797 §8.1.1): "
                 "open it by a name such as localhost to see it take effect.",
             )
@@ -99,7 +106,7 @@ def hsts_verdicts(report: SchemeReport) -> list[Verdict]:
     elif is_loopback_host(host):
         out.append(
             Verdict(
-                "warn",
+                VerdictLevel.WARN,
                 f"{text}; for {host}, a browser that saw it turns every http://{host}:PORT URL into "
                 "https:// on the same port (only port 80 becomes 443), so the HTTP listener stops working "
                 f"in that browser until max-age passes or the entry is deleted (chrome://net-internals/#hsts).",
@@ -107,6 +114,8 @@ def hsts_verdicts(report: SchemeReport) -> list[Verdict]:
         )
     else:
         out.append(
-            Verdict("ok", f"{text}: a browser that saw it uses only https:// for {host} from then on.")
+            Verdict(
+                VerdictLevel.OK, f"{text}: a browser that saw it uses only https:// for {host} from then on."
+            )
         )
     return out

@@ -8,16 +8,19 @@ import concurrent.futures
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from launcher.inspector.client import Client
 from launcher.inspector.flaskview import INSPECT_PATH, read_flask_view
 from launcher.inspector.limits import DEFAULT_TIMEOUT
 from launcher.inspector.proxylens import FORWARDED_HEADERS, ProxyLens, run_proxy_lens
-from launcher.inspector.report import InspectReport, SchemeReport, Verdict
+from launcher.inspector.report import InspectReport, SchemeReport, Verdict, VerdictLevel
 from launcher.inspector.targets import Target, target_for_servers
 from launcher.inspector.urls import origin
 from launcher.inspector.verdicts import scheme_verdicts
+
+if TYPE_CHECKING:
+    from launcher.control import PolicyControl, ServersControl
 
 
 def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool = True) -> SchemeReport:
@@ -25,7 +28,7 @@ def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool
     scheme = urllib.parse.urlsplit(url).scheme
     report = SchemeReport(scheme=scheme, url=url, skipped=skip)
     if skip:
-        report.verdicts = [Verdict("info", skip)]
+        report.verdicts = [Verdict(VerdictLevel.INFO, skip)]
         return report
     answers, chain_error = client.follow(url)
     report.hops = [a.hop for a in answers]
@@ -60,7 +63,7 @@ def inspect_target(
     cafile: str | Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     proxy_lens: bool = False,
-    policy: Any = None,
+    policy: PolicyControl | None = None,
     system_trust: bool = True,
     notes: list[str] | None = None,
 ) -> InspectReport:
@@ -89,7 +92,7 @@ def inspect_target(
                 url=origin(target.http_url) + INSPECT_PATH,
                 sent_headers=dict(FORWARDED_HEADERS),
                 toggled=False,
-                verdicts=[Verdict("info", f"Proxy lens not run: {target.http_skip}")],
+                verdicts=[Verdict(VerdictLevel.INFO, f"Proxy lens not run: {target.http_skip}")],
             )
         else:
             report.proxy_lens = run_proxy_lens(client, target.http_url, policy=policy)
@@ -98,7 +101,7 @@ def inspect_target(
 
 
 def inspect_servers(
-    servers: Any,
+    servers: ServersControl,
     path: str = "/",
     *,
     cafile: str | Path | None = None,

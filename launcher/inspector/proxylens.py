@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from launcher.inspector.flaskview import INSPECT_PATH, read_flask_view
 from launcher.inspector.limits import REDIRECT_CODES
-from launcher.inspector.report import Verdict
+from launcher.inspector.report import Verdict, VerdictLevel
 from launcher.inspector.urls import origin
 
 if TYPE_CHECKING:
+    from launcher.control import PolicyControl
     from launcher.inspector.client import Client
     from launcher.inspector.report import FlaskView
 
@@ -82,13 +83,13 @@ class ProxyLens:
     fix_code: str = FIX_CODE
 
 
-def _set_trusted(policy: Any, value: bool) -> None:
+def _set_trusted(policy: PolicyControl, value: bool) -> None:
     """Set ``trusted_proxy`` and wait until it is in force for the next request."""
     policy.trusted_proxy = value
     policy.sync()
 
 
-def run_proxy_lens(client: Client, http_url: str, *, policy: Any = None) -> ProxyLens:
+def run_proxy_lens(client: Client, http_url: str, *, policy: PolicyControl | None = None) -> ProxyLens:
     """Send the forwarded headers over HTTP to the app's /inspect; see module docstring."""
     url = origin(http_url) + INSPECT_PATH
     lens = ProxyLens(url=url, sent_headers=dict(FORWARDED_HEADERS), toggled=policy is not None)
@@ -129,7 +130,7 @@ def proxy_verdicts(lens: ProxyLens) -> list[Verdict]:
         case = redirects[0]
         return [
             Verdict(
-                "bad",
+                VerdictLevel.BAD,
                 f"HTTP answered {case.status} → {case.location} before the app ran"
                 + (" (with the proxy trusted and not)" if len(redirects) > 1 else "")
                 + ". The launcher's HTTP→HTTPS redirect ignores X-Forwarded-Proto, so behind a "
@@ -140,12 +141,12 @@ def proxy_verdicts(lens: ProxyLens) -> list[Verdict]:
         ]
     for case in lens.cases:
         if case.error:
-            out.append(Verdict("bad", f"{case.label}: {case.error}"))
+            out.append(Verdict(VerdictLevel.BAD, f"{case.label}: {case.error}"))
             continue
         if case.status in REDIRECT_CODES:
             out.append(
                 Verdict(
-                    "bad",
+                    VerdictLevel.BAD,
                     f"{case.label}: HTTP answered {case.status} → {case.location} before the app ran. "
                     "The launcher's HTTP→HTTPS redirect ignores X-Forwarded-Proto, so behind a "
                     "TLS-terminating proxy that talks HTTP to this port every request would be redirected "
@@ -156,13 +157,13 @@ def proxy_verdicts(lens: ProxyLens) -> list[Verdict]:
             continue
         flask = case.flask
         if flask is None or not flask.available:
-            out.append(Verdict("info", f"{case.label}: {flask.note if flask else 'no answer'}"))
+            out.append(Verdict(VerdictLevel.INFO, f"{case.label}: {flask.note if flask else 'no answer'}"))
             continue
         if flask.scheme == "https":
             trusted = "a trusted proxy" if case.trusted is not False else "the proxy"
             out.append(
                 Verdict(
-                    "ok",
+                    VerdictLevel.OK,
                     f"{case.label}: Flask believes {trusted}: request.scheme=https, is_secure=True, "
                     f"url_for builds {flask.url_for_external}, remote_addr={flask.remote_addr}"
                     f"{' (from X-Forwarded-For)' if flask.remote_addr == fwd_for else ''}, "
@@ -173,7 +174,7 @@ def proxy_verdicts(lens: ProxyLens) -> list[Verdict]:
         elif flask.x_forwarded_proto is None:
             out.append(
                 Verdict(
-                    "warn",
+                    VerdictLevel.WARN,
                     f"{case.label}: the X-Forwarded-* headers were deleted before Flask ran, so Flask sees "
                     f"request.scheme=http, url_for builds {flask.url_for_external} "
                     f"(not https://{fwd_host}/), remote_addr={flask.remote_addr} (the proxy, not {fwd_for}). "
@@ -183,7 +184,7 @@ def proxy_verdicts(lens: ProxyLens) -> list[Verdict]:
         else:
             out.append(
                 Verdict(
-                    "warn",
+                    VerdictLevel.WARN,
                     f"{case.label}: X-Forwarded-Proto: {flask.x_forwarded_proto} reached Flask, but nothing "
                     f"applied it: request.scheme=http, url_for builds {flask.url_for_external}. "
                     "Add ProxyFix (below).",

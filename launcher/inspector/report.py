@@ -2,13 +2,14 @@
 
 Each column holds the redirect chain (``Hop``), what Flask saw (``FlaskView``), the client-side TLS
 facts (``TLSFacts``), the HSTS header, the cookies set (``Cookie``, flags only: values are never
-kept, only their length) and the verdicts: ``Verdict(level, text)`` with level "ok", "warn", "bad"
-or "info" (a neutral note, e.g. "this app has no /inspect").  ``InspectReport.to_dict()`` is the
+kept, only their length) and the verdicts: ``Verdict(level, text)`` with a ``VerdictLevel``: OK, WARN,
+BAD or INFO (a neutral note, e.g. "this app has no /inspect").  ``InspectReport.to_dict()`` is the
 JSON form, ``to_text()`` the text the CLI prints and the GUI copies (``launcher.inspector.text``).
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import urllib.parse
 from dataclasses import asdict, dataclass, field
@@ -21,14 +22,30 @@ if TYPE_CHECKING:
     from launcher.inspector.proxylens import ProxyLens
 
 
-LEVELS = ("ok", "warn", "bad", "info")
+class VerdictLevel(enum.StrEnum):
+    """How a verdict judges what it saw.  A ``StrEnum``: the value is what ``to_dict()`` / the
+    CLI's ``--json`` and the text report carry, and the GUI's style sheet matches on."""
+
+    OK = "ok"
+    WARN = "warn"
+    BAD = "bad"
+    INFO = "info"  # a neutral note ("this app has no /inspect")
+
+    @property
+    def severity(self) -> int:
+        """For ``worst_level``: BAD > WARN > OK > INFO."""
+        return _SEVERITY[self]
+
+
+_SEVERITY = {VerdictLevel.BAD: 3, VerdictLevel.WARN: 2, VerdictLevel.OK: 1, VerdictLevel.INFO: 0}
+LEVELS = tuple(VerdictLevel)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """One conclusion in plain words. ``level`` is "ok", "warn", "bad" or "info" (neutral)."""
+    """One conclusion in plain words, judged OK, WARN, BAD or INFO (neutral)."""
 
-    level: str
+    level: VerdictLevel
     text: str
 
 
@@ -186,7 +203,7 @@ class SchemeReport:
         return [h for h in self.hops if h.status in REDIRECT_CODES and h.location]
 
     @property
-    def worst(self) -> str:
+    def worst(self) -> VerdictLevel:
         return worst_level(self.verdicts)
 
 
@@ -222,7 +239,7 @@ class InspectReport:
         return render_text(self)
 
 
-def worst_level(verdicts: list[Verdict]) -> str:
-    """The most severe level among *verdicts* ("bad" > "warn" > "ok" > "info"); "info" when none."""
-    order = {"bad": 3, "warn": 2, "ok": 1, "info": 0}
-    return max((v.level for v in verdicts), key=lambda lvl: order.get(lvl, 0), default="info")
+def worst_level(verdicts: list[Verdict]) -> VerdictLevel:
+    """The most severe level among *verdicts* (BAD > WARN > OK > INFO); INFO when there are none."""
+    levels = (VerdictLevel(v.level) for v in verdicts)  # VerdictLevel("warn") is VerdictLevel.WARN
+    return max(levels, key=lambda level: level.severity, default=VerdictLevel.INFO)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from launcher.errors import InvalidTargetError
 from launcher.options import DEFAULTS
+
+if TYPE_CHECKING:
+    from launcher.control import ServersControl
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def resolve_target(
     return target_for_path(stripped, host=host, http_port=http_port, https_port=https_port)
 
 
-def target_for_servers(servers: Any, text: str = "/") -> Target:
+def target_for_servers(servers: ServersControl, text: str = "/") -> Target:
     """A path on running ``Servers`` (or a URL, twinned with their ports); stopped listeners are skipped.
 
     A stopped listener is not probed even though its port is known: another program could be

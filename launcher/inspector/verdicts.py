@@ -10,7 +10,7 @@ from launcher.inspector.cookies import cookie_verdict
 from launcher.inspector.flaskview import INSPECT_PATH
 from launcher.inspector.hsts import hsts_verdicts
 from launcher.inspector.limits import REDIRECT_CODES
-from launcher.inspector.report import SchemeReport, Verdict
+from launcher.inspector.report import SchemeReport, Verdict, VerdictLevel
 from launcher.inspector.urls import host_of, is_loopback_host, origin
 
 #: Status line the launcher's HTTPS port (and nginx) send back to a plain-HTTP request.
@@ -37,13 +37,14 @@ def _chain_verdicts(report: SchemeReport) -> list[Verdict]:
         if hop.scheme == "http" and to_scheme == "https":
             out.append(
                 Verdict(
-                    "ok", f"HTTP redirects to HTTPS with {hop.status} ({meaning}): {hop.url} → {hop.next_url}"
+                    VerdictLevel.OK,
+                    f"HTTP redirects to HTTPS with {hop.status} ({meaning}): {hop.url} → {hop.next_url}",
                 )
             )
         elif hop.scheme == "https" and to_scheme == "http":
             out.append(
                 Verdict(
-                    "bad",
+                    VerdictLevel.BAD,
                     f"HTTPS redirects to plain HTTP with {hop.status}: {hop.url} → {hop.next_url}. "
                     "The browser leaves HTTPS; if the app built that URL with url_for or redirect(), "
                     "Flask believes the request came over http (see what Flask saw).",
@@ -52,7 +53,7 @@ def _chain_verdicts(report: SchemeReport) -> list[Verdict]:
         if host_of(hop.next_url) != host_of(hop.url):
             out.append(
                 Verdict(
-                    "info",
+                    VerdictLevel.INFO,
                     f"A redirect goes to another host: {host_of(hop.next_url)} (from {host_of(hop.url)}).",
                 )
             )
@@ -69,15 +70,15 @@ def _transport_verdict(report: SchemeReport) -> list[Verdict]:
         how = f" ({tls.version}, {tls.cipher})" if tls and tls.version else ""
         served = ("After the redirect, served" if report.scheme == "http" else "Served") + f" over HTTPS{how}"
         if flask is None:
-            return [Verdict("ok", f"{served}.")]
+            return [Verdict(VerdictLevel.OK, f"{served}.")]
         if flask.scheme == "https":
             text = f"{served}; Flask knows it (request.is_secure=True)"
             if flask.url_for_scheme == "https":
                 text += f", and url_for builds https:// links ({flask.url_for_external})"
-            return [Verdict("ok", text + ".")]
+            return [Verdict(VerdictLevel.OK, text + ".")]
         return [
             Verdict(
-                "bad",
+                VerdictLevel.BAD,
                 f"{served} but Flask thinks {flask.scheme}: url_for(..., _external=True) builds "
                 f"{flask.url_for_scheme}:// links ({flask.url_for_external}) and request.is_secure is False, "
                 "so Secure-only logic and redirects go wrong.",
@@ -86,18 +87,18 @@ def _transport_verdict(report: SchemeReport) -> list[Verdict]:
     if final == "http":
         served = "Served over plain HTTP" + (", with no redirect to HTTPS" if report.scheme == "http" else "")
         if flask is None:
-            return [Verdict("warn", f"{served}: not encrypted{local}.")]
+            return [Verdict(VerdictLevel.WARN, f"{served}: not encrypted{local}.")]
         if flask.scheme == "http":
             return [
                 Verdict(
-                    "warn",
+                    VerdictLevel.WARN,
                     f"{served}; Flask knows it (request.is_secure=False). Anything sent here crosses the "
                     f"network unencrypted{local}.",
                 )
             ]
         return [
             Verdict(
-                "bad",
+                VerdictLevel.BAD,
                 f"{served} but Flask thinks {flask.scheme} (request.is_secure={flask.is_secure}): url_for "
                 f"builds {flask.url_for_scheme}:// links ({flask.url_for_external}). Something told Flask "
                 "the request was secure (a trusted X-Forwarded-Proto?) though this connection was not.",
@@ -111,12 +112,12 @@ def _flask_verdicts(report: SchemeReport) -> list[Verdict]:
     if flask is None:
         return []
     if not flask.available:
-        return [Verdict("info", flask.note or "What Flask saw is not available.")]
+        return [Verdict(VerdictLevel.INFO, flask.note or "What Flask saw is not available.")]
     out: list[Verdict] = []
     if flask.final_url and report.final_url and origin(flask.final_url) != origin(report.url):
         out.append(
             Verdict(
-                "info",
+                VerdictLevel.INFO,
                 f"What Flask saw comes from {flask.final_url} (GET {INSPECT_PATH} was redirected there too): "
                 f"the app never ran for {report.scheme}:// on {origin(report.url)}.",
             )
@@ -124,7 +125,7 @@ def _flask_verdicts(report: SchemeReport) -> list[Verdict]:
     if flask.url_for_scheme and flask.scheme and flask.url_for_scheme != flask.scheme:
         out.append(
             Verdict(
-                "warn",
+                VerdictLevel.WARN,
                 f"url_for builds {flask.url_for_scheme}:// links ({flask.url_for_external}) although Flask's "
                 f"request.scheme is {flask.scheme}.",
             )
@@ -142,7 +143,7 @@ def _tls_verdicts(report: SchemeReport) -> list[Verdict]:
         names = ", ".join(tls.sans) if tls.sans else "no SANs"
         out.append(
             Verdict(
-                "ok",
+                VerdictLevel.OK,
                 f"The certificate verified: {subject}, issued by {tls.issuer}, names {names}, "
                 f"expires {(tls.not_after or '')[:10]} ({tls.days_left} days left).",
             )
@@ -150,15 +151,15 @@ def _tls_verdicts(report: SchemeReport) -> list[Verdict]:
     else:
         out.append(
             Verdict(
-                "bad",
+                VerdictLevel.BAD,
                 f"The certificate did not verify ({tls.verify_error}). A browser would show a warning; "
                 "the facts shown come from a second, unverified connection.",
             )
         )
     if tls.days_left is not None and 0 <= tls.days_left < 30:
-        out.append(Verdict("warn", f"The certificate expires in {tls.days_left} days: renew it."))
+        out.append(Verdict(VerdictLevel.WARN, f"The certificate expires in {tls.days_left} days: renew it."))
     if tls.version in ("TLSv1", "TLSv1.1", "SSLv3"):
-        out.append(Verdict("bad", f"{tls.version} is obsolete: use TLS 1.2 or 1.3."))
+        out.append(Verdict(VerdictLevel.BAD, f"{tls.version} is obsolete: use TLS 1.2 or 1.3."))
     return out
 
 
@@ -166,7 +167,7 @@ def _status_verdicts(report: SchemeReport, first_body: bytes) -> list[Verdict]:
     out: list[Verdict] = []
     if report.error:
         where = report.hops[-1].url if report.hops else report.url
-        out.append(Verdict("bad", f"{report.error}" + (f" ({where})" if report.redirects else "")))
+        out.append(Verdict(VerdictLevel.BAD, f"{report.error}" + (f" ({where})" if report.redirects else "")))
     status = report.final_status
     if status is None:
         return out
@@ -174,17 +175,21 @@ def _status_verdicts(report: SchemeReport, first_body: bytes) -> list[Verdict]:
     if report.scheme == "http" and status == 400 and any(m in text for m in _WRONG_PORT_MARKERS):
         out.append(
             Verdict(
-                "bad",
+                VerdictLevel.BAD,
                 f"This port speaks HTTPS: the server answered the plain-HTTP request with 400. "
                 f"Use https:// for {origin(report.url)}.",
             )
         )
     elif status >= 400:
         out.append(
-            Verdict("warn", f"The final answer is {status} {report.final_reason} ({report.final_url}).")
+            Verdict(
+                VerdictLevel.WARN, f"The final answer is {status} {report.final_reason} ({report.final_url})."
+            )
         )
     elif status in REDIRECT_CODES or 300 <= status < 400:
-        out.append(Verdict("info", f"The final answer is {status} {report.final_reason} (not followed)."))
+        out.append(
+            Verdict(VerdictLevel.INFO, f"The final answer is {status} {report.final_reason} (not followed).")
+        )
     return out
 
 

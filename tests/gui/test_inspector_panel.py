@@ -155,5 +155,5 @@ def test_a_newer_probe_wins(qtbot, panel) -> None:
     panel.lens_check.setChecked(False)
     panel.inspect_path("/tls")
     panel.inspect_path("/hsts")
-    qtbot.waitUntil(lambda: panel.last_report is not None and not panel._threads, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.last_report is not None and panel.tasks.running == 0, timeout=10_000)
     assert panel.last_report.target == "/hsts"
