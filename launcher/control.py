@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from launcher.apptarget import AppTarget
     from launcher.certs import CertStore
     from launcher.requestlog import RequestSink
+    from launcher.scheme import Scheme
     from launcher.servers import ListenerState
 
 
@@ -27,7 +28,7 @@ class ListenerControl(Protocol):
     """One listener (``scheme`` "http" or "https"): start, stop and what it is doing."""
 
     @property
-    def scheme(self) -> str: ...
+    def scheme(self) -> Scheme: ...
 
     @property
     def host(self) -> str: ...

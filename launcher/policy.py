@@ -14,6 +14,7 @@ from waitress.proxy_headers import proxy_headers_middleware
 
 from launcher.errors import ConfigError
 from launcher.options import LIVE_FIELDS, REDIRECT_STATUSES, ServeConfig
+from launcher.scheme import Scheme
 
 #: The headers a trusted proxy may set; waitress deletes them all from untrusted peers.
 TRUSTED_PROXY_HEADERS = frozenset(
@@ -73,7 +74,7 @@ class PolicyMiddleware:
     """Applies a ``Policy`` for one listener (``scheme`` "http" or "https")."""
 
     def __init__(
-        self, app: WSGIApp, policy: Policy, scheme: str, https_port: Callable[[], int | None]
+        self, app: WSGIApp, policy: Policy, scheme: Scheme, https_port: Callable[[], int | None]
     ) -> None:
         self.policy = policy
         self.scheme = scheme
@@ -88,14 +89,14 @@ class PolicyMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         policy = self.policy
         status = policy.redirect_https
-        if self.scheme == "http" and status is not None:
+        if self.scheme == Scheme.HTTP and status is not None:
             port = self.https_port()
             if port:
                 return self._redirect(environ, start_response, port, status)
         app = self._clearing
         if policy.trusted_proxy and environ.get("REMOTE_ADDR") in LOOPBACK_PEERS:
             app = self._trusting
-        value = policy.hsts_value() if self.scheme == "https" else None
+        value = policy.hsts_value() if self.scheme == Scheme.HTTPS else None
         if value is not None:
             environ["launcher.hsts"] = value
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from launcher.recordformat import escape_control, format_clock, format_ms, format_peer, format_wsgi
+from launcher.scheme import Scheme
 
 DEFAULT_CAPACITY = 10_000
 
@@ -33,7 +34,7 @@ class RequestRecord(NamedTuple):
 
     seq: int
     time: float  # wall-clock seconds since the epoch when the request arrived
-    listener: str  # "http" or "https": the listener that accepted the connection
+    listener: Scheme  # the listener that accepted the connection
     client_addr: str
     client_port: int
     method: str
@@ -187,7 +188,7 @@ class RequestLogMiddleware:
     whole response and ``response_bytes`` counts the body bytes the app produced.
     """
 
-    def __init__(self, app: WSGIApp, sink: RequestSink, listener: str) -> None:
+    def __init__(self, app: WSGIApp, sink: RequestSink, listener: Scheme) -> None:
         self.app = app
         self.sink = sink
         self.listener = listener

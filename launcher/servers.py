@@ -39,6 +39,7 @@ from launcher.errors import (
 from launcher.options import DEFAULTS, PORT_MAX, WILDCARD_HOSTS, ServeConfig, parse_port
 from launcher.policy import Policy, PolicyMiddleware
 from launcher.requestlog import RequestLogMiddleware, RequestSink
+from launcher.scheme import Scheme
 
 log = logging.getLogger("launcher.servers")
 
@@ -227,7 +228,7 @@ StateCallback = Callable[["Listener", ListenerState], None]
 
 
 class Listener:
-    """One waitress listener (``scheme`` "http" or "https") with its own threads.
+    """One waitress listener (``scheme`` HTTP or HTTPS) with its own threads.
 
     ``build`` is called at each start and returns the WSGI app to serve and, for HTTPS, the SSL
     context; so a new app or certificate takes effect at the next start.
@@ -235,7 +236,7 @@ class Listener:
 
     def __init__(
         self,
-        scheme: str,
+        scheme: Scheme | str,
         build: Callable[[], tuple[WSGIApp, ssl.SSLContext | None]],
         *,
         host: str = DEFAULTS.host,
@@ -243,9 +244,9 @@ class Listener:
         threads: int = DEFAULTS.threads,
         hint_url: Callable[[], str | None] = lambda: None,
     ) -> None:
-        if scheme not in ("http", "https"):
+        if scheme not in (Scheme.HTTP, Scheme.HTTPS):
             raise ValueError(f"scheme must be 'http' or 'https', not {scheme!r}")
-        self.scheme = scheme
+        self.scheme = Scheme(scheme)
         self.host = host
         self.configured_port = port
         self.threads = threads
@@ -339,7 +340,7 @@ class Listener:
                     "adj": adj,
                     "bind_socket": False,
                 }
-                if self.scheme == "https":
+                if self.scheme == Scheme.HTTPS:
                     if ssl_context is None:
                         raise RuntimeError("the HTTPS listener's build gave no SSL context")
                     server = _TLSServer(app, ssl_context=ssl_context, **kwargs)
@@ -423,16 +424,16 @@ class Servers:
         self.policy = policy if policy is not None else Policy()
         self.extra_hosts = tuple(hosts or ())
         self.http = Listener(
-            "http",
-            lambda: (self._stack("http"), None),
+            Scheme.HTTP,
+            lambda: (self._stack(Scheme.HTTP), None),
             host=host,
             port=http_port,
             threads=threads,
             hint_url=lambda: self.https.url if self.https.running else None,
         )
         self.https = Listener(
-            "https",
-            lambda: (self._stack("https"), self._ssl_context()),
+            Scheme.HTTPS,
+            lambda: (self._stack(Scheme.HTTPS), self._ssl_context()),
             host=host,
             port=https_port,
             threads=threads,
@@ -496,7 +497,7 @@ class Servers:
     def _https_port(self) -> int | None:
         return self.https.port if self.https.running else None
 
-    def _stack(self, scheme: str) -> WSGIApp:
+    def _stack(self, scheme: Scheme) -> WSGIApp:
         app = PolicyMiddleware(self.app, self.policy, scheme, self._https_port)
         return RequestLogMiddleware(app, self.sink, scheme)
 

@@ -77,6 +77,7 @@ from launcher.messages import MessageLevel
 from launcher.policy import Policy
 from launcher.remote import RemoteServers
 from launcher.requestlog import RequestSink
+from launcher.scheme import Scheme
 from launcher.servers import ListenerState, Servers
 
 WINDOW_TITLE = "Flask HTTPS Launcher"
@@ -415,7 +416,7 @@ class MainWindow(QMainWindow):
 
     def _state_changed(self, scheme: str, state: ListenerState) -> None:
         self._update_status()
-        if scheme == "https" and state in (ListenerState.RUNNING, ListenerState.ERROR):
+        if scheme == Scheme.HTTPS and state in (ListenerState.RUNNING, ListenerState.ERROR):
             # Starting HTTPS may have made the CA or a new leaf (``CertStore.ensure`` runs before
             # the bind, so also when the port then turned out taken).  Two small file reads.
             self.cert_panel.refresh()

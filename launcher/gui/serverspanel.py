@@ -50,6 +50,7 @@ from launcher.options import (
     REDIRECT_STATUSES,
     ServeConfig,
 )
+from launcher.scheme import Scheme
 from launcher.servers import ListenerState
 
 STATE_TEXT = {
@@ -179,7 +180,7 @@ class ServersPanel(Panel, QGroupBox):
 
         self.rows: dict[str, ListenerRow] = {}
         line = 1
-        for scheme in ("http", "https"):
+        for scheme in (Scheme.HTTP, Scheme.HTTPS):
             listener = self._listener(scheme)
             row = ListenerRow(scheme, self)
             row.start_button.clicked.connect(lambda _c=False, s=scheme: self.toggle(s))
@@ -250,8 +251,8 @@ class ServersPanel(Panel, QGroupBox):
         self.hsts_age_spin.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.set_config(self.config)
         self.host_combo.currentTextChanged.connect(self._host_edited)
-        for scheme, row in self.rows.items():
-            row.port_spin.valueChanged.connect(lambda value, s=scheme: self._change(**{f"{s}_port": value}))
+        for name, row in self.rows.items():
+            row.port_spin.valueChanged.connect(lambda value, s=name: self._change(**{f"{s}_port": value}))
         self.redirect_check.toggled.connect(self._apply_policy)
         self.redirect_status_combo.currentIndexChanged.connect(self._apply_policy)
         self.hsts_check.toggled.connect(self._apply_policy)
@@ -282,7 +283,7 @@ class ServersPanel(Panel, QGroupBox):
         self._on_state(listener.scheme, state)
 
     def _listener(self, scheme: str) -> ListenerControl:
-        return self.servers.http if scheme == "http" else self.servers.https
+        return self.servers.http if scheme == Scheme.HTTP else self.servers.https
 
     def host(self) -> str:
         text = self.host_combo.currentText().strip()

@@ -20,6 +20,7 @@ from launcher.inspector.cookies import parse_set_cookie
 from launcher.inspector.limits import DEFAULT_TIMEOUT, MAX_BODY, MAX_REDIRECTS, REDIRECT_CODES, USER_AGENT
 from launcher.inspector.report import Hop, TLSFacts
 from launcher.inspector.urls import is_ip
+from launcher.scheme import Scheme
 
 
 def client_context(cafile: str | Path | None, *, system_trust: bool = True) -> ssl.SSLContext:
@@ -171,7 +172,7 @@ class Client:
         self._unverified = _unverified_context()
 
     def _open(self, scheme: str, host: str, port: int) -> tuple[http.client.HTTPConnection, TLSFacts | None]:
-        if scheme == "http":
+        if scheme == Scheme.HTTP:
             conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
             conn.connect()
             return conn, None
@@ -191,7 +192,7 @@ class Client:
         parts = urllib.parse.urlsplit(url)
         scheme = parts.scheme
         host = parts.hostname or ""
-        port = parts.port or (443 if scheme == "https" else 80)
+        port = parts.port or (443 if scheme == Scheme.HTTPS else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         hop = Hop(url=url)
         answer = Answer(hop)
@@ -238,7 +239,7 @@ class Client:
                 return answers, None
             nxt = urllib.parse.urljoin(url, hop.location)
             hop.next_url = nxt
-            if urllib.parse.urlsplit(nxt).scheme not in ("http", "https"):
+            if urllib.parse.urlsplit(nxt).scheme not in (Scheme.HTTP, Scheme.HTTPS):
                 return answers, f"The redirect points to {nxt}, which is not an http(s) URL: not followed."
             if nxt in seen:
                 return answers, f"Redirect loop: {nxt} redirects back to a URL already visited."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from launcher.inspector.report import Cookie, Verdict, VerdictLevel, worst_level
 from launcher.inspector.urls import is_loopback_host
+from launcher.scheme import Scheme
 
 #: Cookie names treated as a session cookie in the wording (Flask's default is "session").
 SESSION_COOKIE_HINTS = ("session", "sess", "sid", "auth", "token", "remember")
@@ -61,7 +62,7 @@ def cookie_verdict(cookie: Cookie, host: str) -> Verdict:
     )
     level = VerdictLevel.OK
     parts: list[str] = []
-    if cookie.over == "http":
+    if cookie.over == Scheme.HTTP:
         if cookie.secure:
             level = VerdictLevel.WARN
             if is_loopback_host(host):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from launcher.inspector.report import Verdict, VerdictLevel
 from launcher.inspector.urls import host_of, is_ip, is_loopback_host
+from launcher.scheme import Scheme
 
 if TYPE_CHECKING:
     from launcher.inspector.report import SchemeReport
@@ -50,7 +51,7 @@ def hsts_verdicts(report: SchemeReport) -> list[Verdict]:
     """HSTS over HTTP (ignored), its absence, its max-age, and what it does for this host."""
     out: list[Verdict] = []
     for hop in report.hops:
-        if hop.scheme == "http" and hop.hsts:
+        if hop.scheme == Scheme.HTTP and hop.hsts:
             out.append(
                 Verdict(
                     VerdictLevel.WARN,
@@ -59,7 +60,7 @@ def hsts_verdicts(report: SchemeReport) -> list[Verdict]:
                     "HSTS on.",
                 )
             )
-    if report.final_scheme != "https" or report.final_status is None:
+    if report.final_scheme != Scheme.HTTPS or report.final_status is None:
         return out
     host = host_of(report.final_url)
     if not report.hsts:

@@ -18,6 +18,7 @@ from launcher.inspector.report import InspectReport, SchemeReport, Verdict, Verd
 from launcher.inspector.targets import Target, target_for_servers
 from launcher.inspector.urls import origin
 from launcher.inspector.verdicts import scheme_verdicts
+from launcher.scheme import Scheme
 
 if TYPE_CHECKING:
     from launcher.control import PolicyControl, ServersControl
@@ -41,7 +42,7 @@ def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool
         report.final_status = final.status
         report.final_reason = final.reason
         report.final_scheme = final.scheme
-        if final.scheme == "https":
+        if final.scheme == Scheme.HTTPS:
             report.hsts = final.hsts
     tls_hops = [h for h in report.hops if h.tls is not None]
     report.tls = tls_hops[-1].tls if tls_hops else None

@@ -19,6 +19,7 @@ from launcher.inspector.flaskview import INSPECT_PATH, read_flask_view
 from launcher.inspector.limits import REDIRECT_CODES
 from launcher.inspector.report import Verdict, VerdictLevel
 from launcher.inspector.urls import origin
+from launcher.scheme import Scheme
 
 if TYPE_CHECKING:
     from launcher.control import PolicyControl
@@ -159,7 +160,7 @@ def proxy_verdicts(lens: ProxyLens) -> list[Verdict]:
         if flask is None or not flask.available:
             out.append(Verdict(VerdictLevel.INFO, f"{case.label}: {flask.note if flask else 'no answer'}"))
             continue
-        if flask.scheme == "https":
+        if flask.scheme == Scheme.HTTPS:
             trusted = "a trusted proxy" if case.trusted is not False else "the proxy"
             out.append(
                 Verdict(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from launcher.inspector.limits import REDIRECT_CODES, USER_AGENT
 from launcher.inspector.text import render_text
+from launcher.scheme import Scheme
 
 if TYPE_CHECKING:
     from launcher.inspector.proxylens import ProxyLens
@@ -225,7 +226,7 @@ class InspectReport:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("http", "https"):
+        for key in (Scheme.HTTP, Scheme.HTTPS):
             column: SchemeReport = getattr(self, key)
             data[key]["reachable"] = column.reachable
             data[key]["worst"] = column.worst

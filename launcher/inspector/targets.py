@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from launcher.errors import InvalidTargetError
 from launcher.options import DEFAULTS
+from launcher.scheme import Scheme
 
 if TYPE_CHECKING:
     from launcher.control import ServersControl
@@ -101,28 +102,28 @@ def target_for_url(
         port = parts.port
     except ValueError as exc:
         raise InvalidTargetError(f"{url!r} is not a valid URL: {exc}.") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
+    if parts.scheme.lower() not in (Scheme.HTTP, Scheme.HTTPS):
         raise InvalidTargetError(f"{url!r} is not an http:// or https:// URL: only those can be inspected.")
+    scheme = Scheme(parts.scheme.lower())
     host = parts.hostname
     if not host:
         raise InvalidTargetError(f"{url!r} has no host: write it as {scheme}://HOST[:PORT]/PATH.")
     if parts.username or parts.password:
         raise InvalidTargetError("URLs with a user name or password cannot be inspected: leave them out.")
-    own_port = port if port is not None else (80 if scheme == "http" else 443)
-    other = "https" if scheme == "http" else "http"
+    own_port = port if port is not None else scheme.default_port
+    other = scheme.other
     if own_port == http_port:
         twin_port = https_port
     elif own_port == https_port:
         twin_port = http_port
     else:
-        twin_port = 443 if other == "https" else 80
+        twin_port = other.default_port
     path = normalize_path(parts.path + (f"?{parts.query}" if parts.query else ""))
     urls = {
         scheme: f"{scheme}://{_netloc(host, own_port, scheme)}{path}",
         other: f"{other}://{_netloc(host, twin_port, other)}{path}",
     }
-    return Target(text=url, http_url=urls["http"], https_url=urls["https"])
+    return Target(text=url, http_url=urls[Scheme.HTTP], https_url=urls[Scheme.HTTPS])
 
 
 def resolve_target(

@@ -12,6 +12,7 @@ from launcher.inspector.hsts import hsts_verdicts
 from launcher.inspector.limits import REDIRECT_CODES
 from launcher.inspector.report import SchemeReport, Verdict, VerdictLevel
 from launcher.inspector.urls import host_of, is_loopback_host, origin
+from launcher.scheme import Scheme
 
 #: Status line the launcher's HTTPS port (and nginx) send back to a plain-HTTP request.
 _WRONG_PORT_MARKERS = ("this port speaks HTTPS", "plain HTTP request was sent to HTTPS port")
@@ -34,14 +35,14 @@ def _chain_verdicts(report: SchemeReport) -> list[Verdict]:
             continue
         to_scheme = urllib.parse.urlsplit(hop.next_url).scheme
         meaning = _redirect_meaning(hop.status or 0)
-        if hop.scheme == "http" and to_scheme == "https":
+        if hop.scheme == Scheme.HTTP and to_scheme == Scheme.HTTPS:
             out.append(
                 Verdict(
                     VerdictLevel.OK,
                     f"HTTP redirects to HTTPS with {hop.status} ({meaning}): {hop.url} → {hop.next_url}",
                 )
             )
-        elif hop.scheme == "https" and to_scheme == "http":
+        elif hop.scheme == Scheme.HTTPS and to_scheme == Scheme.HTTP:
             out.append(
                 Verdict(
                     VerdictLevel.BAD,
@@ -65,15 +66,17 @@ def _transport_verdict(report: SchemeReport) -> list[Verdict]:
     flask = report.flask if report.flask and report.flask.available else None
     host = host_of(report.final_url)
     local = " (it stays on this machine: the host is a loopback address)" if is_loopback_host(host) else ""
-    if final == "https":
+    if final == Scheme.HTTPS:
         tls = report.tls
         how = f" ({tls.version}, {tls.cipher})" if tls and tls.version else ""
-        served = ("After the redirect, served" if report.scheme == "http" else "Served") + f" over HTTPS{how}"
+        served = (
+            "After the redirect, served" if report.scheme == Scheme.HTTP else "Served"
+        ) + f" over HTTPS{how}"
         if flask is None:
             return [Verdict(VerdictLevel.OK, f"{served}.")]
-        if flask.scheme == "https":
+        if flask.scheme == Scheme.HTTPS:
             text = f"{served}; Flask knows it (request.is_secure=True)"
-            if flask.url_for_scheme == "https":
+            if flask.url_for_scheme == Scheme.HTTPS:
                 text += f", and url_for builds https:// links ({flask.url_for_external})"
             return [Verdict(VerdictLevel.OK, text + ".")]
         return [
@@ -84,11 +87,13 @@ def _transport_verdict(report: SchemeReport) -> list[Verdict]:
                 "so Secure-only logic and redirects go wrong.",
             )
         ]
-    if final == "http":
-        served = "Served over plain HTTP" + (", with no redirect to HTTPS" if report.scheme == "http" else "")
+    if final == Scheme.HTTP:
+        served = "Served over plain HTTP" + (
+            ", with no redirect to HTTPS" if report.scheme == Scheme.HTTP else ""
+        )
         if flask is None:
             return [Verdict(VerdictLevel.WARN, f"{served}: not encrypted{local}.")]
-        if flask.scheme == "http":
+        if flask.scheme == Scheme.HTTP:
             return [
                 Verdict(
                     VerdictLevel.WARN,
@@ -172,7 +177,7 @@ def _status_verdicts(report: SchemeReport, first_body: bytes) -> list[Verdict]:
     if status is None:
         return out
     text = first_body[:400].decode("utf-8", "replace")
-    if report.scheme == "http" and status == 400 and any(m in text for m in _WRONG_PORT_MARKERS):
+    if report.scheme == Scheme.HTTP and status == 400 and any(m in text for m in _WRONG_PORT_MARKERS):
         out.append(
             Verdict(
                 VerdictLevel.BAD,

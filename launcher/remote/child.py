@@ -64,6 +64,7 @@ from launcher.remote.wire import (
     encode_error,
 )
 from launcher.requestlog import RequestSink
+from launcher.scheme import Scheme
 from launcher.servers import Listener, ListenerState, Servers
 
 if TYPE_CHECKING:
@@ -175,8 +176,8 @@ class ServerProcess:
 
     # --- the operations the window asks for ---------------------------------------------------------
 
-    def _listener(self, scheme: str) -> Listener:
-        return self.servers.https if scheme == "https" else self.servers.http
+    def _listener(self, scheme: Scheme) -> Listener:
+        return self.servers.https if scheme == Scheme.HTTPS else self.servers.http
 
     @remote_op(Op.CONFIGURE)
     def call_configure(self, **changes: Any) -> None:
@@ -212,13 +213,13 @@ class ServerProcess:
         }
 
     @remote_op(Op.START)
-    def call_start(self, scheme: str, port: int | None = None) -> int:
+    def call_start(self, scheme: Scheme, port: int | None = None) -> int:
         listener = self._listener(scheme)
         listener.start(port=port)
         return listener.port
 
     @remote_op(Op.STOP)
-    def call_stop(self, scheme: str, timeout: float = 1.0, grace: float = 0.0) -> None:
+    def call_stop(self, scheme: Scheme, timeout: float = 1.0, grace: float = 0.0) -> None:
         self._listener(scheme).stop(timeout, grace)
 
     @remote_op(Op.START_ALL)

@@ -77,6 +77,7 @@ from launcher.remote.wire import (
     decode_error,
 )
 from launcher.requestlog import RequestSink
+from launcher.scheme import Scheme
 from launcher.servers import ListenerState, cert_hosts_for, check_port, url_host
 
 log = logging.getLogger("launcher.remote")
@@ -143,7 +144,7 @@ class RemotePolicy(Policy):
 class RemoteListener:
     """One listener of the child's ``Servers``, as the window sees it."""
 
-    def __init__(self, owner: RemoteServers, scheme: str, host: str, port: int) -> None:
+    def __init__(self, owner: RemoteServers, scheme: Scheme, host: str, port: int) -> None:
         self._owner = owner
         self.scheme = scheme
         self._host = host
@@ -328,8 +329,8 @@ class RemoteServers:
         #: app cannot be loaded in a new server process; it then answers 503 until another app
         #: is served.
         self.on_startup_error: Callable[[Exception], None] | None = None
-        self.http = RemoteListener(self, "http", host, http_port)
-        self.https = RemoteListener(self, "https", host, https_port)
+        self.http = RemoteListener(self, Scheme.HTTP, host, http_port)
+        self.https = RemoteListener(self, Scheme.HTTPS, host, https_port)
         self.policy = RemotePolicy(self, policy)
         self._reloader: RemoteReloader | None = None
         self._lock = threading.Lock()  # which session is current; closing
@@ -572,7 +573,7 @@ class RemoteServers:
                             future.set_exception(decode_error(message.value))
                 elif isinstance(message, StateChanged):
                     if self._session is session:
-                        listener = self.https if message.scheme == "https" else self.http
+                        listener = self.https if message.scheme == Scheme.HTTPS else self.http
                         listener._apply(ListenerState(message.state), message.error, message.port)
                 elif isinstance(message, ReloadEvent):
                     reloader = self._reloader

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from launcher.options import ServeConfig
+from launcher.scheme import Scheme
 
 #: Bumped whenever a message or an operation changes shape; both sides must agree.
 PROTOCOL = 2
@@ -179,7 +180,7 @@ class Reply:
 class StateChanged:
     """child → window: a listener changed state (``state`` is a ``ListenerState`` value)."""
 
-    scheme: str
+    scheme: Scheme
     state: str
     error: str | None
     port: int | None
