@@ -224,6 +224,17 @@ def cert_hosts_for(host: str, extra_hosts: Iterable[str] = ()) -> tuple[str, ...
     return tuple(hosts)
 
 
+def start_each(listeners: Iterable[Any]) -> list[Exception]:
+    """Start each listener in turn; the errors, none raised (one failing starts the others)."""
+    errors: list[Exception] = []
+    for listener in listeners:
+        try:
+            listener.start()
+        except Exception as exc:
+            errors.append(exc)
+    return errors
+
+
 StateCallback = Callable[["Listener", ListenerState], None]
 
 
@@ -503,13 +514,7 @@ class Servers:
 
     def start_all(self) -> list[Exception]:
         """Start both listeners (HTTPS first, so HTTP can redirect to it); return the errors."""
-        errors: list[Exception] = []
-        for listener in (self.https, self.http):
-            try:
-                listener.start()
-            except Exception as exc:
-                errors.append(exc)
-        return errors
+        return start_each((self.https, self.http))
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         """Stop both listeners at once (in parallel), within about *timeout* + *grace* seconds."""

@@ -54,6 +54,7 @@ from launcher.inspector import (
     tls_rows,
 )
 from launcher.messages import MessageLevel
+from launcher.options import DEFAULTS
 
 LEVEL_COLOUR = {
     VerdictLevel.OK: "#15803d",
@@ -240,7 +241,7 @@ class InspectorPanel(Panel, QWidget):
         self.path_edit = QLineEdit("/", self)
         self.path_edit.setObjectName("inspectorPath")
         self.path_edit.setAccessibleName("Path or URL to inspect")
-        self.path_edit.setPlaceholderText("/login, or a URL such as https://localhost:8443/")
+        self.path_edit.setPlaceholderText(f"/login, or a URL such as https://localhost:{DEFAULTS.https_port}/")
         self.path_edit.setClearButtonEnabled(True)
         self.path_edit.returnPressed.connect(self.inspect)
         self.inspect_button = QPushButton("Inspect", self)

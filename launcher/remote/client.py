@@ -78,7 +78,7 @@ from launcher.remote.wire import (
 )
 from launcher.requestlog import RequestSink
 from launcher.scheme import Scheme
-from launcher.servers import ListenerState, cert_hosts_for, check_port, url_host
+from launcher.servers import ListenerState, cert_hosts_for, check_port, start_each, url_host
 
 log = logging.getLogger("launcher.remote")
 
@@ -684,13 +684,7 @@ class RemoteServers:
         """Start both listeners (HTTPS first, as ``Servers.start_all``); return the errors."""
         if all(valid_port(lst.configured_port) for lst in self.listeners):
             return [decode_error(e) for e in self.call(Op.START_ALL)]
-        errors: list[Exception] = []
-        for listener in (self.https, self.http):
-            try:
-                listener.start()
-            except Exception as exc:
-                errors.append(exc)
-        return errors
+        return start_each((self.https, self.http))
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         try:

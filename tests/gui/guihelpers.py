@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import ssl
+import subprocess
+import sys
 import traceback
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, got_request_exception, jsonify, request
@@ -87,3 +91,63 @@ def records_via(app: Any, requests: list[tuple[str, str]], listener: str = "http
             buffered=True,
         )
     return sink.snapshot()
+
+
+#: ``run_gui`` in a process of its own, HTTP started on a free port; prints
+#: "ready <port> <server process pid>" once it serves.
+_WINDOW_SCRIPT = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from launcher.gui import MainWindow, run_gui
+
+def poke():
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+    if not windows:
+        QTimer.singleShot(20, poke)
+        return
+    window = windows[0]
+    if window.servers.http.state.value != "running":
+        if window.servers.http.state.value == "stopped":
+            window.servers_panel.rows["http"].port_spin.setValue(0)
+            window.servers_panel.start("http")
+        QTimer.singleShot(20, poke)
+        return
+    print("ready", window.servers.http.port, window.servers.pid, flush=True)
+
+QTimer.singleShot(0, poke)
+sys.exit(run_gui([], cert_dir=sys.argv[1]))
+"""
+
+
+def start_window_process(tmp_path: Path) -> tuple[subprocess.Popen[str], int, int]:
+    """The window as a user runs it (offscreen, settings under *tmp_path*/config), serving HTTP:
+    (the process, the HTTP port, the server process's pid).  Output goes to ``proc.stdout``."""
+    root = Path(__file__).resolve().parents[2]
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WINDOW_SCRIPT, str(tmp_path / "certs")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    seen = []
+    line = ""
+    for line in proc.stdout:  # until the window is up and HTTP runs (or the window ends)
+        seen.append(line)
+        if line.startswith("ready "):
+            break
+    if not line.startswith("ready "):
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("".join(seen))
+    port, server_pid = (int(v) for v in line.split()[1:])
+    return proc, port, server_pid

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
-from guihelpers import fetch, refuses, wait_state
+from guihelpers import fetch, refuses, start_window_process, wait_state
 from PySide6.QtCore import QSettings, QStandardPaths, QTimer
 from PySide6.QtWidgets import QApplication
 
@@ -134,58 +131,10 @@ def test_app_target_object_and_chdir(qtbot, user_settings, tmp_path):
     sys.modules.pop("app", None)
 
 
-#: Run in a child process: ``run_gui`` with HTTP started on a free port; prints "ready <port>".
-_CHILD = """
-import sys
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-from launcher.gui import MainWindow, run_gui
-
-def poke():
-    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-    if not windows:
-        QTimer.singleShot(20, poke)
-        return
-    window = windows[0]
-    if window.servers.http.state.value != "running":
-        if window.servers.http.state.value == "stopped":
-            window.servers_panel.rows["http"].port_spin.setValue(0)
-            window.servers_panel.start("http")
-        QTimer.singleShot(20, poke)
-        return
-    print("ready", window.servers.http.port, flush=True)
-
-QTimer.singleShot(0, poke)
-sys.exit(run_gui([], cert_dir=sys.argv[1]))
-"""
-
-
 def test_sigterm_closes_the_window_cleanly(tmp_path):
     """``kill`` / ``podman stop``: servers stopped, settings saved, exit code 0 (not 143 / -15)."""
-    root = Path(__file__).resolve().parents[2]
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(tmp_path / "certs")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+    proc, port, _ = start_window_process(tmp_path)
     try:
-        assert proc.stdout is not None
-        seen = []
-        for line in proc.stdout:  # until the window is up and HTTP runs (or the child ends)
-            seen.append(line)
-            if line.startswith("ready "):
-                break
-        assert line.startswith("ready "), "".join(seen)
-        port = int(line.split()[1])
         assert not refuses(port)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
