@@ -102,6 +102,26 @@ def parse_threads(text: str | int) -> int:
     return value
 
 
+def parse_header_timeout(text: str | int) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= 3600:
+        raise ValueError(f"header timeout {text!r} must be a whole number of seconds from 1 to 3600")
+    return value
+
+
+def parse_client_connections(text: str | int) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= 100_000:
+        raise ValueError(f"connections per client {text!r} must be a whole number from 1 to 100000")
+    return value
+
+
 def parse_host(text: str) -> str:
     value = str(text).strip()
     if not value or any(c.isspace() or ord(c) < 32 for c in value):
@@ -256,6 +276,24 @@ class ServeConfig:
         flag="--threads",
         metavar="N",
         setting="servers/threads",
+    )
+    header_timeout: int = option(
+        15,
+        help="seconds a client gets from the first byte of a request to the end of its headers; "
+        "slower clients are disconnected (slow-header attacks)",
+        parse=parse_header_timeout,
+        flag="--header-timeout",
+        metavar="SECONDS",
+        setting="servers/header_timeout",
+    )
+    client_connections: int = option(
+        64,
+        help="connections one client address may hold open at once, per listener (loopback "
+        "clients are not limited)",
+        parse=parse_client_connections,
+        flag="--max-client-connections",
+        metavar="N",
+        setting="servers/client_connections",
     )
     app_target: str | None = option(
         None,

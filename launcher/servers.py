@@ -20,6 +20,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,23 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one listener allows a client: its options in ``launcher.options`` (a change applies at
+    the next start).  The listener's waitress server carries it as ``server.limits``, where the
+    channels and the accept path read it."""
+
+    header_timeout: float = DEFAULTS.header_timeout
+    client_connections: int = DEFAULTS.client_connections
+
+    @classmethod
+    def from_config(cls, config: ServeConfig) -> Limits:
+        return cls(header_timeout=config.header_timeout, client_connections=config.client_connections)
+
+
+DEFAULT_LIMITS = Limits()
+
+
 class ListenerState(enum.Enum):
     STOPPED = "stopped"
     STARTING = "starting"
@@ -83,9 +101,15 @@ class _PlainServer(TcpWSGIServer):
     channel_class = tls.PlainChannel
 
     def __init__(
-        self, *args: Any, extra_environ: dict[str, Any], hint_url: Callable[[], str | None], **kw: Any
+        self,
+        *args: Any,
+        extra_environ: dict[str, Any],
+        hint_url: Callable[[], str | None],
+        limits: Limits,
+        **kw: Any,
     ):
         self.extra_environ = extra_environ
+        self.limits = limits
         self.hint_url = hint_url
         super().__init__(*args, **kw)
 
@@ -253,6 +277,7 @@ class Listener:
         host: str = DEFAULTS.host,
         port: int = 0,
         threads: int = DEFAULTS.threads,
+        limits: Limits = DEFAULT_LIMITS,
         hint_url: Callable[[], str | None] = lambda: None,
     ) -> None:
         if scheme not in (Scheme.HTTP, Scheme.HTTPS):
@@ -261,6 +286,7 @@ class Listener:
         self.host = host
         self.configured_port = port
         self.threads = threads
+        self.limits = limits
         self.error: str | None = None
         self._build = build
         self._hint_url = hint_url
@@ -344,6 +370,7 @@ class Listener:
                 dispatcher.set_thread_count(self.threads)
                 kwargs: dict[str, Any] = {
                     "extra_environ": {"launcher.listener": self.scheme},
+                    "limits": self.limits,
                     "hint_url": self._hint_url,
                     "map": {},
                     "_sock": sock,
@@ -427,6 +454,7 @@ class Servers:
         http_port: int = DEFAULTS.http_port,
         https_port: int = DEFAULTS.https_port,
         threads: int = DEFAULTS.threads,
+        limits: Limits = DEFAULT_LIMITS,
         hosts: Iterable[str] | None = None,
     ) -> None:
         self.app = app
@@ -440,6 +468,7 @@ class Servers:
             host=host,
             port=http_port,
             threads=threads,
+            limits=limits,
             hint_url=lambda: self.https.url if self.https.running else None,
         )
         self.https = Listener(
@@ -448,6 +477,7 @@ class Servers:
             host=host,
             port=https_port,
             threads=threads,
+            limits=limits,
         )
 
     @classmethod
@@ -471,6 +501,7 @@ class Servers:
             http_port=config.http_port,
             https_port=config.https_port,
             threads=config.threads,
+            limits=Limits.from_config(config),
             hosts=hosts,
         )
 
@@ -486,6 +517,16 @@ class Servers:
     def host(self, value: str) -> None:
         for listener in self.listeners:
             listener.host = value
+
+    @property
+    def limits(self) -> Limits:
+        """What each listener allows a client (a change applies at the next start)."""
+        return self.http.limits
+
+    @limits.setter
+    def limits(self, value: Limits) -> None:
+        for listener in self.listeners:
+            listener.limits = value
 
     @property
     def threads(self) -> int:

@@ -78,7 +78,7 @@ from launcher.policy import Policy
 from launcher.remote import RemoteServers
 from launcher.requestlog import RequestSink
 from launcher.scheme import Scheme
-from launcher.servers import ListenerState, Servers
+from launcher.servers import Limits, ListenerState, Servers
 
 WINDOW_TITLE = "Flask HTTPS Launcher"
 #: Closing waits at most this long for the listeners to stop before the window goes anyway.
@@ -255,6 +255,7 @@ class MainWindow(QMainWindow):
                 http_port=config.http_port,
                 https_port=config.https_port,
                 threads=config.threads,
+                limits=Limits.from_config(config),
             )
         if app is None:  # the demo app; if it is broken, a 503 page and the reason in the banner
             app, self._startup_error = demo_app_or_placeholder()

@@ -78,7 +78,15 @@ from launcher.remote.wire import (
 )
 from launcher.requestlog import RequestSink
 from launcher.scheme import Scheme
-from launcher.servers import ListenerState, cert_hosts_for, check_port, start_each, url_host
+from launcher.servers import (
+    DEFAULT_LIMITS,
+    Limits,
+    ListenerState,
+    cert_hosts_for,
+    check_port,
+    start_each,
+    url_host,
+)
 
 log = logging.getLogger("launcher.remote")
 
@@ -315,12 +323,15 @@ class RemoteServers:
         http_port: int = DEFAULTS.http_port,
         https_port: int = DEFAULTS.https_port,
         threads: int = DEFAULTS.threads,
+        limits: Limits = DEFAULT_LIMITS,
         hosts: Iterable[str] | None = None,
         start: bool = True,
     ) -> None:
         self.cert_store = cert_store
         self.sink = sink if sink is not None else RequestSink()
         self._threads = threads
+        #: What each listener allows a client; sent at the (next) start of the server process.
+        self.limits = limits
         self._extra_hosts = tuple(hosts or ())
         self.app: Any = AppInfo("flaskapp")
         self.target: AppTarget = AppTarget()  # what the child serves (served again after a crash)
@@ -501,6 +512,8 @@ class RemoteServers:
             http_port=self.http.configured_port if valid_port(self.http.configured_port) else 0,
             https_port=self.https.configured_port if valid_port(self.https.configured_port) else 0,
             threads=self._threads,
+            header_timeout=self.limits.header_timeout,
+            client_connections=self.limits.client_connections,
             cert_dir=Path(self.cert_store.directory),
             **self.policy.values(),
         )
