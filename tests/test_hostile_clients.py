@@ -9,8 +9,10 @@ import at the top of the file.
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -260,6 +262,77 @@ def test_one_address_over_its_cap_is_closed_at_once_and_admitted_again_later(col
     assert refused and "127.0.0.1" in refused[0].getMessage()
 
 
+#: Run inside the network namespace: three served keep-alive connections from 10.0.0.2, then
+#: what happens to two more from that address and to one from 10.0.0.1; JSON on stdout.
+NAMESPACE_CLIENT = """
+import http.client, json, socket, sys
+port = int(sys.argv[1])
+
+def served(source):
+    conn = http.client.HTTPConnection("10.0.0.1", port, timeout=5, source_address=(source, 0))
+    conn.request("GET", "/")
+    return conn, conn.getresponse().read()
+
+def closed_at_once(source):
+    with socket.create_connection(("10.0.0.1", port), timeout=3, source_address=(source, 0)) as sock:
+        try:
+            return sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+held = [served("10.0.0.2") for _ in range(3)]
+result = {
+    "held": [body.decode() for _conn, body in held],
+    "over_the_cap_closed": [closed_at_once("10.0.0.2") for _ in range(2)],
+    "other_address": served("10.0.0.1")[1].decode(),
+}
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("ip") is None,
+    reason="a non-loopback client needs a network namespace: root and iproute2's ip",
+)
+def test_the_cap_applies_to_a_real_non_loopback_client(tmp_path):
+    """``serve --max-client-connections 3`` in a network namespace this test makes, its client at
+    another address there (10.0.0.2): not loopback, so capped, with nothing exempted by hand."""
+    ns = f"launcher-test-{os.getpid()}"
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a network namespace here")
+    proc: subprocess.Popen[str] | None = None
+    try:
+        for command in (
+            ["link", "set", "lo", "up"],
+            ["addr", "add", "10.0.0.1/32", "dev", "lo"],
+            ["addr", "add", "10.0.0.2/32", "dev", "lo"],
+        ):
+            subprocess.run(["ip", "-n", ns, *command], check=True, capture_output=True)
+        proc = serve(tmp_path, "--host", "10.0.0.1", "--max-client-connections", "3", netns=ns)
+        port = banner(proc)["http"]
+        client = subprocess.run(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", NAMESPACE_CLIENT, str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert client.returncode == 0, client.stderr
+        result = json.loads(client.stdout)
+        assert len(result["held"]) == 3 and result["over_the_cap_closed"] == [True, True]
+        assert result["other_address"]  # another address has its own count
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(10)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    assert proc.stderr is not None
+    stderr = proc.stderr.read()
+    assert "notice: Refused a connection" in stderr and "from 10.0.0.2" in stderr, stderr
+    assert "Traceback" not in stderr
+
+
 def test_loopback_clients_are_not_capped():
     from launcher.servers import Limits
 
@@ -275,10 +348,12 @@ def test_loopback_clients_are_not_capped():
 # --- noise -----------------------------------------------------------------------------------------
 
 
-def serve(tmp_path: Path, **kw: object) -> subprocess.Popen[str]:
+def serve(tmp_path: Path, *args: str, netns: str | None = None, **kw: object) -> subprocess.Popen[str]:
+    """``flask-launcher serve`` on free ports with *args*, in network namespace *netns* if given."""
+    prefix = ["ip", "netns", "exec", netns] if netns else []
     return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-        [sys.executable, "-m", "launcher", "serve", "--http-port", "0", "--https-port", "0",
-         "--cert-dir", str(tmp_path / "certs")],
+        [*prefix, sys.executable, "-m", "launcher", "serve", "--http-port", "0", "--https-port", "0",
+         "--cert-dir", str(tmp_path / "certs"), *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
