@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import enum
 import errno
+import functools
+import ipaddress
 import logging
 import os
 import socket
@@ -26,10 +28,11 @@ from typing import Any
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
-from launcher import tls
+from launcher import fdlimits, tls
 from launcher.errors import (
     AddressUnavailableError,
     ConfigError,
@@ -43,13 +46,22 @@ from launcher.requestlog import RequestLogMiddleware, RequestSink
 from launcher.scheme import Scheme
 
 log = logging.getLogger("launcher.servers")
+#: Notices caused by clients (printed rate-limited, see ``launcher.notices``).
+wire_log = logging.getLogger("launcher.wire")
 
-#: waitress's default (100) would let a handful of idle browsers block new connections.
-CONNECTION_LIMIT = 500
 #: Seconds an idle keep-alive connection is kept; waitress's default is 120.
 CHANNEL_TIMEOUT = 60
 #: How often the loop looks for idle or stuck connections (handshakes that never finish).
 CLEANUP_INTERVAL = 5
+#: Seconds a listener stops accepting after ``accept()`` found no descriptor (or memory) free.
+#: The loop wakes at least every ``asyncore_loop_timeout`` (1 s), so a pause lasts 0.25–1 s.
+ACCEPT_BACKOFF = 0.25
+#: While descriptors stay exhausted, how often a line says so (else only the episode's end does).
+EXHAUSTED_REPORT_INTERVAL = 10.0
+#: Clients whose connections are never capped: this machine (127.0.0.0/8 and ::1).
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE})
+_OUT_OF_MEMORY = frozenset({errno.ENOBUFS, errno.ENOMEM})
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -63,6 +75,9 @@ class Limits:
 
     header_timeout: float = DEFAULTS.header_timeout
     client_connections: int = DEFAULTS.client_connections
+    #: Client networks ``client_connections`` does not apply to (not an option: loopback is
+    #: this machine; tests narrow it to cap connections over loopback).
+    exempt_networks: tuple[str, ...] = LOOPBACK_NETWORKS
 
     @classmethod
     def from_config(cls, config: ServeConfig) -> Limits:
@@ -97,8 +112,60 @@ class _NamedDispatcher(ThreadedTaskDispatcher):
             return not self.queue and self.active_count == 0
 
 
+@functools.lru_cache(maxsize=16)
+def _networks(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(net) for net in networks)
+
+
+def client_key(host: str) -> str:
+    """The address a client is counted under: *host* normalised (an IPv4-mapped IPv6 address is
+    its IPv4 address), or *host* as it is when it is no IP address."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def is_exempt(host: str, networks: tuple[str, ...] = LOOPBACK_NETWORKS) -> bool:
+    """True when a client at *host* (as ``client_key`` gives it) is in one of *networks*: its
+    connections are not capped.  A host that is no IP address is never exempt."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(address.version == net.version and address in net for net in _networks(networks))
+
+
+class _CountedChannel(HTTPChannel):
+    """Tells the server when a capped client's connection leaves the loop (every way a channel
+    closes ends in ``del_channel``), so the per-client counts stay exact."""
+
+    client_key: str | None = None
+
+    def del_channel(self, map: Any = None) -> None:
+        super().del_channel(map)
+        key, self.client_key = self.client_key, None
+        if key is not None:
+            self.server.client_closed(key)
+
+
+class _PlainChannel(_CountedChannel, tls.PlainChannel):
+    pass
+
+
+class _TLSChannel(_CountedChannel, tls.TLSChannel):
+    pass
+
+
 class _PlainServer(TcpWSGIServer):
-    channel_class = tls.PlainChannel
+    """waitress's TCP server, plus: a per-client connection cap, a pause when ``accept()`` finds
+    no descriptor free (instead of a failure and a traceback on every turn of the loop), a stop
+    from any thread."""
+
+    channel_class = _PlainChannel
 
     def __init__(
         self,
@@ -111,7 +178,124 @@ class _PlainServer(TcpWSGIServer):
         self.extra_environ = extra_environ
         self.limits = limits
         self.hint_url = hint_url
+        self._clients: dict[str, int] = {}  # open connections per capped client address
+        self._clients_lock = threading.Lock()  # a channel may close in a worker thread
+        self._paused_until = 0.0  # accepting resumes at this time.monotonic()
+        self._exhausted_since: float | None = None  # the current episode of failing accepts
+        self._exhausted_errno = 0
+        self._exhausted_failures = 0  # accept() calls that failed in this episode
+        self._exhausted_reported = 0.0
         super().__init__(*args, **kw)
+
+    # --- accepting ----------------------------------------------------------------------------
+
+    def readable(self) -> bool:
+        """waitress's answer (it also runs maintenance), but False while accepting is paused."""
+        readable = bool(super().readable())
+        return readable and time.monotonic() >= self._paused_until
+
+    def handle_accept(self) -> None:
+        """Accept one connection: pause on exhaustion, refuse a client over its cap, else serve.
+
+        Replaces waitress's, which logs a traceback for every failed ``accept()``: when descriptors
+        run out that is every turn of the loop (tens of thousands of tracebacks a minute, a core
+        busy, no connection served).
+        """
+        try:
+            pair = self.accept()  # None for EWOULDBLOCK/ECONNABORTED
+        except OSError as exc:
+            if exc.errno in _OUT_OF_DESCRIPTORS or exc.errno in _OUT_OF_MEMORY:
+                self._accept_failed(exc.errno)
+            else:
+                log.debug("accept() failed on port %s: %s", self.effective_port, exc)
+            return
+        if pair is None:
+            return
+        self._accept_resumed()
+        conn, addr = pair
+        try:
+            self.set_socket_options(conn)
+        except OSError:  # the peer is already gone (macOS)
+            conn.close()
+            return
+        addr = self.fix_addr(addr)
+        admitted, key = self._admit(addr[0]) if isinstance(addr, tuple) and addr else (True, None)
+        if not admitted:
+            conn.close()
+            return
+        channel = self.channel_class(self, conn, addr, self.adj, map=self._map)
+        if key is not None:
+            channel.client_key = key
+
+    def _accept_failed(self, err: int) -> None:
+        """Pause accepting for ``ACCEPT_BACKOFF`` s; one line per ``EXHAUSTED_REPORT_INTERVAL``
+        while it lasts (the episode's count comes when it ends)."""
+        now = time.monotonic()
+        self._paused_until = now + ACCEPT_BACKOFF
+        self._exhausted_failures += 1
+        if self._exhausted_since is None:
+            self._exhausted_since = self._exhausted_reported = now
+            self._exhausted_errno = err
+        elif now - self._exhausted_reported >= EXHAUSTED_REPORT_INTERVAL:
+            self._exhausted_reported = now
+            wire_log.warning(
+                "Port %s still cannot accept connections (%s s so far): %s",
+                self.effective_port,
+                round(now - self._exhausted_since),
+                _exhaustion(self._exhausted_errno),
+            )
+
+    def _accept_resumed(self) -> None:
+        """An accept worked: end the episode of failures, if any, with its one line."""
+        if self._exhausted_since is None:
+            return
+        seconds = time.monotonic() - self._exhausted_since
+        wire_log.warning(
+            "Port %s could not accept connections for %.1f s (%d attempts; waiting clients were "
+            "served after): %s",
+            self.effective_port,
+            seconds,
+            self._exhausted_failures,
+            _exhaustion(self._exhausted_errno),
+        )
+        self._exhausted_since = None
+        self._exhausted_failures = 0
+
+    # --- the per-client cap -------------------------------------------------------------------
+
+    def _admit(self, host: str) -> tuple[bool, str | None]:
+        """Whether a new connection from *host* may stay, and the key it is counted under (None
+        for a client that is not capped).  Refused: it already holds ``limits.client_connections``."""
+        key = client_key(host)
+        if is_exempt(key, self.limits.exempt_networks):
+            return True, None
+        cap = self.limits.client_connections
+        with self._clients_lock:
+            open_now = self._clients.get(key, 0)
+            if open_now < cap:
+                self._clients[key] = open_now + 1
+                return True, key
+        wire_log.warning(
+            "Refused a connection on port %s from %s: it already holds %d (--max-client-connections)",
+            self.effective_port,
+            key,
+            cap,
+        )
+        return False, key
+
+    def client_closed(self, key: str) -> None:
+        """A capped client's connection closed (called by its channel, from any thread)."""
+        with self._clients_lock:
+            left = self._clients.get(key, 0) - 1
+            if left > 0:
+                self._clients[key] = left
+            else:
+                self._clients.pop(key, None)
+
+    def client_connections(self) -> dict[str, int]:
+        """Open connections per capped client address (a copy)."""
+        with self._clients_lock:
+            return dict(self._clients)
 
     def call_in_loop(self, thunk: Callable[[], Any]) -> bool:
         """Run *thunk* in the loop thread; False when the loop has already closed its trigger."""
@@ -137,7 +321,7 @@ class _PlainServer(TcpWSGIServer):
 
 
 class _TLSServer(_PlainServer):
-    channel_class = tls.TLSChannel
+    channel_class = _TLSChannel
 
     def __init__(self, *args: Any, ssl_context: ssl.SSLContext, **kw: Any) -> None:
         self.ssl_context = ssl_context
@@ -149,6 +333,13 @@ class _TLSServer(_PlainServer):
         for channel in list(self.active_channels.values()):
             if channel.overdue(mono, now):
                 channel._force_close()
+
+
+def _exhaustion(err: int) -> str:
+    """Why ``accept()`` failed, for a notice: descriptors (with the limit) or memory."""
+    if err in _OUT_OF_DESCRIPTORS:
+        return f"out of file descriptors (ulimit -n {fdlimits.open_file_limit() or 'unlimited'})"
+    return f"out of memory for sockets ({errno.errorcode.get(err, err)})"
 
 
 def _port_holder(port: int) -> str | None:
@@ -362,7 +553,7 @@ class Listener:
                     # Proxy headers are handled per request by PolicyMiddleware.
                     clear_untrusted_proxy_headers=False,
                     asyncore_use_poll=True,  # select() stops at 1024 descriptors
-                    connection_limit=CONNECTION_LIMIT,
+                    connection_limit=fdlimits.connection_limit(),
                     channel_timeout=CHANNEL_TIMEOUT,
                     cleanup_interval=CLEANUP_INTERVAL,
                 )

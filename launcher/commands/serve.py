@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from launcher.errors import LauncherError
+from launcher.fdlimits import raise_open_file_limit
+from launcher.notices import install as install_notices
+from launcher.notices import uninstall as uninstall_notices
 from launcher.options import ServeConfig, add_arguments, config_from_args
 
 if TYPE_CHECKING:
@@ -83,6 +86,7 @@ def serve_headless(
     from launcher.apptarget import load_app
 
     out = out or sys.stdout
+    raise_open_file_limit()  # see launcher.fdlimits: connections are sized from the soft limit
     target: AppTarget | None = None
     if app is None or options.reload:
         target = resolve_app_target(options.app_target, options.chdir)
@@ -131,11 +135,15 @@ def _serve(
     store = CertStore(cert_dir or options.cert_dir or default_cert_dir())
     servers = Servers.from_config(app, options, cert_store=store)
     stop = stop_event or threading.Event()
-    notices = _LineHandler(sys.stderr)
+    # Client-caused notices, one line per reason per interval; waitress's own chatter ("Task
+    # queue depth is N" hundreds of times a second under load) is not the user's problem.
+    notices = install_notices("launcher.wire", _LineHandler(sys.stderr))
     wire = logging.getLogger("launcher.wire")
-    wire.addHandler(notices)
+    wire_level = wire.level
     wire.setLevel(logging.INFO)
-    wire.propagate = False
+    waitress_log = logging.getLogger("waitress")
+    waitress_level = waitress_log.level
+    waitress_log.setLevel(logging.ERROR)
     subscription = servers.sink.subscribe()
     printer = threading.Thread(
         target=_print_requests, args=(subscription, out, stop), name="launcher-access-log"
@@ -173,7 +181,9 @@ def _serve(
         if printer.is_alive():
             printer.join(2)
         subscription.close()
-        wire.removeHandler(notices)
+        uninstall_notices("launcher.wire", notices)
+        wire.setLevel(wire_level)
+        waitress_log.setLevel(waitress_level)
     return 0
 
 

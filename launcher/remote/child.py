@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from launcher.apptarget import AppTarget, demo_app_or_placeholder, load_app
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError
+from launcher.fdlimits import raise_open_file_limit
+from launcher.notices import install as install_notices
 from launcher.reload import Reloader
 from launcher.remote.wire import (
     FD_OPTION,
@@ -415,10 +417,17 @@ def main(argv: Sequence[str]) -> int:
     # Ctrl+C in the terminal reaches the whole process group: the window closes on it and then
     # ends this process itself (stopping the listeners first), so this process ignores it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format="flask-launcher (servers): %(levelname)s %(message)s")
+    raise_open_file_limit()  # see launcher.fdlimits: connections are sized from the soft limit
+    log_format = "flask-launcher (servers): %(levelname)s %(message)s"
+    logging.basicConfig(level=logging.WARNING, format=log_format)
     # waitress's notes ("Task queue depth" under load, "Canceling pending task(s)" at a restart)
     # are not the user's problem; the listeners' own errors reach the window as messages.
     logging.getLogger("waitress").setLevel(logging.ERROR)
+    # Client-caused notices (wrong protocol, failed handshakes, refused connections): one line per
+    # reason per interval, then the count of what was held back.
+    stderr_handler = logging.StreamHandler(sys.stderr)
+    stderr_handler.setFormatter(logging.Formatter(log_format))
+    install_notices("launcher.wire", stderr_handler)
     ServerProcess(channel).serve()
     # Everything is stopped; threads of the user's app (or a call stuck in its import) must not
     # keep this process alive now that the window is done with it.
