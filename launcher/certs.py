@@ -12,6 +12,15 @@ Every file is written atomically (a temporary file in the same folder, then ``os
 leaves either the old file or the new one, never half a key.  Key files are created with mode 0600 from
 the start (``os.open(..., 0o600)``); a folder the store creates is 0700.
 
+The store writes only when something must be written (no CA yet, a leaf to renew, an explicit
+``create_leaf`` or ``import_pair``), so a folder mounted read-only (a container volume, a Kubernetes
+secret) that holds a usable CA and leaf is served as it is; when a write is needed there, the error
+says what had to be written and why.
+
+Before it reads a key to serve or writes anything, the store checks that no one else can change the
+folder (``CertStore.check_folder``): see the rules there.  What it fixes itself (a folder or key of
+ours that others could read) it reports through ``on_warning``.
+
 Limits: keys are stored unencrypted (like mkcert's): the folder permissions are the protection.  Imported
 keys must be unencrypted PEM.  Only the first certificate of a PEM file is the leaf; any following ones are
 taken as its chain, in order.
@@ -22,14 +31,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import errno
 import functools
 import getpass
 import ipaddress
 import json
+import logging
 import os
 import re
 import secrets
 import socket
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,7 +63,9 @@ from launcher.errors import (
     HostNotCoveredError,
     InvalidNameError,
     KeyMismatchError,
+    UnsafeCertDirError,
 )
+from launcher.recordformat import escape_control
 
 __all__ = [
     "BACKDATE",
@@ -93,6 +107,8 @@ CA_WARN_BEFORE = dt.timedelta(days=365)
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 ORGANIZATION = "Flask HTTPS Launcher"
+#: The store's warnings go here unless a ``CertStore`` is given ``on_warning``.
+log = logging.getLogger("launcher.certs")
 IMPORT_MARKER = "imported.json"
 
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -111,6 +127,12 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _shown(value: object) -> str:
+    """``value`` as printable text: a path, or a name read from a certificate, may hold ESC or a line
+    break, which must neither drive the terminal nor split a one-line message."""
+    return escape_control(str(value))
 
 
 def _aware(now: dt.datetime | None) -> dt.datetime:
@@ -443,15 +465,15 @@ class CertInfo:
             else f"{self.days_left} days left"
         )
         out = [
-            f"Subject:     {self.subject}",
-            f"Issuer:      {self.issuer}",
+            f"Subject:     {_shown(self.subject)}",
+            f"Issuer:      {_shown(self.issuer)}",
             f"Valid:       {_when(self.not_before)} to {_when(self.not_after)} ({state})",
             f"Key:         {self.key_type}",
             f"SHA-256:     {self.fingerprint_sha256}",
             f"Serial:      {self.serial}",
         ]
         if self.sans:
-            out.insert(2, f"Names:       {', '.join(self.sans)}")
+            out.insert(2, f"Names:       {_shown(', '.join(self.sans))}")
         if self.is_ca:
             out.insert(0, "Type:        certificate authority")
         return out
@@ -493,18 +515,20 @@ def _read(path: Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except FileNotFoundError:
-        raise CertFileError(f"The {what} file {path} does not exist: check the path.") from None
+        raise CertFileError(f"The {what} file {_shown(path)} does not exist: check the path.") from None
     except IsADirectoryError:
-        raise CertFileError(f"The {what} path {path} is a folder, not a file: give the file.") from None
+        raise CertFileError(
+            f"The {what} path {_shown(path)} is a folder, not a file: give the file."
+        ) from None
     except OSError as exc:
-        raise CertFileError(f"Cannot read the {what} file {path}: {exc.strerror}.") from None
+        raise CertFileError(f"Cannot read the {what} file {_shown(path)}: {exc.strerror}.") from None
 
 
 def describe(cert: x509.Certificate | bytes | str | Path, *, now: dt.datetime | None = None) -> CertInfo:
     """Summarise a certificate given as an object, PEM bytes/text, or a file path (first cert of the file)."""
     if not isinstance(cert, x509.Certificate):
         if isinstance(cert, Path) or (isinstance(cert, str) and "-----BEGIN" not in cert):
-            cert = _load_certs(_read(Path(cert), "certificate"), f"The file {cert}")[0]
+            cert = _load_certs(_read(Path(cert), "certificate"), f"The file {_shown(cert)}")[0]
         else:
             data = cert.encode() if isinstance(cert, str) else cert
             cert = _load_certs(data, "The certificate")[0]
@@ -567,8 +591,9 @@ def _check_time(cert: x509.Certificate, now: dt.datetime, source: str, *, fix: s
 def _check_host(cert: x509.Certificate, host: str, source: str) -> None:
     if host_covered(cert, host):
         return
-    names = [name_text(n) for n in _san_names(cert)]
+    names = [_shown(name_text(n)) for n in _san_names(cert)]
     target = parse_name(host)
+    host = _shown(host)
     if not names:
         raise HostNotCoveredError(
             f"{source} has no subject alternative names, so browsers will not accept it for {host}"
@@ -591,6 +616,81 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
     return True
 
 
+def _claimed_issuers(cert: x509.Certificate, bundle: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates of ``bundle`` (``cert`` itself included) that claim to have issued ``cert``.
+
+    A candidate matches by subject name, or by key identifier: the authority key identifier still
+    points at the real issuer when the issuer *name* was altered, and a self-signed certificate's
+    points at itself.
+    """
+    try:
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    except x509.ExtensionNotFound:
+        aki = None
+    found: list[x509.Certificate] = []
+    for other in bundle:
+        if other.subject == cert.issuer:
+            found.append(other)
+            continue
+        if aki is None:
+            continue
+        try:
+            ski = other.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        except x509.ExtensionNotFound:
+            continue
+        if ski == aki:
+            found.append(other)
+    return found
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool | None:
+    """True when ``issuer`` signed ``cert`` (names link, signature verifies), False when not, None
+    when it cannot be told (a key or signature algorithm ``cryptography`` does not support)."""
+    if cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except InvalidSignature:
+        return False
+    except (ValueError, TypeError):  # names were compared above: an unsupported algorithm
+        return None
+    return True
+
+
+def _check_signatures(certs: Sequence[x509.Certificate], source: str, warn: Callable[[str], None]) -> None:
+    """Each certificate of a PEM bundle whose issuer is in the bundle (or itself) is signed by it.
+
+    Without ``--ca`` this is all that can be checked: a certificate whose issuer name or signature
+    was altered is refused (ChainError) as soon as its claimed issuer is present.  When the leaf's
+    issuer is absent, ``warn`` says its signature went unchecked.  An absent issuer of a later
+    certificate in the bundle (the root above an intermediate) is normal and not reported.
+    """
+    for index, cert in enumerate(certs):
+        what = source if index == 0 else f"Certificate {index + 1} in {source[0].lower()}{source[1:]}"
+        issuer_name = _shown(cert.issuer.rfc4514_string())
+        candidates = _claimed_issuers(cert, certs)
+        if not candidates:
+            if index == 0:
+                warn(
+                    f"{what} was not checked against its issuer: '{issuer_name}' is not in the file;"
+                    " give the CA that signed it with --ca to check it."
+                )
+            continue
+        verdicts = [_signed_by(cert, candidate) for candidate in candidates]
+        if any(verdicts):
+            continue
+        if None in verdicts:
+            if index == 0:
+                warn(f"{what} was not checked against its issuer: its signature algorithm is not supported.")
+            continue
+        signer = candidates[0]
+        by = "itself" if signer == cert else f"'{_shown(signer.subject.rfc4514_string())}' in the same file"
+        raise ChainError(
+            f"{what} names '{issuer_name}' as its issuer, but its signature does not verify against {by}:"
+            " it was altered or forged after it was issued; use the certificate exactly as its CA issued it."
+        )
+
+
 def _check_chain(
     leaf: x509.Certificate,
     intermediates: list[x509.Certificate],
@@ -608,7 +708,7 @@ def _check_chain(
             break
     raise ChainError(
         f"{source} was not issued by the CA {ca_src} (the certificate's issuer is"
-        f" '{leaf.issuer.rfc4514_string()}', the CA is '{ca.subject.rfc4514_string()}'):"
+        f" '{_shown(leaf.issuer.rfc4514_string())}', the CA is '{_shown(ca.subject.rfc4514_string())}'):"
         " give the CA that signed it, or leave the CA out."
     )
 
@@ -623,13 +723,18 @@ def validate_pair(
     cert_source: str = "The certificate",
     key_source: str = "The private key",
     ca_source: str = "",
+    warn: Callable[[str], None] | None = None,
 ) -> CertInfo:
     """Check that a certificate and key can be served; return the leaf's CertInfo.
 
     Checks, in order: both parse (CertFileError), the key matches the certificate (KeyMismatchError),
     the certificate is within its validity (CertNotYetValidError / CertExpiredError), its SANs cover
     ``host`` when given (HostNotCoveredError), and it chains to ``ca_pem`` when given (ChainError; an
-    expired CA is CertExpiredError).  ``*_source`` words name the files in messages.
+    expired CA is CertExpiredError).  Without ``ca_pem``, each certificate of the file whose issuer is
+    in the file too, or which is self-signed, must carry that issuer's valid signature (ChainError: an
+    altered issuer name or a forged signature); when the leaf's issuer is not in the file, ``warn``
+    (default: the ``launcher.certs`` logger) says the signature went unchecked.  ``*_source`` words
+    name the files in messages (escape paths in them).
 
     Limits: no revocation, name-constraint or policy checks; the chain check verifies signatures and
     issuer names link by link (``Certificate.verify_directly_issued_by``), not a full RFC 5280 path
@@ -644,6 +749,8 @@ def validate_pair(
             f"{key_source} does not belong to {cert_source[0].lower() + cert_source[1:]}"
             " (their public keys differ): choose the key that was created together with this certificate."
         )
+    if ca_pem is None:
+        _check_signatures(certs, cert_source, warn or log.warning)
     _check_time(
         leaf,
         now,
@@ -675,12 +782,46 @@ def default_cert_dir() -> Path:
     return platformdirs.user_data_path("flask-https-launcher", appauthor=False) / "certs"
 
 
-def _dir_error(directory: Path, exc: OSError) -> CertDirError:
+def _dir_error(directory: Path, exc: OSError, why: str) -> CertDirError:
+    """The error for a write to ``directory`` that failed with ``exc``; ``why`` is the sentence that
+    says what had to be written and why (e.g. "The certificate … expires in 12 days and must be
+    renewed"), so a read-only folder that would do as it is never fails without saying so."""
+    shown = _shown(directory)
+    if exc.errno == errno.EROFS:
+        return CertDirError(
+            f"{why}, but the certificate folder {shown} is read-only: make it writable, or run"
+            f" `flask-launcher cert create --cert-dir FOLDER` where it is writable and mount the result."
+        )
     reason = exc.strerror or str(exc)
     return CertDirError(
-        f"Cannot write to the certificate folder {directory}: {reason}."
-        " Choose another folder with --cert-dir, or fix its permissions."
+        f"Cannot write to the certificate folder {shown}: {reason}. {why}:"
+        " choose another folder with --cert-dir, or fix its permissions."
     )
+
+
+def _read_only_fs(path: Path) -> bool:
+    """Whether ``path`` is on a filesystem mounted read-only (nobody, root included, can change it)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+
+
+def _owner_text(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"uid {uid}, {_shown(pwd.getpwuid(uid).pw_name)}"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _mode_text(mode: int) -> str:
+    return f"mode {stat.S_IMODE(mode):04o}"
+
+
+#: Bits that let the group or others create, delete or rename entries (folders) or change content (files).
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -748,13 +889,23 @@ class CertStore:
     (import a renewed one, or ``cert create`` to go back to generated certificates).
     ``create_leaf()`` is the explicit way back: it replaces the import and forgets it.
 
+    Writes happen only when something must change, so a read-only folder with a usable CA and leaf
+    works; when a write is needed and impossible, CertDirError names what and why.  Every entry
+    point that reads keys or writes first runs ``check_folder`` (UnsafeCertDirError).
+
+    ``on_warning`` receives each warning sentence (a folder or key made private, a signature that
+    could not be checked); without it they go to the ``launcher.certs`` logger at WARNING level.
+
     Writes are serialised within a process.  Not safe against two processes writing the same folder
     at the same moment (each write is atomic, but a CA made by one and a leaf by the other may not
     match; ``ensure()`` then repairs the leaf on its next call).
     """
 
-    def __init__(self, directory: str | Path | None = None) -> None:
+    def __init__(
+        self, directory: str | Path | None = None, *, on_warning: Callable[[str], None] | None = None
+    ) -> None:
         self.directory = Path(directory) if directory is not None else default_cert_dir()
+        self.on_warning = on_warning
 
     def __repr__(self) -> str:
         return f"CertStore({str(self.directory)!r})"
@@ -792,28 +943,168 @@ class CertStore:
             return None
         return data if isinstance(data, dict) else None
 
-    # -- folder and writes ------------------------------------------------------------------------
+    def _warn(self, message: str) -> None:
+        if self.on_warning is not None:
+            self.on_warning(message)
+        else:
+            log.warning(message)
 
-    def _prepare_dir(self) -> None:
+    # -- folder safety ------------------------------------------------------------------------------
+
+    @_locked
+    def check_folder(self) -> None:
+        """Refuse a folder that other users could change; make private what is ours and too open.
+
+        The rules (OpenSSH's StrictModes, adapted): another user who can change the folder or a
+        file in it could swap ``ca.pem`` before ``trust install`` (and be trusted by the browser) or
+        read the CA key, so:
+
+        - the folder, a symlink naming it, and each file of the store (a symlinked file: its target)
+          belong to this user or root, else UnsafeCertDirError;
+        - neither the folder nor those files may be writable by group or others, else
+          UnsafeCertDirError: the files may already have been swapped, so nothing is tightened;
+        - no folder above it may be writable by group or others without the sticky bit (they could
+          rename the folder away and put their own in its place), else UnsafeCertDirError;
+        - a folder of ours that others can read (0755, as older versions left it) becomes 0700, and a
+          key of ours that others can read becomes 0600, each with a warning.  A world-readable key
+          that is not ours (root's) or is on a read-only mount cannot be fixed here: a warning.
+
+        On a filesystem mounted read-only nobody can change anything, so modes that allow writing
+        are accepted there (a Kubernetes secret volume's folder is often 1777).  Nothing is checked
+        where there are no POSIX owners (Windows: the folder's ACL is the protection).
+
+        Limits: the owners of the folders above are not checked, and a check cannot stop a swap
+        between it and a later read (the checks are repeated each time the store is used).
+        """
+        if not hasattr(os, "getuid"):
+            return
+        given = Path(os.path.abspath(self.directory))
+        try:
+            link = os.lstat(given)
+        except OSError:  # missing (it will be made 0700), or unreachable (the write that follows says so)
+            self._check_ancestors(given.resolve())
+            return
+        if stat.S_ISLNK(link.st_mode):
+            self._check_owner(given, link.st_uid, f"The symlink {_shown(given)} to the certificate folder")
+        real = given.resolve()
+        try:
+            st = os.stat(real)
+        except OSError:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            raise CertDirError(
+                f"The certificate folder {_shown(given)} exists but is not a folder:"
+                " choose another --cert-dir."
+            )
+        self._check_ancestors(real)
+        read_only = _read_only_fs(real)
+        shown = _shown(given) if real == given else f"{_shown(given)} (a symlink to {_shown(real)})"
+        self._check_owner(real, st.st_uid, f"The certificate folder {shown}")
+        if st.st_mode & _OTHERS_WRITE and not read_only:
+            raise UnsafeCertDirError(
+                f"The certificate folder {shown} can be changed by other users ({_mode_text(st.st_mode)}),"
+                " so they could replace the CA or read its key: run `chmod 700"
+                f" {_shown(real)}` if only you have used it, or choose another folder with --cert-dir."
+            )
+        if st.st_mode & 0o077 and st.st_uid == os.getuid() and not read_only:
+            try:
+                os.chmod(real, 0o700)
+            except OSError as exc:
+                raise _dir_error(real, exc, f"The certificate folder {shown} must be made private") from None
+            self._warn(
+                f"The certificate folder {shown} could be read by other users ({_mode_text(st.st_mode)}):"
+                " it is now 0700, so only you can read its keys."
+            )
+        for path, is_key in (
+            (self.ca_key_path, True),
+            (self.key_path, True),
+            (self.ca_cert_path, False),
+            (self.cert_path, False),
+            (self.marker_path, False),
+        ):
+            self._check_file(path, is_key=is_key)
+
+    def _check_owner(self, path: Path, uid: int, what: str) -> None:
+        if uid not in (os.getuid(), 0):
+            raise UnsafeCertDirError(
+                f"{what} belongs to another user ({_owner_text(uid)}), who could replace the CA or read"
+                " its key: choose a folder of your own with --cert-dir."
+            )
+
+    def _check_ancestors(self, path: Path) -> None:
+        for parent in path.parents:
+            try:
+                st = os.stat(parent)
+            except OSError:
+                continue  # not made yet
+            if st.st_mode & _OTHERS_WRITE and not st.st_mode & stat.S_ISVTX and not _read_only_fs(parent):
+                raise UnsafeCertDirError(
+                    f"The folder {_shown(parent)} above the certificate folder can be changed by other"
+                    f" users ({_mode_text(st.st_mode)}, no sticky bit), so they could put a folder of their"
+                    f" own in its place: run `chmod go-w {_shown(parent)}`, or choose a certificate folder"
+                    " elsewhere with --cert-dir."
+                )
+
+    def _check_file(self, path: Path, *, is_key: bool) -> None:
+        try:
+            st = os.stat(path)  # follows a symlink: the file that is read is the one that counts
+        except OSError:
+            return  # missing (made later) or unreadable (the read says so)
+        shown = _shown(path)
+        self._check_owner(path, st.st_uid, f"The file {shown} in the certificate folder")
+        read_only = _read_only_fs(path)
+        if st.st_mode & _OTHERS_WRITE and not read_only:
+            raise UnsafeCertDirError(
+                f"The file {shown} can be changed by other users ({_mode_text(st.st_mode)}), so it may no"
+                f" longer be the one made here: run `chmod go-w {shown}` if you are sure it is, or choose"
+                " another folder with --cert-dir."
+            )
+        if not is_key or not st.st_mode & 0o077:
+            return
+        if st.st_uid == os.getuid() and not read_only:
+            try:
+                os.chmod(path, 0o600)
+            except OSError as exc:
+                raise _dir_error(self.directory, exc, f"The key {shown} must be made private") from None
+            self._warn(
+                f"The key {shown} could be read by other users ({_mode_text(st.st_mode)}): it is now 0600."
+            )
+        elif st.st_mode & stat.S_IROTH:
+            self._warn(
+                f"The key {shown} can be read by every user ({_mode_text(st.st_mode)}) and cannot be"
+                " changed from here: make it 0600 (or 0400) where it is made."
+            )
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def _require_writable(self, why: str) -> None:
+        """Make the folder (0700) when missing and make sure it can be written.
+
+        ``why`` says what must be written and why; it is part of the error when the folder is
+        read-only or not writable, so nothing is generated that cannot be kept.
+        """
         directory = self.directory
         try:
             if not directory.is_dir():
                 directory.mkdir(parents=True, mode=0o700, exist_ok=True)
                 os.chmod(directory, 0o700)  # mkdir's mode is narrowed by the umask; make it exact
+            if _read_only_fs(directory):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS))
             if not os.access(directory, os.W_OK | os.X_OK):
-                raise PermissionError(13, "Permission denied")
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
         except FileExistsError:
             raise CertDirError(
-                f"The certificate folder {directory} exists but is not a folder: choose another --cert-dir."
+                f"The certificate folder {_shown(directory)} exists but is not a folder:"
+                " choose another --cert-dir."
             ) from None
         except OSError as exc:
-            raise _dir_error(directory, exc) from None
+            raise _dir_error(directory, exc, why) from None
 
-    def _write(self, path: Path, data: bytes, mode: int) -> None:
+    def _write(self, path: Path, data: bytes, mode: int, why: str) -> None:
         try:
             _write_atomic(path, data, mode)
         except OSError as exc:
-            raise _dir_error(self.directory, exc) from None
+            raise _dir_error(self.directory, exc, why) from None
 
     # -- CA -----------------------------------------------------------------------------------------
 
@@ -822,21 +1113,22 @@ class CertStore:
         has_cert, has_key = self.ca_cert_path.exists(), self.ca_key_path.exists()
         if not has_cert and not has_key:
             return None
+        ca_cert, ca_key = _shown(self.ca_cert_path), _shown(self.ca_key_path)
         if not has_key:
             raise CertFileError(
-                f"The CA key {self.ca_key_path} is missing, so no new certificate can be signed: restore it,"
-                f" or delete {self.ca_cert_path} to create a new CA (which must then be trusted again)."
+                f"The CA key {ca_key} is missing, so no new certificate can be signed: restore it,"
+                f" or delete {ca_cert} to create a new CA (which must then be trusted again)."
             )
         if not has_cert:
             raise CertFileError(
-                f"The CA certificate {self.ca_cert_path} is missing: restore it, or delete"
-                f" {self.ca_key_path} to create a new CA (which must then be trusted again)."
+                f"The CA certificate {ca_cert} is missing: restore it, or delete"
+                f" {ca_key} to create a new CA (which must then be trusted again)."
             )
-        ca = _load_certs(_read(self.ca_cert_path, "CA certificate"), f"The CA file {self.ca_cert_path}")[0]
-        key = _load_key(_read(self.ca_key_path, "CA key"), f"The CA key file {self.ca_key_path}")
+        ca = _load_certs(_read(self.ca_cert_path, "CA certificate"), f"The CA file {ca_cert}")[0]
+        key = _load_key(_read(self.ca_key_path, "CA key"), f"The CA key file {ca_key}")
         if _spki(key.public_key()) != _spki(ca.public_key()):
             raise KeyMismatchError(
-                f"The CA key {self.ca_key_path} does not belong to {self.ca_cert_path}: restore the matching"
+                f"The CA key {ca_key} does not belong to {ca_cert}: restore the matching"
                 " pair, or delete both to create a new CA (which must then be trusted again)."
             )
         return ca, key
@@ -846,15 +1138,25 @@ class CertStore:
         self, key_type: KeyType | str = KeyType.ECDSA_P256, *, now: dt.datetime | None = None
     ) -> tuple[x509.Certificate, PrivateKey]:
         """Load the CA, or create it when there is none (or the old one has expired)."""
-        self._prepare_dir()
-        now = _aware(now)
+        self.check_folder()
+        return self._ensure_ca(key_type, _aware(now))
+
+    def _ensure_ca(self, key_type: KeyType | str, now: dt.datetime) -> tuple[x509.Certificate, PrivateKey]:
         loaded = self._load_ca()
         if loaded is not None and now < loaded[0].not_valid_after_utc:
             return loaded
+        if loaded is None:
+            why = "There is no local CA yet, so one must be created"
+        else:
+            why = (
+                f"The local CA {_shown(self.ca_cert_path)} expired on {_when(loaded[0].not_valid_after_utc)},"
+                " so a new one must be created (and trusted again)"
+            )
+        self._require_writable(why)
         key = generate_key(key_type)
         ca = build_ca(key, now=now)
-        self._write(self.ca_key_path, _key_pem(key), 0o600)
-        self._write(self.ca_cert_path, _cert_pem(ca), 0o644)
+        self._write(self.ca_key_path, _key_pem(key), 0o600, why)
+        self._write(self.ca_cert_path, _cert_pem(ca), 0o644, why)
         return ca, key
 
     def ca_info(self) -> CertInfo | None:
@@ -902,28 +1204,41 @@ class CertStore:
     ) -> CertInfo:
         """Generate a new leaf for exactly ``hosts`` (replacing any imported pair); return its CertInfo."""
         sans = [parse_name(h) for h in hosts]  # validate before touching any file
-        ca, ca_key = self.ensure_ca(now=now)
+        self.check_folder()
+        return self._make_leaf(sans, key_type, _aware(now), "A new certificate was asked for")
+
+    def _make_leaf(
+        self, sans: list[x509.GeneralName], key_type: KeyType | str, now: dt.datetime, why: str
+    ) -> CertInfo:
+        ca, ca_key = self._ensure_ca(KeyType.ECDSA_P256, now)
+        self._require_writable(why)
         key = generate_key(key_type)
         leaf = build_leaf(ca, ca_key, key, sans, now=now)
         # Key first: a crash between the two writes leaves a mismatched pair that ensure() repairs,
         # never a certificate whose key is gone.
-        self._write(self.key_path, _key_pem(key), 0o600)
-        self._write(self.cert_path, _cert_pem(leaf), 0o644)
+        self._write(self.key_path, _key_pem(key), 0o600, why)
+        self._write(self.cert_path, _cert_pem(leaf), 0o644, why)
         with contextlib.suppress(FileNotFoundError):
             self.marker_path.unlink()
         return describe(leaf, now=now)
 
-    def _current_leaf(self, ca: x509.Certificate) -> tuple[x509.Certificate, PrivateKey] | None:
-        """The existing generated leaf when it is usable as is, else None (missing, corrupt, foreign)."""
+    def _current_leaf(self, ca: x509.Certificate) -> tuple[x509.Certificate, PrivateKey] | str:
+        """The existing generated leaf when it is usable as is, else why a new one must be made."""
+        cert, key_file = _shown(self.cert_path), _shown(self.key_path)
         if not (self.cert_path.exists() and self.key_path.exists()):
-            return None
+            return "There is no certificate yet, so one must be made"
         try:
             leaf = _load_certs(_read(self.cert_path, "certificate"), "cert")[0]
             key = _load_key(_read(self.key_path, "key"), "key")
         except CertFileError:
-            return None
-        if _spki(key.public_key()) != _spki(leaf.public_key()) or not _issued_by(leaf, ca):
-            return None
+            return f"The certificate {cert} or its key {key_file} cannot be read, so a new one must be made"
+        if _spki(key.public_key()) != _spki(leaf.public_key()):
+            return f"The key {key_file} does not belong to {cert}, so a new certificate must be made"
+        if not _issued_by(leaf, ca):
+            return (
+                f"The certificate {cert} was not signed by the local CA {_shown(self.ca_cert_path)},"
+                " so a new one must be made"
+            )
         return leaf, key
 
     @_locked
@@ -941,34 +1256,56 @@ class CertStore:
         cover every name in ``hosts`` (the new one covers its old names plus ``hosts``), or its key
         type differs from an explicit ``key_type``.  ``key_type=None`` keeps the existing leaf's type
         (ECDSA P-256 for a new one).  An imported pair is never replaced (see the class docstring).
+        Nothing is written when the CA and leaf can be used as they are.
         """
         now = _aware(now)
         wanted = [parse_name(h) for h in hosts]
+        self.check_folder()
         if self.is_imported:
             return self._check_imported(now)
-        ca, _ = self.ensure_ca(now=now)
+        ca, _ = self._ensure_ca(KeyType.ECDSA_P256, now)
         current = self._current_leaf(ca)
-        if current is None:
-            return self.create_leaf(hosts, key_type or KeyType.ECDSA_P256, now=now)
+        if isinstance(current, str):
+            return self._make_leaf(wanted, key_type or KeyType.ECDSA_P256, now, current)
         leaf, key = current
         have = _san_names(leaf)
         missing = [n for n in wanted if n not in have]
         current_type = _key_type_of(key)
         new_type = KeyType(key_type) if key_type else (current_type or KeyType.ECDSA_P256)
-        if (
-            now + LEAF_RENEW_BEFORE >= leaf.not_valid_after_utc
-            or now < leaf.not_valid_before_utc
-            or missing
-            or new_type is not current_type
-        ):
-            names = [name_text(n).partition(":")[2] for n in [*have, *missing]]
-            return self.create_leaf(names or list(hosts), new_type, now=now)
-        return describe(leaf, now=now)
+        why = self._renewal_reason(leaf, now, missing, current_type, new_type)
+        if why is None:
+            return describe(leaf, now=now)
+        return self._make_leaf([*have, *missing], new_type, now, why)
+
+    def _renewal_reason(
+        self,
+        leaf: x509.Certificate,
+        now: dt.datetime,
+        missing: list[x509.GeneralName],
+        current_type: KeyType | None,
+        new_type: KeyType,
+    ) -> str | None:
+        """Why the generated ``leaf`` must be replaced (one sentence), or None to keep it."""
+        cert = f"The certificate {_shown(self.cert_path)}"
+        not_after = leaf.not_valid_after_utc
+        if now >= not_after:
+            return f"{cert} expired on {_when(not_after)} and must be renewed"
+        if now + LEAF_RENEW_BEFORE >= not_after:
+            return f"{cert} expires in {(not_after - now).days} days and must be renewed"
+        if now < leaf.not_valid_before_utc:
+            return f"{cert} is not valid until {_when(leaf.not_valid_before_utc)}, so a new one must be made"
+        if missing:
+            names = _shown(", ".join(name_text(n) for n in missing))
+            return f"{cert} does not cover {names}, so it must be renewed to add it"
+        if new_type is not current_type:
+            had = current_type.value if current_type else "another"
+            return f"{cert} has a {had} key but {new_type.value} was asked for, so a new one must be made"
+        return None
 
     def _check_imported(self, now: dt.datetime) -> CertInfo:
-        source = f"Your imported certificate {self.cert_path}"
+        source = f"Your imported certificate {_shown(self.cert_path)}"
         cert = _load_certs(_read(self.cert_path, "imported certificate"), source)[0]
-        _load_key(_read(self.key_path, "imported key"), f"The imported key {self.key_path}")
+        _load_key(_read(self.key_path, "imported key"), f"The imported key {_shown(self.key_path)}")
         _check_time(
             cert,
             now,
@@ -992,6 +1329,8 @@ class CertStore:
 
         They become cert.pem (with any chain that follows it in the file) and key.pem (0600); the
         folder's own CA (ca.pem) is left as it is.  Nothing is written when validation fails.
+        Without ``ca_file`` the signatures inside the file are checked, and a leaf whose issuer is
+        not in the file is imported with a warning (``on_warning``).
         """
         cert_file, key_file = Path(cert_file), Path(key_file)
         cert_pem = _read(cert_file, "certificate")
@@ -1003,11 +1342,14 @@ class CertStore:
             host=host,
             ca_pem=ca_pem,
             now=now,
-            cert_source=f"The certificate {cert_file}",
-            key_source=f"The key {key_file}",
-            ca_source=str(ca_file) if ca_file is not None else "",
+            cert_source=f"The certificate {_shown(cert_file)}",
+            key_source=f"The key {_shown(key_file)}",
+            ca_source=_shown(ca_file) if ca_file is not None else "",
+            warn=self._warn,
         )
-        self._prepare_dir()
+        self.check_folder()
+        why = f"Importing {_shown(cert_file)} copies it into the folder"
+        self._require_writable(why)
         record = {
             "cert": str(cert_file.resolve()),
             "key": str(key_file.resolve()),
@@ -1015,7 +1357,7 @@ class CertStore:
             "fingerprint_sha256": info.fingerprint_sha256,
             "imported_at": _aware(now).isoformat(timespec="seconds"),
         }
-        self._write(self.key_path, key_pem, 0o600)
-        self._write(self.cert_path, cert_pem, 0o644)
-        self._write(self.marker_path, (json.dumps(record, indent=2) + "\n").encode(), 0o644)
+        self._write(self.key_path, key_pem, 0o600, why)
+        self._write(self.cert_path, cert_pem, 0o644, why)
+        self._write(self.marker_path, (json.dumps(record, indent=2) + "\n").encode(), 0o644, why)
         return info

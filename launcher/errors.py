@@ -47,6 +47,14 @@ class CertDirError(CertError):
     """The certificate folder cannot be created or written."""
 
 
+class UnsafeCertDirError(CertDirError):
+    """Other users could change the certificate folder or a file in it (its mode or owner).
+
+    A key written there, or a CA read from there, could be replaced or read by someone else, so the
+    store refuses to use it rather than tighten what it does not own.
+    """
+
+
 class InvalidNameError(CertError):
     """A subject alternative name is neither a valid DNS name nor an IP address."""
 

@@ -9,6 +9,7 @@ import os
 import socket
 import ssl
 import stat
+import subprocess
 import threading
 from pathlib import Path
 
@@ -312,15 +313,26 @@ def test_dir_even_root_cannot_write_is_cert_dir_error() -> None:
 
 
 def test_read_only_dir_is_cert_dir_error(tmp_path: Path) -> None:
+    """An empty folder that cannot be written: the error says the CA had to be created there.
+
+    0500 stops a normal user; ``chattr +i`` stops root too (this suite runs as root)."""
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(0o500)
+    immutable = os.access(ro, os.W_OK) and subprocess.run(["chattr", "+i", str(ro)]).returncode == 0
     try:
         if os.access(ro, os.W_OK):
-            pytest.skip("running as root: permissions are not enforced")
-        with pytest.raises(CertDirError, match=r"Cannot write to the certificate folder .*--cert-dir"):
+            pytest.skip("running as root where chattr +i is not available: nothing refuses root's writes")
+        with pytest.raises(
+            CertDirError,
+            match=r"Cannot write to the certificate folder .*: (Permission denied|Operation not permitted)\."
+            r" There is no local CA yet, so one must be created: .*--cert-dir",
+        ):
             CertStore(ro).ensure()
+        assert list(ro.iterdir()) == []
     finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(ro)], check=False)
         ro.chmod(0o700)
 
 
@@ -691,3 +703,96 @@ def test_cli_cert_import_mismatch_and_expired(tmp_path: Path, capsys: pytest.Cap
     cert, key, _ = make_user_pair(old, now=dt.datetime(2020, 1, 1, tzinfo=UTC))
     code, _, err = cli(capsys, "cert", "import", str(cert), str(key), "--cert-dir", d)
     assert code == 2 and "expired on 2021-02-01" in err
+
+
+# --- cert import without --ca: the signatures inside the file -------------------------------------
+
+
+def user_ca() -> tuple[x509.Certificate, certs.PrivateKey]:
+    ca_key = generate_key()
+    return build_ca(ca_key, common_name="User CA"), ca_key
+
+
+def altered_issuer(leaf: x509.Certificate) -> x509.Certificate:
+    """``leaf`` with one letter of its issuer's CN changed in the DER bytes, the signature kept:
+    what a corrupted (or doctored) file holds.  The issuer name occurs once in a leaf."""
+    der = leaf.public_bytes(serialization.Encoding.DER)
+    assert der.count(b"User CA") == 1
+    return x509.load_der_x509_certificate(der.replace(b"User CA", b"User CX"))
+
+
+def write_pair(tmp_path: Path, name: str, chain: list[x509.Certificate], key: object) -> tuple[Path, Path]:
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}-key.pem"
+    cert_file.write_bytes(b"".join(pem(c) for c in chain))
+    key_file.write_bytes(key_pem(key))
+    return cert_file, key_file
+
+
+def test_import_without_ca_refuses_an_altered_or_forged_signature(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = str(tmp_path / "c")
+    ca, ca_key = user_ca()
+    key = generate_key()
+    leaf = build_leaf(ca, ca_key, key, ["myapp.test"])
+    # the valid chain (leaf + its CA) passes without a warning
+    cert_file, key_file = write_pair(tmp_path, "good", [leaf, ca], key)
+    code, out, err = cli(capsys, "cert", "import", str(cert_file), str(key_file), "--cert-dir", d)
+    assert (code, err) == (0, "") and out.startswith("Imported") and "Warning" not in out
+    imported = (Path(d) / "cert.pem").read_bytes()
+    # the issuer name altered in the DER bytes: its key identifier still names the CA in the file
+    cert_file, key_file = write_pair(tmp_path, "altered", [altered_issuer(leaf), ca], key)
+    code, _, err = cli(capsys, "cert", "import", str(cert_file), str(key_file), "--cert-dir", d)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        f"The certificate {cert_file} names 'CN=User CX,O=Flask HTTPS Launcher' as its issuer, but its"
+        " signature does not verify against 'CN=User CA,O=Flask HTTPS Launcher' in the same file:"
+        " it was altered or forged" in err
+    )
+    # a certificate that claims the CA's name but was signed by another key
+    forged = build_leaf(ca, generate_key(), key, ["myapp.test"])
+    cert_file, key_file = write_pair(tmp_path, "forged", [forged, ca], key)
+    code, _, err = cli(capsys, "cert", "import", str(cert_file), str(key_file), "--cert-dir", d)
+    assert code == 2 and err.count("\n") == 1 and "signature does not verify" in err
+    assert (Path(d) / "cert.pem").read_bytes() == imported  # nothing written
+
+
+def test_import_without_ca_refuses_a_self_signed_certificate_whose_signature_was_altered(
+    store: CertStore, tmp_path: Path
+) -> None:
+    key = generate_key()
+    self_signed = build_ca(key, common_name="myapp.test")
+    der = bytearray(self_signed.public_bytes(serialization.Encoding.DER))
+    der[-5] ^= 0x01  # inside the signature value at the end
+    broken = x509.load_der_x509_certificate(bytes(der))
+    cert_file, key_file = write_pair(tmp_path, "self", [broken], key)
+    with pytest.raises(ChainError, match=r"self\.pem names .* signature does not verify against itself"):
+        store.import_pair(cert_file, key_file)
+    assert not store.is_imported
+    cert_file, key_file = write_pair(tmp_path, "self-ok", [self_signed], key)
+    seen: list[str] = []
+    CertStore(store.directory, on_warning=seen.append).import_pair(cert_file, key_file)
+    assert seen == []  # a self-signed certificate is checked against itself
+
+
+def test_import_without_ca_warns_when_the_issuer_is_not_in_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = str(tmp_path / "c")
+    ca, ca_key = user_ca()
+    key = generate_key()
+    # issuer absent: the signature cannot be checked, so the import goes ahead with a warning
+    cert_file, key_file = write_pair(tmp_path, "alone", [build_leaf(ca, ca_key, key, ["myapp.test"])], key)
+    code, out, err = cli(capsys, "cert", "import", str(cert_file), str(key_file), "--cert-dir", d)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        f"Warning: The certificate {cert_file} was not checked against its issuer:"
+        " 'CN=User CA,O=Flask HTTPS Launcher' is not in the file; give the CA that signed it with --ca"
+        " to check it."
+    )
+    assert out.splitlines()[1].startswith(f"Imported {cert_file}")
+    # given --ca, the CA is the check, and there is nothing to warn about
+    (tmp_path / "ca.pem").write_bytes(pem(ca))
+    args = [str(cert_file), str(key_file), "--ca", str(tmp_path / "ca.pem"), "--cert-dir", d]
+    code, out, err = cli(capsys, "cert", "import", *args)
+    assert (code, err) == (0, "") and "Warning" not in out

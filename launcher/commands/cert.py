@@ -80,31 +80,41 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _print_info(title: str, path: Path, info: object, out: TextIO) -> None:
-    print(f"{title}: {path}", file=out)
+    from launcher.recordformat import escape_control
+
+    print(f"{title}: {escape_control(str(path))}", file=out)
     for line in info.lines():  # type: ignore[attr-defined]
         print(f"  {line}", file=out)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from launcher.certs import DEFAULT_HOSTS, CertStore, KeyType, default_cert_dir
+    from launcher.recordformat import escape_control
 
     out = out or sys.stdout
-    store = CertStore(getattr(args, "cert_dir", None) or default_cert_dir())
+
+    def warn(message: str) -> None:
+        """The store's warnings (a folder or key made private, a signature not checked), one line each."""
+        print(f"Warning: {message}", file=out)
+
+    store = CertStore(getattr(args, "cert_dir", None) or default_cert_dir(), on_warning=warn)
     action = getattr(args, "cert_action", None)
     if action == "create":
         hosts = tuple(args.host) if args.host else DEFAULT_HOSTS
         had_ca = store.ca_cert_path.exists()
         leaf = store.create_leaf(hosts, KeyType(args.key_type))
         verb = "Reused" if had_ca else "Created"
-        print(f"{verb} the local CA; created a certificate for {', '.join(leaf.sans)}.", file=out)
+        names = escape_control(", ".join(leaf.sans))
+        print(f"{verb} the local CA; created a certificate for {names}.", file=out)
         _show(store, out)
     elif action == "show":
         _show(store, out)
     elif action == "import":
         info = store.import_pair(args.cert, args.key, host=args.host, ca_file=args.ca)
         print(
-            f"Imported {args.cert} ({', '.join(info.sans) or 'no names'}, {info.days_left} days left):"
-            f" it is served from {store.cert_path}.",
+            f"Imported {escape_control(str(args.cert))}"
+            f" ({escape_control(', '.join(info.sans)) or 'no names'}, {info.days_left} days left):"
+            f" it is served from {escape_control(str(store.cert_path))}.",
             file=out,
         )
         if info.expiring_soon():
@@ -116,11 +126,12 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
 def _show(store: object, out: TextIO) -> None:
     from launcher.certs import CertStore
+    from launcher.recordformat import escape_control
 
     assert isinstance(store, CertStore)
     ca = store.ca_info()
     leaf = store.leaf_info()
-    print(f"Certificate folder: {store.directory}", file=out)
+    print(f"Certificate folder: {escape_control(str(store.directory))}", file=out)
     if ca is None and leaf is None:
         print(
             "No certificates yet: run `flask-launcher cert create`, or start serving to create them.",

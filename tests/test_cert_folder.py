@@ -1,0 +1,381 @@
+"""The certificate folder's safety rules and read-only folders, over the real CLI and real mounts.
+
+The suite runs as root, where mode bits do not stop writes: other users are played by chown to
+uid 65534, and read-only folders are real read-only mounts (a bind mount remounted ``ro`` inside a
+private mount namespace, ``unshare -m``) or the immutable attribute (``chattr +i``), both of which
+refuse writes to root too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from launcher.certs import LEAF_VALIDITY, CertStore
+from launcher.cli import main
+from launcher.errors import CertDirError
+
+ROOT = Path(__file__).resolve().parent.parent
+OTHER_UID = 65534  # "nobody": a user that is neither us nor root
+OTHERS_FILE = f"The file {{path}} in the certificate folder belongs to another user (uid {OTHER_UID}"
+
+#: Run "$@" with the folder "$0" bind-mounted onto itself read-only, in a private mount namespace
+#: (the mount disappears with the process; nothing outside sees it).
+READ_ONLY_SCRIPT = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+
+
+def _read_only_mounts_unavailable() -> str | None:
+    """Why a read-only bind mount cannot be made here, or None when it can (and refuses root)."""
+    if shutil.which("unshare") is None or shutil.which("mount") is None:
+        return "unshare/mount (util-linux) are not installed"
+    with tempfile.TemporaryDirectory() as folder:
+        probe = subprocess.run(
+            ["unshare", "-m", "sh", "-c", READ_ONLY_SCRIPT, folder, "sh", "-c", 'touch "$0/x" 2>&1', folder],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if "Read-only file system" in probe.stdout:
+            return None
+        return f"cannot make a read-only bind mount in a private mount namespace: {probe.stderr.strip()!r}"
+
+
+READ_ONLY_REASON = _read_only_mounts_unavailable() if sys.platform == "linux" else "Linux mounts only"
+needs_read_only_mount = pytest.mark.skipif(READ_ONLY_REASON is not None, reason=str(READ_ONLY_REASON))
+needs_posix_owners = pytest.mark.skipif(
+    not hasattr(os, "getuid") or os.getuid() != 0, reason="chown to another user needs root"
+)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code, _, err = cli(capsys, *argv)
+    assert code == 2, err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    return err
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int, float]]:
+    """Every file's bytes, mode and mtime: proves that nothing was written."""
+    return {
+        p.name: (p.read_bytes(), p.stat().st_mode, p.stat().st_mtime)
+        for p in sorted(folder.iterdir())
+        if p.is_file()
+    }
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+# --- a folder others could change is refused; one of ours others could read is made private ------------
+
+
+@needs_posix_owners
+def test_world_writable_folder_is_refused_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    folder.chmod(0o777)
+    err = one_line_error(capsys, "cert", "create", "--cert-dir", str(folder))
+    assert f"The certificate folder {folder} can be changed by other users (mode 0777)" in err
+    assert f"chmod 700 {folder}" in err and "--cert-dir" in err
+    assert list(folder.iterdir()) == [] and mode(folder) == 0o777
+
+
+@needs_posix_owners
+def test_group_writable_folder_is_refused_by_serve(tmp_path: Path) -> None:
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    folder.chmod(0o770)
+    serve = [sys.executable, "-m", "launcher", "serve", "--no-http", "--https-port", "0"]
+    proc = subprocess.run(
+        [*serve, "--cert-dir", str(folder)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "can be changed by other users (mode 0770)" in proc.stderr
+    assert list(folder.iterdir()) == []
+
+
+@needs_posix_owners
+def test_folder_owned_by_another_user_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "certs"
+    folder.mkdir(mode=0o700)
+    os.chown(folder, OTHER_UID, OTHER_UID)
+    err = one_line_error(capsys, "cert", "create", "--cert-dir", str(folder))
+    assert f"The certificate folder {folder} belongs to another user (uid {OTHER_UID}" in err
+    assert "choose a folder of your own with --cert-dir" in err
+    assert list(folder.iterdir()) == []
+
+
+@needs_posix_owners
+def test_symlink_to_an_unsafe_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "shared"
+    target.mkdir()
+    target.chmod(0o777)
+    link = tmp_path / "certs"
+    link.symlink_to(target)
+    err = one_line_error(capsys, "cert", "create", "--cert-dir", str(link))
+    assert f"{link} (a symlink to {target}) can be changed by other users (mode 0777)" in err
+    assert list(target.iterdir()) == []
+    # a symlink that belongs to someone else could be pointed elsewhere by them
+    target.chmod(0o700)
+    os.lchown(link, OTHER_UID, OTHER_UID)
+    err = one_line_error(capsys, "cert", "create", "--cert-dir", str(link))
+    assert f"The symlink {link} to the certificate folder belongs to another user (uid {OTHER_UID}" in err
+    assert list(target.iterdir()) == []
+
+
+@needs_posix_owners
+def test_world_writable_parent_without_sticky_bit_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parent = tmp_path / "shared"
+    parent.mkdir()
+    parent.chmod(0o777)
+    err = one_line_error(capsys, "cert", "create", "--cert-dir", str(parent / "certs"))
+    assert f"The folder {parent} above the certificate folder can be changed by other users" in err
+    assert "(mode 0777, no sticky bit)" in err and f"chmod go-w {parent}" in err
+    assert list(parent.iterdir()) == []
+    parent.chmod(0o1777)  # like /tmp: others cannot rename or remove what is ours
+    code, _, err = cli(capsys, "cert", "create", "--cert-dir", str(parent / "certs"))
+    assert (code, err) == (0, "") and mode(parent / "certs") == 0o700
+
+
+@needs_posix_owners
+def test_our_0755_folder_and_0644_keys_are_made_private_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What an older version (or a user's chmod) left readable is tightened, and the CLI says so."""
+    folder = tmp_path / "certs"
+    CertStore(folder).ensure()
+    folder.chmod(0o755)
+    (folder / "ca-key.pem").chmod(0o644)
+    (folder / "key.pem").chmod(0o640)
+    code, out, err = cli(capsys, "cert", "create", "--cert-dir", str(folder))
+    assert (code, err) == (0, "")
+    warnings = [line for line in out.splitlines() if line.startswith("Warning: ")]
+    assert warnings == [
+        f"Warning: The certificate folder {folder} could be read by other users (mode 0755):"
+        " it is now 0700, so only you can read its keys.",
+        f"Warning: The key {folder / 'ca-key.pem'} could be read by other users (mode 0644): it is now 0600.",
+        f"Warning: The key {folder / 'key.pem'} could be read by other users (mode 0640): it is now 0600.",
+    ]
+    assert out.splitlines()[3].startswith("Reused the local CA")
+    assert mode(folder) == 0o700
+    assert mode(folder / "ca-key.pem") == mode(folder / "key.pem") == 0o600
+    # as the servers call it: the same checks, reported through on_warning
+    folder.chmod(0o750)
+    seen: list[str] = []
+    CertStore(folder, on_warning=seen.append).ensure()
+    assert seen == [
+        f"The certificate folder {folder} could be read by other users (mode 0750):"
+        " it is now 0700, so only you can read its keys."
+    ]
+    assert mode(folder) == 0o700
+
+
+@needs_posix_owners
+@pytest.mark.parametrize(
+    ("name", "change", "expected"),
+    [
+        ("ca-key.pem", "chown", OTHERS_FILE),
+        ("ca.pem", "chown", OTHERS_FILE),
+        ("ca.pem", "chmod", "The file {path} can be changed by other users (mode 0666)"),
+        ("cert.pem", "chmod", "The file {path} can be changed by other users (mode 0666)"),
+    ],
+)
+def test_files_others_could_change_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, change: str, expected: str
+) -> None:
+    folder = tmp_path / "certs"
+    CertStore(folder).ensure()
+    path = folder / name
+    if change == "chown":
+        os.chown(path, OTHER_UID, OTHER_UID)
+    else:
+        path.chmod(0o666)
+    before = snapshot(folder)
+    err = one_line_error(capsys, "cert", "create", "--cert-dir", str(folder))
+    assert expected.format(path=path) in err and "--cert-dir" in err
+    assert snapshot(folder) == before  # refused, not tightened: the file may already have been swapped
+    with pytest.raises(CertDirError, match=r"other user|changed by other users"):
+        CertStore(folder).ensure()  # as serve, the window and trust install call it
+
+
+@needs_posix_owners
+def test_control_characters_in_the_folder_name_are_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "evil\x1b[2J\ncerts"
+    folder.mkdir()
+    folder.chmod(0o777)
+    err = one_line_error(capsys, "cert", "create", "--cert-dir", str(folder))
+    assert "\x1b" not in err and "evil\\x1b[2J\\ncerts" in err
+    assert list(folder.iterdir()) == []
+
+
+# --- read-only folders: used as they are; a needed write is refused with what and why -------------------
+
+
+@pytest.fixture
+def immutable() -> Iterator[list[Path]]:
+    """Paths given ``chattr +i`` in a test (root cannot write them either); cleared afterwards."""
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr (e2fsprogs) is not installed")
+    made: list[Path] = []
+    yield made
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)], check=False)
+
+
+def make_immutable(immutable: list[Path], folder: Path) -> None:
+    result = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"this filesystem has no immutable attribute: {result.stderr.strip()}")
+    immutable.append(folder)
+    with pytest.raises(PermissionError):
+        (folder / "probe").write_text("x")  # really refused, root included
+
+
+def test_immutable_folder_is_used_without_writing(tmp_path: Path, immutable: list[Path]) -> None:
+    folder = tmp_path / "certs"
+    made = CertStore(folder).ensure()
+    before = snapshot(folder)
+    make_immutable(immutable, folder)
+    assert CertStore(folder).ensure().fingerprint_sha256 == made.fingerprint_sha256
+    assert snapshot(folder) == before
+
+
+def test_immutable_folder_whose_leaf_must_be_renewed_says_what_and_why(
+    tmp_path: Path, immutable: list[Path]
+) -> None:
+    folder = tmp_path / "certs"
+    CertStore(folder).ensure(now=dt.datetime.now(dt.UTC) - LEAF_VALIDITY + dt.timedelta(days=12, hours=1))
+    before = snapshot(folder)
+    make_immutable(immutable, folder)
+    with pytest.raises(CertDirError) as info:
+        CertStore(folder).ensure()
+    assert str(info.value) == (
+        f"Cannot write to the certificate folder {folder}: Permission denied."
+        f" The certificate {folder / 'cert.pem'} expires in 12 days and must be renewed:"
+        " choose another folder with --cert-dir, or fix its permissions."
+    )
+    assert snapshot(folder) == before
+
+
+def serve_read_only(folder: Path, *args: str) -> subprocess.Popen[str]:
+    """``flask-launcher serve --cert-dir folder`` with the folder mounted read-only for that process."""
+    argv = [sys.executable, "-m", "launcher", "serve", "--cert-dir", str(folder), *args]
+    return subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", READ_ONLY_SCRIPT, str(folder), *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def https_url(proc: subprocess.Popen[str]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            raise AssertionError(f"serve ended early: {proc.stderr.read()}")  # type: ignore[union-attr]
+        if line.startswith("https://"):
+            return line.split()[0]
+    raise AssertionError("no HTTPS line")
+
+
+@needs_read_only_mount
+@pytest.mark.parametrize("folder_mode", [0o700, 0o1777], ids=["0700", "1777-like-a-k8s-secret"])
+def test_serve_from_a_read_only_mount_uses_the_leaf_as_it_is(tmp_path: Path, folder_mode: int) -> None:
+    folder = tmp_path / "certs"
+    CertStore(folder).ensure()
+    folder.chmod(folder_mode)  # nobody can change a read-only mount, whatever its mode says
+    before = snapshot(folder)
+    leaf_der = x509.load_pem_x509_certificate((folder / "cert.pem").read_bytes()).public_bytes(Encoding.DER)
+    proc = serve_read_only(folder, "--no-http", "--https-port", "0")
+    try:
+        url = https_url(proc)
+        host, port = url.removeprefix("https://").rstrip("/").rsplit(":", 1)
+        context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+        with (
+            socket.create_connection((host, int(port)), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            assert tls.getpeercert(binary_form=True) == leaf_der
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            assert tls.recv(100).startswith(b"HTTP/1.1 200 ")
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+    stderr = proc.stderr.read()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr and "Cannot write" not in stderr, stderr
+    assert snapshot(folder) == before
+
+
+@needs_read_only_mount
+@pytest.mark.parametrize(
+    ("made_at", "args", "why"),
+    [
+        (
+            dt.timedelta(days=397 - 12, hours=-1),
+            (),
+            "The certificate {cert} expires in 12 days and must be renewed",
+        ),
+        (
+            dt.timedelta(days=400),
+            (),
+            "The certificate {cert} expired on ",
+        ),
+        (
+            dt.timedelta(0),
+            ("--host", "127.0.0.2"),
+            "The certificate {cert} does not cover IP:127.0.0.2, so it must be renewed to add it",
+        ),
+    ],
+    ids=["near-expiry", "expired", "missing-san"],
+)
+def test_serve_from_a_read_only_mount_that_needs_a_new_leaf_is_one_line(
+    tmp_path: Path, made_at: dt.timedelta, args: tuple[str, ...], why: str
+) -> None:
+    folder = tmp_path / "certs"
+    CertStore(folder).ensure(now=dt.datetime.now(dt.UTC) - made_at)
+    before = snapshot(folder)
+    proc = serve_read_only(folder, "--no-http", "--https-port", "0", *args)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    assert why.format(cert=folder / "cert.pem") in stderr
+    assert f", but the certificate folder {folder} is read-only:" in stderr
+    assert "flask-launcher cert create --cert-dir FOLDER" in stderr
+    assert snapshot(folder) == before
