@@ -1275,7 +1275,32 @@ class CertStore:
         why = self._renewal_reason(leaf, now, missing, current_type, new_type)
         if why is None:
             return describe(leaf, now=now)
+        if self._may_serve_until_expiry(leaf, now, missing, current_type, new_type):
+            self._warn(
+                f"{why}, but the certificate folder {_shown(self.directory)} is read-only: it is served"
+                f" until it expires on {_when(leaf.not_valid_after_utc)}. Renew it where the folder is"
+                " writable (`flask-launcher cert create --cert-dir FOLDER`) and mount the result."
+            )
+            return describe(leaf, now=now)
         return self._make_leaf([*have, *missing], new_type, now, why)
+
+    def _may_serve_until_expiry(
+        self,
+        leaf: x509.Certificate,
+        now: dt.datetime,
+        missing: list[x509.GeneralName],
+        current_type: KeyType | None,
+        new_type: KeyType,
+    ) -> bool:
+        """A leaf due for renewal only because it expires soon, in a folder mounted read-only (a
+        container's secret): serving it until it really expires keeps the deployment up, with a
+        warning, where failing now would take it down weeks early."""
+        return (
+            leaf.not_valid_before_utc <= now < leaf.not_valid_after_utc
+            and not missing
+            and new_type is current_type
+            and _read_only_fs(self.directory)
+        )
 
     def _renewal_reason(
         self,

@@ -130,9 +130,13 @@ def _serve(
     cert_dir: Path | None,
 ) -> int:
     from launcher.certs import CertStore, default_cert_dir
+    from launcher.recordformat import escape_control
     from launcher.servers import Servers
 
-    store = CertStore(cert_dir or options.cert_dir or default_cert_dir())
+    def warn(message: str) -> None:  # a folder made private, a leaf served until it expires...
+        print(f"warning: {escape_control(message)}", file=sys.stderr, flush=True)
+
+    store = CertStore(cert_dir or options.cert_dir or default_cert_dir(), on_warning=warn)
     servers = Servers.from_config(app, options, cert_store=store)
     stop = stop_event or threading.Event()
     # Client-caused notices, one line per reason per interval; waitress's own chatter ("Task
