@@ -48,8 +48,9 @@ log = logging.getLogger("launcher.servers")
 CONNECTION_LIMIT = 500
 #: Seconds an idle keep-alive connection is kept; waitress's default is 120.
 CHANNEL_TIMEOUT = 60
-#: How often the loop looks for idle or stuck connections (handshakes that never finish).
-CLEANUP_INTERVAL = 5
+#: How often (seconds) the loop looks for idle or stuck connections (slow request headers,
+#: handshakes that never finish): the precision of those deadlines.
+CLEANUP_INTERVAL = 1
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -113,6 +114,15 @@ class _PlainServer(TcpWSGIServer):
         self.hint_url = hint_url
         super().__init__(*args, **kw)
 
+    def maintenance(self, now: float) -> None:
+        """waitress's idle reaper, then each channel's own deadlines (``tls.PlainChannel.overdue``,
+        ``tls.TLSChannel.overdue``: request headers, TLS handshakes); runs in the loop thread."""
+        super().maintenance(now)
+        mono = time.monotonic()
+        for channel in list(self.active_channels.values()):
+            if channel.overdue(mono, now):
+                channel.close_overdue()
+
     def call_in_loop(self, thunk: Callable[[], Any]) -> bool:
         """Run *thunk* in the loop thread; False when the loop has already closed its trigger."""
         trigger = self.trigger
@@ -142,13 +152,6 @@ class _TLSServer(_PlainServer):
     def __init__(self, *args: Any, ssl_context: ssl.SSLContext, **kw: Any) -> None:
         self.ssl_context = ssl_context
         super().__init__(*args, **kw)
-
-    def maintenance(self, now: float) -> None:
-        super().maintenance(now)
-        mono = time.monotonic()
-        for channel in list(self.active_channels.values()):
-            if channel.overdue(mono, now):
-                channel._force_close()
 
 
 def _port_holder(port: int) -> str | None:
