@@ -51,8 +51,9 @@ wire_log = logging.getLogger("launcher.wire")
 
 #: Seconds an idle keep-alive connection is kept; waitress's default is 120.
 CHANNEL_TIMEOUT = 60
-#: How often the loop looks for idle or stuck connections (handshakes that never finish).
-CLEANUP_INTERVAL = 5
+#: How often (seconds) the loop looks for idle or stuck connections (slow request headers,
+#: handshakes that never finish): the precision of those deadlines.
+CLEANUP_INTERVAL = 1
 #: Seconds a listener stops accepting after ``accept()`` found no descriptor (or memory) free.
 #: The loop wakes at least every ``asyncore_loop_timeout`` (1 s), so a pause lasts 0.25–1 s.
 ACCEPT_BACKOFF = 0.25
@@ -297,6 +298,15 @@ class _PlainServer(TcpWSGIServer):
         with self._clients_lock:
             return dict(self._clients)
 
+    def maintenance(self, now: float) -> None:
+        """waitress's idle reaper, then each channel's own deadlines (``tls.PlainChannel.overdue``,
+        ``tls.TLSChannel.overdue``: request headers, TLS handshakes); runs in the loop thread."""
+        super().maintenance(now)
+        mono = time.monotonic()
+        for channel in list(self.active_channels.values()):
+            if channel.overdue(mono, now):
+                channel.close_overdue()
+
     def call_in_loop(self, thunk: Callable[[], Any]) -> bool:
         """Run *thunk* in the loop thread; False when the loop has already closed its trigger."""
         trigger = self.trigger
@@ -326,13 +336,6 @@ class _TLSServer(_PlainServer):
     def __init__(self, *args: Any, ssl_context: ssl.SSLContext, **kw: Any) -> None:
         self.ssl_context = ssl_context
         super().__init__(*args, **kw)
-
-    def maintenance(self, now: float) -> None:
-        super().maintenance(now)
-        mono = time.monotonic()
-        for channel in list(self.active_channels.values()):
-            if channel.overdue(mono, now):
-                channel._force_close()
 
 
 def _exhaustion(err: int) -> str:

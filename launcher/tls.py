@@ -23,6 +23,13 @@ output buffer and a deferred close, so this one replaced it.)
 
 The TLS facts of a connection reach the WSGI environ under mod_ssl's names (``TLS_ENVIRON_KEYS``).
 
+Both schemes' channels (``_GuardedChannel``) also hold hostile clients to account: request headers
+have ``server.limits.header_timeout`` seconds from their first byte (slowloris), and a request
+framed two ways (Content-Length + Transfer-Encoding) is answered once and the connection closed
+(request smuggling).  A non-ASCII server name (SNI) is a logged handshake rejection, not a
+traceback from CPython's ``_ssl`` (``install_sni_hook``).  Text from a client in a log message is
+escaped (``recordformat.escape_control``).
+
 This module leans on waitress internals (``HTTPChannel``, ``wasyncore``, ``WSGITask``); the
 waitress version is pinned in ``pyproject.toml`` and ``tests/test_tls_channel.py`` covers the
 traps above, so an upgrade that breaks it fails loudly.
@@ -34,16 +41,20 @@ import errno
 import logging
 import socket
 import ssl
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.task import WSGITask
 
 from launcher.errors import CertFileError, KeyMismatchError
+from launcher.recordformat import escape_control
 
 log = logging.getLogger("launcher.wire")
 
@@ -68,6 +79,14 @@ _WRITE_BYTES = 64 * 1024
 HANDSHAKE_TIMEOUT = 10.0
 #: Plaintext asked of OpenSSL per read: one TLS record holds at most 16 KiB.
 _RECORD_BYTES = 16 * 1024
+_TIMEOUT_BODY = b"408 Request Timeout: the request headers came in too slowly.\n"
+#: What a client whose request headers missed the header deadline gets before the close.
+REQUEST_TIMEOUT_REPLY = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: %d\r\n"
+    b"Connection: close\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
+)
 _DISCONNECTED = frozenset(
     {errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECONNABORTED, errno.EPIPE, errno.EBADF}
 )
@@ -100,11 +119,90 @@ def server_context(cert_path: str | Path, key_path: str | Path) -> ssl.SSLContex
     except OSError as exc:
         raise CertFileError(f"Cannot read {exc.filename or cert_path}: {exc.strerror}.") from None
     ctx.sni_callback = _remember_sni
+    install_sni_hook()
     return ctx
 
 
 def _remember_sni(sslobj: Any, server_name: str | None, _ctx: ssl.SSLContext) -> None:
     sslobj.launcher_sni = server_name
+
+
+# --- a non-ASCII server name (SNI) -------------------------------------------------------------
+#
+# CPython's _ssl decodes the server name a ClientHello carries as ASCII before it calls
+# ``sni_callback``; a name that is not ASCII raises UnicodeDecodeError inside OpenSSL's callback,
+# where CPython can only hand it to ``sys.unraisablehook`` (whose default prints "Exception
+# ignored in: b'...'" and a traceback on stderr, one per connection) and fail the handshake
+# (CALLBACK_FAILED, an internal_error alert).  The hook below takes exactly that case, while one of
+# our handshakes runs in this thread, and turns it into the reason of that handshake's rejection;
+# everything else goes on to the hook it replaced.
+
+_handshake_state = threading.local()
+
+
+class _SniHook:
+    """``sys.unraisablehook`` wrapper: swallows the non-ASCII-SNI decode error of our handshakes."""
+
+    def __init__(self, previous: Callable[[Any], object]) -> None:
+        self.previous = previous
+
+    def __call__(self, unraisable: Any) -> None:
+        exc = unraisable.exc_value
+        if (
+            getattr(_handshake_state, "active", False)
+            and isinstance(exc, UnicodeDecodeError)
+            and isinstance(unraisable.object, bytes)
+            and exc.object == unraisable.object
+        ):
+            _handshake_state.bad_sni = unraisable.object
+            return
+        self.previous(unraisable)
+
+
+def install_sni_hook() -> None:
+    """Wrap ``sys.unraisablehook`` once (again if something replaced our wrapper since)."""
+    if not isinstance(sys.unraisablehook, _SniHook):
+        sys.unraisablehook = _SniHook(sys.unraisablehook)
+
+
+def _sni_reason(name: bytes) -> str:
+    shown = escape_control(name.decode("utf-8", "backslashreplace"))
+    return f'the server name (SNI) is not ASCII: "{shown}"'
+
+
+# --- HTTP framing --------------------------------------------------------------------------------
+
+
+class _Parser(HTTPRequestParser):
+    """waitress's request parser, plus two facts the channel needs.
+
+    * ``on_headers`` is called once the headers of a request (not a blank line) are complete: it
+      stops the channel's header deadline.
+    * ``framing_suspect``: the request has both ``Transfer-Encoding: chunked`` and
+      ``Content-Length``, or ``Transfer-Encoding`` on HTTP/1.0 (RFC 9112 §6.1, §6.3).  A proxy in
+      front may have framed it the other way, so the bytes after it cannot be trusted to start a
+      request: the rest of what arrived with it is dropped and the connection is closed once the
+      response is out (request smuggling).
+    """
+
+    framing_suspect = False
+    on_headers: Callable[[], None] | None = None
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        headers = self.headers
+        self.framing_suspect = (self.chunked and "CONTENT_LENGTH" in headers) or (
+            self.version == "1.0" and "TRANSFER_ENCODING" in headers
+        )
+
+    def received(self, data: bytes) -> int:
+        had_headers = self.headers_finished
+        consumed: int = super().received(data)
+        if self.headers_finished and not had_headers and not self.empty and self.on_headers is not None:
+            self.on_headers()
+        if self.completed and self.framing_suspect:
+            return len(data)  # what follows this request in the same read is not parsed
+        return consumed
 
 
 def plain_http_reply(https_url: str) -> bytes:
@@ -139,7 +237,23 @@ def _target_from_request(data: bytes) -> str:
     return "/"
 
 
-class TLSTask(WSGITask):
+class _Task(WSGITask):
+    """waitress's WSGI task, plus: a request with suspect framing closes its connection."""
+
+    def build_response_header(self) -> bytes:
+        if getattr(self.request, "framing_suspect", False):
+            addr = self.channel.addr
+            log.info(
+                "Request from %s:%s has both Content-Length and Transfer-Encoding"
+                " (or Transfer-Encoding on HTTP/1.0): answered, then the connection is closed",
+                addr[0],
+                addr[1],
+            )
+            self.set_close_on_finish()  # also says "Connection: close" in the response
+        return super().build_response_header()
+
+
+class TLSTask(_Task):
     """A WSGI task whose environ carries the listener name and the connection's TLS facts."""
 
     def get_environment(self) -> dict[str, Any]:
@@ -150,7 +264,7 @@ class TLSTask(WSGITask):
         return environ
 
 
-class PlainTask(WSGITask):
+class PlainTask(_Task):
     """A WSGI task whose environ carries the listener name."""
 
     def get_environment(self) -> dict[str, Any]:
@@ -161,8 +275,92 @@ class PlainTask(WSGITask):
         return environ
 
 
-class PlainChannel(HTTPChannel):
-    """waitress's channel, plus: a TLS ClientHello on this port is named and closed, not parsed."""
+class _GuardedChannel(HTTPChannel):
+    """waitress's channel, plus the header deadline and the framing check (both schemes).
+
+    The header deadline (slow-header, "slowloris" clients): from the first byte of a request to
+    the end of its headers a client has ``server.limits.header_timeout`` seconds, for every
+    request of a keep-alive connection.  waitress alone only has an idle timer that every byte
+    resets, so one byte every few seconds held a connection forever.  While headers are incomplete
+    this deadline rules; blank lines between requests count as the start of one (a trickle of
+    CRLFs is still a trickle).  The clock waits while the server itself is busy on the connection
+    (a request being served, a response being sent): only the client's slowness counts.  The
+    loop's maintenance (``overdue``/``close_overdue``) closes a channel past it, after a ``408``.
+    All of this runs in the loop thread.
+    """
+
+    _header_started: float | None = None  # time.monotonic() of the first byte of a partial request
+    _header_paused = False  # the server was busy on this connection at the last look
+    _header_timed_out = False
+
+    def parser_class(self, adj: Any) -> _Parser:
+        """A parser for the next request (waitress calls ``self.parser_class(adj)``)."""
+        parser = _Parser(adj)
+        parser.on_headers = self._headers_done
+        return parser
+
+    def _headers_done(self) -> None:
+        self._header_started = None
+        self._header_paused = False
+
+    def received(self, data: bytes) -> bool:
+        if (
+            data
+            and self._header_started is None
+            and (self.request is None or not self.request.headers_finished)
+        ):
+            self._header_started = time.monotonic()  # the first byte of a request (not of a body)
+        result: bool = super().received(data)
+        request = self.request
+        if self._header_started is None and request is not None and not request.headers_finished:
+            # One request's headers ended in this read and the next one started after them.
+            self._header_started = time.monotonic()
+        return result
+
+    def overdue(self, now_monotonic: float, now: float) -> bool:
+        """True when a request's headers missed the header deadline (see the class)."""
+        started = self._header_started
+        if started is None:
+            return False
+        if self.requests or self.total_outbufs_len:
+            self._header_paused = True  # busy on our side: the client's clock waits
+            return False
+        if self._header_paused:  # the server just finished: the client's clock starts again
+            self._header_paused = False
+            self._header_started = now_monotonic
+            return False
+        self._header_timed_out = now_monotonic - started >= self.server.limits.header_timeout
+        return self._header_timed_out
+
+    def close_overdue(self) -> None:
+        """Close a channel ``overdue`` named, at the loop's next write turn; a late request gets a
+        best-effort ``408`` first.
+
+        Only marked here (``will_close``, as waitress's own idle reaper does): maintenance runs
+        while the loop is collecting the descriptors to poll, and a descriptor closed there can be
+        reused by a connection accepted in the same turn, which would then get the closed one's
+        poll result (POLLNVAL) and be closed too.
+        """
+        if self._header_timed_out:
+            log.info(
+                "Request headers from %s:%s not complete within %g s: answered 408, closed",
+                self.addr[0],
+                self.addr[1],
+                self.server.limits.header_timeout,
+            )
+            with self.outbuf_lock:  # no task runs on this channel (see ``overdue``)
+                self.outbufs[-1].append(REQUEST_TIMEOUT_REPLY)
+                self.total_outbufs_len += len(REQUEST_TIMEOUT_REPLY)
+        self.will_close = True
+
+    def _force_close(self) -> None:
+        if self.socket is not None or self.connected:
+            super().handle_close()
+
+
+class PlainChannel(_GuardedChannel):
+    """waitress's channel with the header deadline and the framing check, plus: a TLS
+    ClientHello on this port is named and closed, not parsed."""
 
     task_class = PlainTask
     _first = True
@@ -177,7 +375,7 @@ class PlainChannel(HTTPChannel):
                     self.server.effective_port,
                     self.addr[0],
                     self.addr[1],
-                    hint,
+                    escape_control(hint),
                 )
                 self.will_close = True
                 return False
@@ -187,7 +385,7 @@ class PlainChannel(HTTPChannel):
 _Socket = socket.socket
 
 
-class TLSChannel(HTTPChannel):
+class TLSChannel(_GuardedChannel):
     """An HTTPChannel that speaks TLS over a non-blocking ``SSLSocket``, inside waitress's loop."""
 
     task_class = TLSTask
@@ -272,7 +470,7 @@ class TLSChannel(HTTPChannel):
             self.server.effective_port,
             self.addr[0],
             self.addr[1],
-            url,
+            escape_control(url),  # the Host and the path are the client's
         )
         self._plain_reply = True
         self._plain_out += plain_http_reply(url)
@@ -293,6 +491,8 @@ class TLSChannel(HTTPChannel):
     def _do_handshake(self) -> bool:
         """One non-blocking step of the handshake; True once it is done."""
         with self._tls_lock:
+            _handshake_state.active = True
+            _handshake_state.bad_sni = None
             try:
                 self._ssl.do_handshake()
             except ssl.SSLWantReadError:
@@ -302,11 +502,15 @@ class TLSChannel(HTTPChannel):
                 self._handshake_wants_write = True
                 return False
             except (ssl.SSLError, OSError) as exc:
-                log.info("TLS handshake failed from %s:%s: %s", self.addr[0], self.addr[1], _reason(exc))
+                bad_sni = _handshake_state.bad_sni
+                reason = _sni_reason(bad_sni) if bad_sni is not None else _reason(exc)
+                log.info("TLS handshake failed from %s:%s: %s", self.addr[0], self.addr[1], reason)
                 failed = True
             else:
                 failed = False
                 self._handshake_done()
+            finally:
+                _handshake_state.active = False
         if failed:
             self._force_close()
             return False
@@ -406,6 +610,8 @@ class TLSChannel(HTTPChannel):
     def handle_write(self) -> None:
         if self._plain_reply:
             self._send_plain()
+            if self.will_close:  # the reply took too long (``overdue``): give up on it
+                self._force_close()
             return
         if self._handshaking:
             if self.will_close:
@@ -420,13 +626,12 @@ class TLSChannel(HTTPChannel):
 
     # --- closing -----------------------------------------------------------------------------
 
-    def _force_close(self) -> None:
-        if self.socket is not None or self.connected:
-            super().handle_close()
-
     def overdue(self, now_monotonic: float, now: float) -> bool:
-        """True when this channel is stuck: a handshake (or a plain-text reply) that took too long."""
-        return (self._handshaking or self._plain_reply) and now - self.creation_time >= HANDSHAKE_TIMEOUT
+        """True when this channel is stuck: a handshake (or a plain-text reply) that took too long,
+        or request headers past the header deadline."""
+        if self._handshaking or self._plain_reply:
+            return now - self.creation_time >= HANDSHAKE_TIMEOUT
+        return super().overdue(now_monotonic, now)
 
 
 def _reason(exc: BaseException) -> str:
