@@ -132,6 +132,7 @@ def test_unwritable_cert_dir_is_one_line(capsys, tmp_path):
 def test_corrupt_pem_is_one_line(capsys, tmp_path, cert_store):
     (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
     (tmp_path / "ca-key.pem").write_bytes(Path(cert_store.ca_key_path).read_bytes())
+    (tmp_path / "ca-key.pem").chmod(0o600)  # a key others can read is made private, with a warning
     line = one_line_error(
         capsys, ["serve", "--http-port", "0", "--https-port", "0", "--cert-dir", str(tmp_path)]
     )
