@@ -57,6 +57,8 @@ CLEANUP_INTERVAL = 1
 #: Seconds a listener stops accepting after ``accept()`` found no descriptor (or memory) free.
 #: The loop wakes at least every ``asyncore_loop_timeout`` (1 s), so a pause lasts 0.25–1 s.
 ACCEPT_BACKOFF = 0.25
+#: Connections accepted in one turn of the loop at most (the rest wait for the next turn).
+ACCEPT_BATCH = 64
 #: While descriptors stay exhausted, how often a line says so (else only the episode's end does).
 EXHAUSTED_REPORT_INTERVAL = 10.0
 #: Clients whose connections are never capped: this machine (127.0.0.0/8 and ::1).
@@ -196,7 +198,19 @@ class _PlainServer(TcpWSGIServer):
         return readable and time.monotonic() >= self._paused_until
 
     def handle_accept(self) -> None:
+        """Accept the connections waiting, up to ``ACCEPT_BATCH`` in one turn of the loop.
+
+        waitress accepts one per turn: under load a turn takes milliseconds, so a burst of a few
+        hundred connections left a new client waiting seconds behind it in the kernel's queue
+        (measured under load with a flood of 300: the longest wait 4.4 s one at a time, 0.22 s in batches).
+        """
+        for _ in range(ACCEPT_BATCH):
+            if not self._accept_one():
+                return
+
+    def _accept_one(self) -> bool:
         """Accept one connection: pause on exhaustion, refuse a client over its cap, else serve.
+        False when there was nothing (more) to accept now.
 
         Replaces waitress's, which logs a traceback for every failed ``accept()``: when descriptors
         run out that is every turn of the loop (tens of thousands of tracebacks a minute, a core
@@ -209,24 +223,25 @@ class _PlainServer(TcpWSGIServer):
                 self._accept_failed(exc.errno)
             else:
                 log.debug("accept() failed on port %s: %s", self.effective_port, exc)
-            return
+            return False
         if pair is None:
-            return
+            return False
         self._accept_resumed()
         conn, addr = pair
         try:
             self.set_socket_options(conn)
         except OSError:  # the peer is already gone (macOS)
             conn.close()
-            return
+            return True
         addr = self.fix_addr(addr)
         admitted, key = self._admit(addr[0]) if isinstance(addr, tuple) and addr else (True, None)
         if not admitted:
             conn.close()
-            return
+            return True
         channel = self.channel_class(self, conn, addr, self.adj, map=self._map)
         if key is not None:
             channel.client_key = key
+        return len(self._map) < self.adj.connection_limit
 
     def _accept_failed(self, err: int) -> None:
         """Pause accepting for ``ACCEPT_BACKOFF`` s; one line per ``EXHAUSTED_REPORT_INTERVAL``
