@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import socket
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -251,3 +253,17 @@ def test_close_notify_from_the_client_does_not_stall_the_loop(servers, client_co
     started = time.monotonic()
     servers.https.stop()
     assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command (Debian: openssl)")
+def test_renegotiation_is_refused(servers, ca_file):
+    """A client asking to renegotiate TLS 1.2 gets OpenSSL's no_renegotiation alert."""
+    done = subprocess.run(
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{servers.https.port}", "-tls1_2",
+         "-CAfile", str(ca_file), "-servername", "localhost"],
+        input=b"R\n",  # s_client's command to renegotiate
+        capture_output=True,
+        timeout=20,
+    )
+    err = done.stderr.decode(errors="replace")
+    assert "RENEGOTIATING" in err and "no renegotiation" in err, err
