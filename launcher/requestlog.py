@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from launcher.recordformat import escape_control, format_clock, format_ms, format_peer, format_wsgi
 from launcher.scheme import Scheme
+from launcher.wireevents import WireEvent
 
 DEFAULT_CAPACITY = 10_000
 
@@ -96,20 +97,43 @@ class RequestRecord(NamedTuple):
 
 
 class Subscription:
-    """A bounded queue of records for one consumer; drained by its owner, never blocking writers."""
+    """A bounded queue of records for one consumer; drained by its owner, never blocking writers.
 
-    def __init__(self, sink: RequestSink, maxlen: int) -> None:
+    A subscription made with ``events=True`` also queues the sink's ``WireEvent``s (a second
+    bounded queue, ``drain_events``); ``wait`` wakes for either.
+    """
+
+    def __init__(self, sink: RequestSink, maxlen: int, events: bool = False) -> None:
         self._sink = sink
         self._queue: deque[RequestRecord] = deque(maxlen=maxlen)
+        self._events: deque[WireEvent] | None = deque(maxlen=maxlen) if events else None
         self._maxlen = maxlen
         self._ready = threading.Event()
         self.dropped = 0
+
+    @property
+    def wants_events(self) -> bool:
+        return self._events is not None
 
     def _push(self, record: RequestRecord) -> None:
         if len(self._queue) == self._maxlen:
             self.dropped += 1
         self._queue.append(record)
         self._ready.set()
+
+    def _push_event(self, event: WireEvent) -> None:
+        events = self._events
+        if events is None:
+            return
+        if len(events) == self._maxlen:
+            self.dropped += 1
+        events.append(event)
+        self._ready.set()
+
+    def _rearm(self) -> None:
+        self._ready.clear()
+        if self._queue or self._events:  # a writer appended between popleft() and clear()
+            self._ready.set()
 
     def drain(self, limit: int | None = None) -> list[RequestRecord]:
         """Take up to *limit* queued records (all of them by default), oldest first."""
@@ -119,13 +143,24 @@ class Subscription:
             while limit is None or len(out) < limit:
                 out.append(queue.popleft())
         except IndexError:
-            self._ready.clear()
-            if queue:  # a writer appended between popleft() and clear()
-                self._ready.set()
+            self._rearm()
+        return out
+
+    def drain_events(self) -> list[WireEvent]:
+        """Take every queued wire event, oldest first (always empty without ``events=True``)."""
+        out: list[WireEvent] = []
+        events = self._events
+        if events is None:
+            return out
+        try:
+            while True:
+                out.append(events.popleft())
+        except IndexError:
+            self._rearm()
         return out
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until a record is queued (or *timeout*); True if one is."""
+        """Block until a record (or event) is queued (or *timeout*); True if one is."""
         return self._ready.wait(timeout)
 
     def close(self) -> None:
@@ -133,15 +168,27 @@ class Subscription:
         self._ready.set()
 
 
+#: The sink keeps at most this many wire events (they are rare; a flood of them is one client).
+EVENT_CAPACITY = 1000
+
+
 class RequestSink:
-    """Keeps the newest *capacity* records and fans each new one out to the subscriptions."""
+    """Keeps the newest *capacity* records and fans each new one out to the subscriptions.
+
+    Wire events (``launcher.wireevents.WireEvent``: a connection that failed before a request)
+    travel next to the records: ``add_event`` keeps the newest ``EVENT_CAPACITY`` of them
+    (``snapshot_events``, ``events_total``) and hands each to the subscriptions made with
+    ``events=True``; the others never see one.
+    """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._records: deque[RequestRecord] = deque(maxlen=capacity)
+        self._events: deque[WireEvent] = deque(maxlen=min(capacity, EVENT_CAPACITY))
         self._subscriptions: tuple[Subscription, ...] = ()
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self.total = 0  # records ever added
+        self.events_total = 0  # wire events ever added
 
     @property
     def capacity(self) -> int:
@@ -158,16 +205,31 @@ class RequestSink:
         for subscription in subscriptions:
             subscription._push(record)
 
+    def add_event(self, event: WireEvent) -> None:
+        """Keep *event* and hand it to the subscriptions that want events (any thread)."""
+        with self._lock:
+            self._events.append(event)
+            self.events_total += 1
+            subscriptions = self._subscriptions
+        for subscription in subscriptions:
+            subscription._push_event(event)
+
     def snapshot(self) -> list[RequestRecord]:
         with self._lock:
             return list(self._records)
 
+    def snapshot_events(self) -> list[WireEvent]:
+        with self._lock:
+            return list(self._events)
+
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._events.clear()
 
-    def subscribe(self, maxlen: int = DEFAULT_CAPACITY) -> Subscription:
-        subscription = Subscription(self, maxlen)
+    def subscribe(self, maxlen: int = DEFAULT_CAPACITY, *, events: bool = False) -> Subscription:
+        """A new subscription; with *events* it also gets the wire events (``drain_events``)."""
+        subscription = Subscription(self, maxlen, events)
         with self._lock:
             self._subscriptions = (*self._subscriptions, subscription)
         return subscription

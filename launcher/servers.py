@@ -44,6 +44,7 @@ from launcher.options import DEFAULTS, PORT_MAX, WILDCARD_HOSTS, ServeConfig, pa
 from launcher.policy import Policy, PolicyMiddleware
 from launcher.requestlog import RequestLogMiddleware, RequestSink
 from launcher.scheme import Scheme
+from launcher.wireevents import WireEvent
 
 log = logging.getLogger("launcher.servers")
 #: Notices caused by clients (printed rate-limited, see ``launcher.notices``).
@@ -176,9 +177,12 @@ class _PlainServer(TcpWSGIServer):
         extra_environ: dict[str, Any],
         hint_url: Callable[[], str | None],
         limits: Limits,
+        on_event: Callable[[WireEvent], None] | None = None,
         **kw: Any,
     ):
         self.extra_environ = extra_environ
+        #: Where the channels hand their ``WireEvent``s (``tls.emit``); None: only logged.
+        self.on_event = on_event
         self.limits = limits
         self.hint_url = hint_url
         self._clients: dict[str, int] = {}  # open connections per capped client address
@@ -488,6 +492,7 @@ class Listener:
         threads: int = DEFAULTS.threads,
         limits: Limits = DEFAULT_LIMITS,
         hint_url: Callable[[], str | None] = lambda: None,
+        on_event: Callable[[WireEvent], None] | None = None,
     ) -> None:
         if scheme not in (Scheme.HTTP, Scheme.HTTPS):
             raise ValueError(f"scheme must be 'http' or 'https', not {scheme!r}")
@@ -499,6 +504,7 @@ class Listener:
         self.error: str | None = None
         self._build = build
         self._hint_url = hint_url
+        self._on_event = on_event
         self._state = ListenerState.STOPPED
         self._lock = threading.RLock()  # serialises start/stop
         self._callbacks: list[StateCallback] = []
@@ -581,6 +587,7 @@ class Listener:
                     "extra_environ": {"launcher.listener": self.scheme},
                     "limits": self.limits,
                     "hint_url": self._hint_url,
+                    "on_event": self._on_event,
                     "map": {},
                     "_sock": sock,
                     "dispatcher": dispatcher,
@@ -679,6 +686,7 @@ class Servers:
             threads=threads,
             limits=limits,
             hint_url=lambda: self.https.url if self.https.running else None,
+            on_event=self._event,
         )
         self.https = Listener(
             Scheme.HTTPS,
@@ -687,7 +695,12 @@ class Servers:
             port=https_port,
             threads=threads,
             limits=limits,
+            on_event=self._event,
         )
+
+    def _event(self, event: WireEvent) -> None:
+        """A listener's wire event goes into the sink, next to the request records."""
+        self.sink.add_event(event)
 
     @classmethod
     def from_config(

@@ -44,6 +44,7 @@ import ssl
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,9 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.task import WSGITask
 
+from launcher import wireevents
 from launcher.errors import CertFileError, KeyMismatchError
-from launcher.recordformat import escape_control
+from launcher.wireevents import WireEvent
 
 log = logging.getLogger("launcher.wire")
 
@@ -120,7 +122,46 @@ def server_context(cert_path: str | Path, key_path: str | Path) -> ssl.SSLContex
         raise CertFileError(f"Cannot read {exc.filename or cert_path}: {exc.strerror}.") from None
     ctx.sni_callback = _remember_sni
     install_sni_hook()
+    leaf_covers[ctx] = _leaf_checker(Path(cert_path))
     return ctx
+
+
+#: Per SSL context: whether its leaf covers a server name (for a failed handshake's advice).
+leaf_covers: weakref.WeakKeyDictionary[ssl.SSLContext, Callable[[str], bool | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _leaf_checker(cert_path: Path) -> Callable[[str], bool | None]:
+    """``covers(name)``: whether the leaf in *cert_path* covers *name* (None when unreadable)."""
+    try:
+        from cryptography import x509
+
+        from launcher.certs import host_covered
+
+        leaf = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except Exception:  # the context loaded it; a failure here only costs the name check
+        return lambda _name: None
+
+    def covers(name: str) -> bool | None:
+        try:
+            return host_covered(leaf, name)
+        except Exception:  # a name that is neither a host name nor an address
+            return False
+
+    return covers
+
+
+def emit(channel: Any, event: WireEvent, level: int = logging.INFO) -> None:
+    """Log *event* on ``launcher.wire`` (its advice, one rate-limit reason per kind) and hand it to
+    the channel's server (``server.on_event``, the listener's sink).  Loop thread; never raises."""
+    log.log(level, "%s", event.notice(), extra={"reason": f"wire-event:{event.kind.value}"})
+    on_event = getattr(channel.server, "on_event", None)
+    if on_event is not None:
+        try:
+            on_event(event)
+        except Exception:
+            log.exception("Could not record a wire event")
 
 
 def _remember_sni(sslobj: Any, server_name: str | None, _ctx: ssl.SSLContext) -> None:
@@ -163,11 +204,6 @@ def install_sni_hook() -> None:
     """Wrap ``sys.unraisablehook`` once (again if something replaced our wrapper since)."""
     if not isinstance(sys.unraisablehook, _SniHook):
         sys.unraisablehook = _SniHook(sys.unraisablehook)
-
-
-def _sni_reason(name: bytes) -> str:
-    shown = escape_control(name.decode("utf-8", "backslashreplace"))
-    return f'the server name (SNI) is not ASCII: "{shown}"'
 
 
 # --- HTTP framing --------------------------------------------------------------------------------
@@ -369,14 +405,7 @@ class PlainChannel(_GuardedChannel):
         if self._first and data:
             self._first = False
             if data[0] == 0x16 and (len(data) < 2 or data[1] == 0x03):
-                hint = self.server.hint_url() or "the HTTPS listener's https:// URL"
-                log.warning(
-                    "TLS handshake on the HTTP port %s from %s:%s: use %s",
-                    self.server.effective_port,
-                    self.addr[0],
-                    self.addr[1],
-                    escape_control(hint),
-                )
+                emit(self, wireevents.tls_on_http(self.addr, self.server.hint_url()), logging.WARNING)
                 self.will_close = True
                 return False
         return super().received(data)
@@ -465,13 +494,8 @@ class TLSChannel(_GuardedChannel):
             data = b""
         host = _host_from_request(data) or f"{self.server.adj.host}:{self.server.effective_port}"
         url = f"https://{host}{_target_from_request(data)}"
-        log.warning(
-            "Plain HTTP on the HTTPS port %s from %s:%s: answered 400, use %s",
-            self.server.effective_port,
-            self.addr[0],
-            self.addr[1],
-            escape_control(url),  # the Host and the path are the client's
-        )
+        # The Host and the path are the client's: the notice escapes them.
+        emit(self, wireevents.http_on_https(self.addr, url), logging.WARNING)
         self._plain_reply = True
         self._plain_out += plain_http_reply(url)
         self._send_plain()
@@ -503,8 +527,11 @@ class TLSChannel(_GuardedChannel):
                 return False
             except (ssl.SSLError, OSError) as exc:
                 bad_sni = _handshake_state.bad_sni
-                reason = _sni_reason(bad_sni) if bad_sni is not None else _reason(exc)
-                log.info("TLS handshake failed from %s:%s: %s", self.addr[0], self.addr[1], reason)
+                event = (
+                    wireevents.bad_sni(self.addr, bad_sni)
+                    if bad_sni is not None
+                    else self._handshake_event(exc)
+                )
                 failed = True
             else:
                 failed = False
@@ -512,9 +539,20 @@ class TLSChannel(_GuardedChannel):
             finally:
                 _handshake_state.active = False
         if failed:
+            emit(self, event)
             self._force_close()
             return False
         return True
+
+    def _handshake_event(self, exc: BaseException) -> WireEvent:
+        """The wire event of a handshake that failed with *exc* (the SNI checked against the leaf)."""
+        tls = self._tls
+        sni = getattr(tls, "launcher_sni", None) if tls is not None else None
+        covered: bool | None = None
+        if sni:
+            checker = leaf_covers.get(self.server.ssl_context)
+            covered = checker(sni) if checker is not None else None
+        return wireevents.classify_handshake(self.addr, exc, sni, covered)
 
     def _read_plaintext(self) -> bytes:
         """All the plaintext available now, including what OpenSSL already decrypted.

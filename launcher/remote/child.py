@@ -139,21 +139,22 @@ class ServerProcess:
         self.send(StateChanged(listener.scheme, state.value, listener.error, listener.port))
 
     def _send_records(self, servers: Servers) -> None:
-        subscription = servers.sink.subscribe(BACKLOG)
+        subscription = servers.sink.subscribe(BACKLOG, events=True)
         try:
             while not self._stop_records.is_set():
                 subscription.wait(0.1)  # short: a stop is noticed at once
                 self._stop_records.wait(BATCH_SECONDS)
-                self._send_batch(subscription.drain())
-            self._send_batch(subscription.drain())  # the last requests before the listeners stopped
+                self._send_batch(subscription.drain(), subscription.drain_events())
+            # The last requests (and wire events) before the listeners stopped.
+            self._send_batch(subscription.drain(), subscription.drain_events())
         finally:
             subscription.close()
 
-    def _send_batch(self, batch: list[Any]) -> None:
-        if not batch:
+    def _send_batch(self, batch: list[Any], events: list[Any] | None = None) -> None:
+        if not batch and not events:
             return
         try:
-            self.send(RecordBatch(batch))
+            self.send(RecordBatch(batch, events or []))
         except Exception:  # a record that cannot be pickled (a header object from the app?)
             log.exception("Could not send %d request records to the window", len(batch))
 

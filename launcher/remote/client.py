@@ -564,7 +564,7 @@ class RemoteServers:
         """The ``launcher-remote-rx`` thread of *session*: replies, states, records, reload events."""
         conn = session.conn
         assert conn is not None
-        add = self.sink.add
+        add, add_event = self.sink.add, self.sink.add_event
         while True:
             try:
                 message = conn.recv()
@@ -577,6 +577,8 @@ class RemoteServers:
                 if isinstance(message, RecordBatch):
                     for record in message.records:
                         add(record)
+                    for event in message.events:
+                        add_event(event)
                 elif isinstance(message, Reply):
                     future = session.pending.pop(message.call_id, None)
                     if future is not None:

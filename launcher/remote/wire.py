@@ -46,7 +46,7 @@ from launcher.options import ServeConfig
 from launcher.scheme import Scheme
 
 #: Bumped whenever a message or an operation changes shape; both sides must agree.
-PROTOCOL = 2
+PROTOCOL = 3  # 3: RecordBatch.events
 #: The hidden command line word that makes ``launcher.cli`` run the server process.
 CHILD_COMMAND = "_server-process"
 #: ``_server-process --fd N``: the inherited descriptor of the child's end of the channel (POSIX).
@@ -188,9 +188,12 @@ class StateChanged:
 
 @dataclass(frozen=True)
 class RecordBatch:
-    """child → window: request records (``RequestRecord``) since the last batch."""
+    """child → window: request records (``RequestRecord``) and wire events
+    (``launcher.wireevents.WireEvent``: connections that failed before a request) since the
+    last batch."""
 
     records: list[Any]
+    events: list[Any] = field(default_factory=list)
 
 
 ReloadKind = Literal["changed", "reloaded", "failed"]
