@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 from launcher.harexport import record_url
 from launcher.recordformat import escape_control, format_ms, format_peer, format_timestamp, format_wsgi
 from launcher.requestlog import RequestRecord
+from launcher.wireevents import WireEvent
 
 PLACEHOLDER = "Select a request to see its headers, TLS facts and any error."
 
@@ -69,6 +70,28 @@ def record_html(record: RequestRecord) -> str:
     return "".join(parts)
 
 
+def event_html(event: WireEvent) -> str:
+    """The pane's HTML for a wire event: what happened, the full advice, the facts (escaped)."""
+    facts = [
+        ("Listener", event.listener.upper()),
+        ("Kind", event.kind.value),
+        ("Time", format_timestamp(event.time)),
+        ("Client", event.peer),
+    ]
+    if event.sni:
+        facts.append(("Server name (SNI)", escape_control(event.sni)))
+    if event.reason:
+        facts.append(("OpenSSL", escape_control(event.reason)))
+    return "".join(
+        [
+            f"<h3 class='wire'>⚠ {html.escape(event.kind.headline)}</h3>",
+            f"<p class='advice'>{html.escape(escape_control(event.window_advice))}</p>",
+            _rows(facts),
+            "<p class='none'>No request was served on this connection.</p>",
+        ]
+    )
+
+
 STYLE = """
 h3 { margin: 0 0 6px 0; }
 h4 { margin: 10px 0 2px 0; }
@@ -76,6 +99,8 @@ td.k { color: #475569; font-weight: bold; padding-right: 10px; white-space: nowr
 p.none { color: #64748b; }
 h4.err { color: #b91c1c; }
 pre { font-family: monospace; color: #7f1d1d; }
+h3.wire { color: #b45309; }
+p.advice { color: #78350f; font-weight: bold; }
 """
 
 
@@ -98,3 +123,8 @@ class RequestDetailView(QTextBrowser):
             self.setHtml(f"<p class='none'>{html.escape(PLACEHOLDER)}</p>")
         else:
             self.setHtml(record_html(record))
+
+    def show_event(self, event: WireEvent) -> None:
+        """Show a wire event (a connection that failed before a request) and its advice."""
+        self.record = None
+        self.setHtml(event_html(event))

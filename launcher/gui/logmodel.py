@@ -20,14 +20,21 @@ pre-made badge icon (``DecorationRole``) and answers ``SchemeRole`` ("HTTP"/"HTT
 ``FilterRole`` (column 0) is the row's search text for ``RequestFilterProxy``, which filters with
 one regular expression that C++ evaluates (no Python ``filterAcceptsRow``).
 
-``LogPump`` drains a ``Subscription`` of the core's ``RequestSink`` on a ``QTimer`` (100 ms by
-default), so the request threads never touch Qt.  Pause behaviour: while paused the pump keeps
-draining the subscription (the status-bar figures stay live) into a pending buffer bounded by the
-row cap; records beyond that are dropped (oldest first) and counted; ``resume`` hands the pending
-records to the model in one batch.
+Wire events (``launcher.wireevents.WireEvent``: a TLS handshake on the HTTP port, plain HTTP on
+the HTTPS port, a failed handshake) are rows of their own kind in the same list: a "⚠ TLS" badge
+in the scheme column, "—" for the method, the short advice as the path, an amber background
+(``BackgroundRole``) and foreground; ``EventRole`` is True for them.  ``record()``/``records()``
+give only the requests (HAR export skips events); ``item()``/``items()`` both kinds.
+
+``LogPump`` drains a ``Subscription`` (records and wire events) of the core's ``RequestSink`` on
+a ``QTimer`` (100 ms by default), so the request threads never touch Qt.  Pause behaviour: while
+paused the pump keeps draining the subscription (the status-bar figures stay live) into a pending
+buffer bounded by the row cap; records beyond that are dropped (oldest first) and counted;
+``resume`` hands the pending records to the model in one batch.
 
 ``RequestFilterProxy`` filters on free text (method, target, status, client, user agent, TLS
-facts and header values, case-insensitive), on scheme ("http"/"https") and on status class.
+facts and header values, case-insensitive), on scheme ("http"/"https"), on status class and on
+the row kind (requests only, wire events only).
 """
 
 from __future__ import annotations
@@ -71,6 +78,10 @@ from launcher.recordformat import (
     format_wsgi,
 )
 from launcher.requestlog import DEFAULT_CAPACITY, RequestRecord, RequestSink, Subscription
+from launcher.wireevents import WireEvent
+
+#: A row of the log: a served request, or a connection that failed before one.
+LogItem = RequestRecord | WireEvent
 
 COLUMNS: tuple[str, ...] = ("Time", "Scheme", "Method", "Path", "Status", "ms", "Bytes", "Client", "TLS")
 COL_TIME, COL_SCHEME, COL_METHOD, COL_PATH, COL_STATUS, COL_MS, COL_BYTES, COL_CLIENT, COL_TLS = range(9)
@@ -79,6 +90,8 @@ COL_TIME, COL_SCHEME, COL_METHOD, COL_PATH, COL_STATUS, COL_MS, COL_BYTES, COL_C
 FilterRole = Qt.ItemDataRole.UserRole + 2
 #: Item data role (scheme column) holding "HTTP"/"HTTPS" (the cell shows a badge icon).
 SchemeRole = Qt.ItemDataRole.UserRole + 3
+#: Item data role (any column): True for a wire-event row.
+EventRole = Qt.ItemDataRole.UserRole + 4
 #: Separates fields in the search text; never typed by a user.
 SEP = "\x1e"
 
@@ -90,6 +103,11 @@ STATUS_COLOURS = {
     5: QColor("#b91c1c"),
 }
 SCHEME_COLOURS = {"http": QColor("#64748b"), "https": QColor("#15803d")}
+#: The wire-event rows: badge, text and background colours.
+EVENT_BADGE = "⚠ TLS"
+EVENT_BADGE_COLOUR = QColor("#b45309")
+EVENT_FOREGROUND = QColor("#78350f")
+EVENT_BACKGROUND = QColor("#fef3c7")
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _RIGHT_INT = int(_RIGHT.value)
 
@@ -123,6 +141,22 @@ def search_text(record: RequestRecord) -> str:
     return SEP + SEP.join(parts) + SEP
 
 
+def event_search_text(event: WireEvent) -> str:
+    """A wire event's search text: tagged scheme and row kind, then what its row and detail show."""
+    parts = [
+        f"scheme={event.listener}",
+        "class=wire",
+        "wire",
+        event.kind.value,
+        escape_control(event.short),
+        escape_control(event.window_advice),
+        event.peer,
+        escape_control(event.reason),
+        escape_control(event.sni or ""),
+    ]
+    return SEP + SEP.join(parts) + SEP
+
+
 def _badge_font(font: QFont) -> QFont:
     small = QFont(font)
     small.setBold(True)
@@ -133,7 +167,8 @@ def _badge_font(font: QFont) -> QFont:
 def badge_size(font: QFont) -> QSize:
     """The icon size that fits the widest badge ("HTTPS") for the item font *font*."""
     metrics = QFontMetrics(_badge_font(font))
-    return QSize(metrics.horizontalAdvance("HTTPS") + 12, metrics.height() + 3)
+    widest = max(metrics.horizontalAdvance("HTTPS"), metrics.horizontalAdvance(EVENT_BADGE))
+    return QSize(widest + 12, metrics.height() + 3)
 
 
 def badge_icon(text: str, colour: QColor, font: QFont) -> QIcon:
@@ -193,23 +228,58 @@ def row_cells(record: RequestRecord) -> RowCells:
     )
 
 
+def event_cells(event: WireEvent) -> RowCells:
+    """A wire-event row's texts: "—" for the method, the short advice as the path, the full advice
+    as its tool tip; what the client sent (a Host, a server name) is escaped."""
+    short = escape_control(event.short)
+    return RowCells(
+        (format_clock(event.time), None, "—", short, "", "", "", event.peer, escape_control(event.reason)),
+        (
+            format_timestamp(event.time),
+            f"Wire event on the {event.listener.upper()} port",
+            None,
+            escape_control(event.window_advice),
+            None,
+            None,
+            None,
+            None,
+            escape_control(event.reason) or None,
+        ),
+    )
+
+
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
 _DECORATION = int(Qt.ItemDataRole.DecorationRole.value)
 _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole.value)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
 _FONT = int(Qt.ItemDataRole.FontRole.value)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole.value)
+_EVENT = int(EventRole)
 _ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole.value)
 _FILTER = int(FilterRole)
 _SCHEME = int(SchemeRole)
 _ROLES = frozenset(
-    {_DISPLAY, _TOOLTIP, _DECORATION, _ALIGN, _FOREGROUND, _FONT, _ACCESSIBLE, _FILTER, _SCHEME}
+    {
+        _DISPLAY,
+        _TOOLTIP,
+        _DECORATION,
+        _ALIGN,
+        _FOREGROUND,
+        _FONT,
+        _ACCESSIBLE,
+        _FILTER,
+        _SCHEME,
+        _BACKGROUND,
+        _EVENT,
+    }
 )
 _RIGHT_COLUMNS = frozenset({COL_STATUS, COL_MS, COL_BYTES})
 
 
 class RequestLogModel(QAbstractTableModel):
-    """Arrival-ordered rows of ``RequestRecord``, capped; one insert per batch; cells made on demand."""
+    """Arrival-ordered rows of ``RequestRecord`` and ``WireEvent``, capped; one insert per batch;
+    cells made on demand."""
 
     #: Emitted after a batch is inserted, with the number of rows added.
     rowsAppended = Signal(int)
@@ -221,7 +291,7 @@ class RequestLogModel(QAbstractTableModel):
         if cap < 1:
             raise ValueError("cap must be at least 1")
         self._cap = cap
-        self._records: list[RequestRecord] = []
+        self._records: list[LogItem] = []
         self._cells: list[RowCells | None] = []
         self._search: list[str | None] = []
         self.dropped = 0
@@ -231,6 +301,9 @@ class RequestLogModel(QAbstractTableModel):
         self._badges = {
             scheme: badge_icon(scheme.upper(), colour, font) for scheme, colour in SCHEME_COLOURS.items()
         }
+        self._event_badge = badge_icon(EVENT_BADGE, EVENT_BADGE_COLOUR, font)
+        self._event_foreground = QBrush(EVENT_FOREGROUND)
+        self._event_background = QBrush(EVENT_BACKGROUND)
         self.badge_size = badge_size(font)
         self._status_brushes = {k: QBrush(c) for k, c in STATUS_COLOURS.items()}
 
@@ -259,27 +332,56 @@ class RequestLogModel(QAbstractTableModel):
         row, column = index.row(), index.column()
         if not 0 <= row < len(self._records):
             return None
+        item = self._records[row]
         if role in (_DISPLAY, _TOOLTIP):
             cells = self._cells[row]
             if cells is None:
-                cells = self._cells[row] = row_cells(self._records[row])
+                cells = self._cells[row] = (
+                    event_cells(item) if isinstance(item, WireEvent) else row_cells(item)
+                )
             return cells.display[column] if role == _DISPLAY else cells.tooltip[column]
+        if isinstance(item, WireEvent):
+            return self._event_data(row, item, column, role)
+        if role in (_BACKGROUND, _EVENT):
+            return None if role == _BACKGROUND else False
         if column == COL_STATUS:
             if role == _FOREGROUND:
-                return self._status_brushes.get(self._records[row].status // 100)
+                return self._status_brushes.get(item.status // 100)
             if role == _FONT:
                 return self._bold
         if role == _ALIGN:
             return _RIGHT_INT if column in _RIGHT_COLUMNS else None
         if column == COL_SCHEME:
             if role == _DECORATION:
-                return self._badges.get(self._records[row].listener)
+                return self._badges.get(item.listener)
             if role in (_SCHEME, _ACCESSIBLE):
-                return self._records[row].listener.upper()
+                return item.listener.upper()
         if role == _FILTER and column == COL_TIME:
             text = self._search[row]
             if text is None:
-                text = self._search[row] = search_text(self._records[row])
+                text = self._search[row] = search_text(item)
+            return text
+        return None
+
+    def _event_data(self, row: int, event: WireEvent, column: int, role: int) -> Any:
+        """The roles of a wire-event row other than display and tool tip."""
+        if role == _EVENT:
+            return True
+        if role == _BACKGROUND:
+            return self._event_background
+        if role == _FOREGROUND:
+            return self._event_foreground
+        if column == COL_SCHEME:
+            if role == _DECORATION:
+                return self._event_badge
+            if role == _SCHEME:
+                return EVENT_BADGE
+            if role == _ACCESSIBLE:
+                return f"Wire event on the {event.listener.upper()} port"
+        if role == _FILTER and column == COL_TIME:
+            text = self._search[row]
+            if text is None:
+                text = self._search[row] = event_search_text(event)
             return text
         return None
 
@@ -296,13 +398,28 @@ class RequestLogModel(QAbstractTableModel):
         self._cap = cap
         self._trim(0)
 
-    def record(self, row: int) -> RequestRecord:
+    def item(self, row: int) -> LogItem:
+        """The request record or wire event of *row*."""
         return self._records[row]
 
-    def records(self) -> list[RequestRecord]:
+    def items(self) -> list[LogItem]:
+        """Every row's record or event, in arrival order."""
         return list(self._records)
 
-    def append_records(self, records: Sequence[RequestRecord]) -> None:
+    def record(self, row: int) -> RequestRecord | None:
+        """The request record of *row*; None for a wire-event row."""
+        item = self._records[row]
+        return item if isinstance(item, RequestRecord) else None
+
+    def records(self) -> list[RequestRecord]:
+        """The request records (wire events left out), in arrival order."""
+        return [item for item in self._records if isinstance(item, RequestRecord)]
+
+    def events(self) -> list[WireEvent]:
+        """The wire events, in arrival order."""
+        return [item for item in self._records if isinstance(item, WireEvent)]
+
+    def append_records(self, records: Sequence[LogItem]) -> None:
         """Insert a batch at the end: at most one remove (oldest rows) and one insert."""
         if not records:
             return
@@ -347,9 +464,17 @@ class RequestLogModel(QAbstractTableModel):
         self.droppedChanged.emit(0)
 
 
-def filter_pattern(text: str, scheme: str, status_class: int) -> str:
+#: Row kinds the filter can keep: "" both, "requests" (no wire events), "wire" (only wire events).
+ROW_KINDS = ("", "requests", "wire")
+
+
+def filter_pattern(text: str, scheme: str, status_class: int, rows: str = "") -> str:
     """The regular expression ``RequestFilterProxy`` applies to each row's search text."""
     parts = ["^"]
+    if rows == "wire":
+        parts.append(f"(?=[\\s\\S]*{SEP}class=wire{SEP})")
+    elif rows == "requests":
+        parts.append(f"(?![\\s\\S]*{SEP}class=wire{SEP})")
     if scheme:
         parts.append(f"(?=[\\s\\S]*{SEP}scheme={scheme}{SEP})")
     if status_class == -1:
@@ -369,6 +494,7 @@ class RequestFilterProxy(QSortFilterProxyModel):
         self._text = ""
         self._scheme = ""  # "" = any, "http", "https"
         self._status_class = 0  # 0 = any, 1..5 = 1xx..5xx, -1 = errors (>= 400)
+        self._rows = ""  # see ROW_KINDS
         self.setFilterKeyColumn(COL_TIME)
         self.setFilterRole(FilterRole)
         self.setDynamicSortFilter(True)
@@ -378,7 +504,7 @@ class RequestFilterProxy(QSortFilterProxyModel):
             self.setFilterRegularExpression(QRegularExpression())
             return
         expression = QRegularExpression(
-            filter_pattern(self._text, self._scheme, self._status_class),
+            filter_pattern(self._text, self._scheme, self._status_class, self._rows),
             QRegularExpression.PatternOption.CaseInsensitiveOption,
         )
         self.setFilterRegularExpression(expression)
@@ -405,26 +531,43 @@ class RequestFilterProxy(QSortFilterProxyModel):
             self._status_class = status_class
             self._apply()
 
+    def set_rows(self, rows: str) -> None:
+        """Which row kinds pass: "" both, "requests" (no wire events), "wire" (only wire events)."""
+        if rows not in ROW_KINDS:
+            raise ValueError(f"unknown row kind {rows!r}")
+        if rows != self._rows:
+            self._rows = rows
+            self._apply()
+
     @property
     def active(self) -> bool:
-        return bool(self._text or self._scheme or self._status_class)
+        return bool(self._text or self._scheme or self._status_class or self._rows)
 
-    def record_at(self, index: QModelIndex) -> RequestRecord | None:
-        """The record of a proxy index (None for an invalid one)."""
+    def item_at(self, index: QModelIndex) -> LogItem | None:
+        """The record or wire event of a proxy index (None for an invalid one)."""
         if not index.isValid():
             return None
         model = self.sourceModel()
         assert isinstance(model, RequestLogModel)
         row = self.mapToSource(index).row()
-        return model.record(row) if 0 <= row < model.rowCount() else None
+        return model.item(row) if 0 <= row < model.rowCount() else None
 
-    def visible_records(self) -> list[RequestRecord]:
-        """The records of the rows that pass the filter, in view order."""
+    def record_at(self, index: QModelIndex) -> RequestRecord | None:
+        """The request record of a proxy index (None for an invalid one or a wire event)."""
+        item = self.item_at(index)
+        return item if isinstance(item, RequestRecord) else None
+
+    def visible_items(self) -> list[LogItem]:
+        """The records and wire events of the rows that pass the filter, in view order."""
         model = self.sourceModel()
         assert isinstance(model, RequestLogModel)
         if not self.active:
-            return model.records()
-        return [model.record(self.mapToSource(self.index(row, 0)).row()) for row in range(self.rowCount())]
+            return model.items()
+        return [model.item(self.mapToSource(self.index(row, 0)).row()) for row in range(self.rowCount())]
+
+    def visible_records(self) -> list[RequestRecord]:
+        """The request records of the rows that pass the filter, in view order (no wire events)."""
+        return [item for item in self.visible_items() if isinstance(item, RequestRecord)]
 
 
 class LogPump(QObject):
@@ -440,6 +583,8 @@ class LogPump(QObject):
     pausedChanged = Signal(bool)
     #: Emitted when the count of records dropped before reaching the model changes.
     droppedChanged = Signal(int)
+    #: Emitted after each tick that saw wire events: (the new ``WireEvent``s, in arrival order).
+    eventsArrived = Signal(list)
 
     def __init__(
         self,
@@ -453,8 +598,8 @@ class LogPump(QObject):
         super().__init__(parent)
         self._sink = sink
         self._model = model
-        self._subscription: Subscription = sink.subscribe(model.cap)
-        self._pending: deque[RequestRecord] = deque(maxlen=model.cap)
+        self._subscription: Subscription = sink.subscribe(model.cap, events=True)
+        self._pending: deque[LogItem] = deque(maxlen=model.cap)
         self._paused = False
         self._pending_dropped = 0
         self.server_errors = 0
@@ -494,7 +639,7 @@ class LogPump(QObject):
             return
         self._subscription.close()
         self._sink = sink
-        self._subscription = sink.subscribe(self._model.cap)
+        self._subscription = sink.subscribe(self._model.cap, events=True)
         self._samples.clear()
 
     # --- pause --------------------------------------------------------------------------------------
@@ -532,20 +677,25 @@ class LogPump(QObject):
         """Drain the subscription once; returns the batch (also used by tests to pump by hand)."""
         before = self.dropped
         batch = self._subscription.drain()
+        events = self._subscription.drain_events()
         now = time.monotonic()
         self._samples.append((now, self._sink.total))
         while len(self._samples) > 2 and now - self._samples[1][0] >= self._rate_window:
             self._samples.popleft()
-        if batch:
+        if batch or events:
             self.server_errors += sum(1 for r in batch if r.status >= 500)
+            rows: list[LogItem] = [*batch, *events]
             if self._paused:
-                overflow = len(self._pending) + len(batch) - (self._pending.maxlen or 0)
+                overflow = len(self._pending) + len(rows) - (self._pending.maxlen or 0)
                 if overflow > 0:
                     self._pending_dropped += overflow
-                self._pending.extend(batch)
+                self._pending.extend(rows)
             else:
-                self._model.append_records(batch)
-            self.recordsArrived.emit(batch)
+                self._model.append_records(rows)
+            if batch:
+                self.recordsArrived.emit(batch)
+            if events:
+                self.eventsArrived.emit(events)
         if self.dropped != before:
             self.droppedChanged.emit(self.dropped)
         return batch

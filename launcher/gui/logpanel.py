@@ -43,13 +43,16 @@ from launcher.gui.logmodel import (
     COL_STATUS,
     COL_TIME,
     COL_TLS,
+    LogItem,
     LogPump,
     RequestFilterProxy,
     RequestLogModel,
 )
 from launcher.gui.panel import Panel
 from launcher.messages import MessageLevel
+from launcher.recordformat import to_json
 from launcher.requestlog import RequestRecord, RequestSink
+from launcher.wireevents import WireEvent, json_line
 
 STATUS_FILTERS: tuple[tuple[str, int], ...] = (
     ("Any status", 0),
@@ -60,7 +63,23 @@ STATUS_FILTERS: tuple[tuple[str, int], ...] = (
     ("4xx and 5xx", -1),
     ("1xx", 1),
 )
-SCHEME_FILTERS: tuple[tuple[str, str], ...] = (("Both schemes", ""), ("HTTP", "http"), ("HTTPS", "https"))
+SCHEME_FILTERS: tuple[tuple[str, str], ...] = (
+    ("Both schemes", ""),
+    ("HTTP", "http"),
+    ("HTTPS", "https"),
+    ("Requests only", "requests"),  # no wire events
+    ("Wire events only", "wire"),
+)
+
+
+def write_jsonl_items(items: list[LogItem], path: str | Path) -> int:
+    """JSON Lines of records and wire events (``{"event": …}``) in row order; lines written."""
+    lines = [
+        to_json(json_line(item)) if isinstance(item, WireEvent) else next(iter(harexport.jsonl_lines([item])))
+        for item in items
+    ]
+    harexport._write_atomic(path, "".join(line + "\n" for line in lines))
+    return len(lines)
 
 
 #: The detail pane never gets narrower than this (px).
@@ -98,7 +117,7 @@ class LogPanel(Panel, QWidget):
         for label, value in SCHEME_FILTERS:
             self.scheme_combo.addItem(label, value)
         self.scheme_combo.currentIndexChanged.connect(
-            lambda _i: self._filter_changed(self.proxy.set_scheme, self.scheme_combo.currentData())
+            lambda _i: self._filter_changed(self._set_scheme_filter, self.scheme_combo.currentData())
         )
 
         self.status_combo = QComboBox(self)
@@ -283,8 +302,21 @@ class LogPanel(Panel, QWidget):
         return self.proxy.record_at(index)
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.detail.show_record(self.proxy.record_at(current))
-        self.inspect_button.setEnabled(current.isValid())
+        item = self.proxy.item_at(current)
+        if isinstance(item, WireEvent):
+            self.detail.show_event(item)
+        else:
+            self.detail.show_record(item)
+        self.inspect_button.setEnabled(isinstance(item, RequestRecord))
+
+    def _set_scheme_filter(self, value: str) -> None:
+        """The scheme combo: a scheme ("", "http", "https") or a row kind ("requests", "wire")."""
+        if value in ("requests", "wire"):
+            self.proxy.set_scheme("")
+            self.proxy.set_rows(value)
+        else:
+            self.proxy.set_rows("")
+            self.proxy.set_scheme(value)
 
     def _selection_changed(self) -> None:
         if not self.view.selectionModel().hasSelection():
@@ -334,7 +366,7 @@ class LogPanel(Panel, QWidget):
         if kind == "har":
             return harexport.write_har(records, path)
         if kind == "jsonl":
-            return harexport.write_jsonl(records, path)
+            return write_jsonl_items(self.proxy.visible_items(), path)
         raise ValueError(f"unknown export kind {kind!r}")
 
     def export_dialog(self, kind: str) -> None:

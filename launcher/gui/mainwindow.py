@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         self.servers_panel.restartRequested.connect(self.app_panel.restart)
         self.app_panel.problemCleared.connect(self._problem_cleared)
         self.log_panel.inspectRequested.connect(self.inspect_path)
+        self.log_panel.pump.eventsArrived.connect(self.cert_panel.trust.note_wire_events)
         self.servers_panel.listenerError.connect(self._count_listener_error)
         self.servers_panel.stateChanged.connect(self._state_changed)
 
@@ -275,7 +276,14 @@ class MainWindow(QMainWindow):
         self.status_errors.setObjectName("statusErrorsLabel")
         self.status_errors.setAccessibleName("Errors")
         self.status_errors.setToolTip("Responses with status 500 or above, plus listener errors")
-        for label in (self.status_total, self.status_rate, self.status_errors):
+        self.status_wire = QLabel(self)
+        self.status_wire.setObjectName("statusWireLabel")
+        self.status_wire.setAccessibleName("Wire events")
+        self.status_wire.setToolTip(
+            "Connections that failed before a request: the wrong protocol on a port, a refused "
+            "certificate, a failed TLS handshake (rows marked ⚠ TLS in the request log)"
+        )
+        for label in (self.status_total, self.status_rate, self.status_errors, self.status_wire):
             bar.addPermanentWidget(label)
 
     def _action(self, text: str, name: str, slot: Any, shortcut: str | None = None) -> QAction:
@@ -441,6 +449,7 @@ class MainWindow(QMainWindow):
         self.status_rate.setText(f"{pump.rate():,.1f} req/s")
         errors = self.error_count
         self.status_errors.setText(f"Errors: {errors:,}")
+        self.status_wire.setText(f"Wire: {pump.sink.events_total:,}")
         alarm = "true" if errors else "false"
         if self.status_errors.property("alarm") != alarm:  # re-polish only when it changes
             self.status_errors.setProperty("alarm", alarm)

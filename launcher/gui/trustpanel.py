@@ -14,6 +14,12 @@ them) is ``launcher.trustplan``'s; this module only shows it and asks first:
 A store that needs root while we are not (the Debian system store) is never run: its sudo
 commands are shown, in the dialog and then under the status list, with a Copy button.
 
+After Trust CA…, a client that still refuses the certificate (a ``WireEvent`` of kind
+``UNTRUSTED_CA`` from the request log, ``note_wire_events``) brings up ``restart_hint``: which
+browsers need a restart, as measured on Debian 12 (docs/trust.md): a running Chromium reads the
+new CA from its NSS database but keeps refusing a site it refused before until it restarts;
+a running Firefox ESR picks the CA up from its profile at once (reload the page).
+
 Limits: the status is read when the section is made, after each action, when the CA changes and
 on "Check again"; a change made outside the launcher (the user's own sudo) shows after "Check
 again".  Commands are shown shell-quoted for a POSIX shell (``shlex.join``), also on Windows.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import html
 import shlex
+import time
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -58,6 +65,7 @@ from launcher.trustplan import (
     read_states,
     run_plan,
 )
+from launcher.wireevents import WireEvent, WireEventKind
 
 StoresFactory = Callable[[], Sequence[TrustStore]]
 
@@ -178,6 +186,24 @@ class TrustConfirmDialog(QDialog):
         self.confirm_button.setEnabled(bool(self.chosen()))
 
 
+def restart_hint(event: WireEvent) -> str:
+    """What to do when *event* (a refused certificate) came after Trust CA…: which browsers need a
+    restart, and which client the alert points to (Chromium sends ``certificate_unknown``;
+    Firefox and OpenSSL clients such as curl send ``unknown_ca``)."""
+    alert = {
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "certificate_unknown, as Chromium and Chrome send",
+        "SSLV3_ALERT_BAD_CERTIFICATE": "bad_certificate",
+        "TLSV1_ALERT_UNKNOWN_CA": "unknown_ca, as Firefox, curl and other OpenSSL clients send",
+    }.get(event.reason, event.reason or "a refusal")
+    return (
+        f"A client at {event.peer} still refused the certificate after Trust CA… ({alert}). "
+        "Restart Chromium and Chrome: a running one reads the new CA, but keeps refusing a site it "
+        "already refused until it is restarted. Firefox needs no restart: reload the page. "
+        "curl and other command-line tools read no browser store: give them --cacert, or trust "
+        "the system store."
+    )
+
+
 def _copy(text: str) -> None:
     QGuiApplication.clipboard().setText(text)
 
@@ -221,6 +247,9 @@ class TrustSection(Panel, QWidget):
         self._ca_fingerprint: str | None = "(not read yet)"
         self._manual_wanted: dict[str, bool] = {}
         self._rows_built = False
+        #: time.time() of the last Trust CA… that trusted the CA somewhere (None: none since).
+        self._trusted_at: float | None = None
+        self._restart_reported = False
 
         title = QLabel("Trusted by", self)
         title.setProperty("role", "sectionTitle")
@@ -267,6 +296,12 @@ class TrustSection(Panel, QWidget):
         self._manual_widgets = (self.manual_label, self.manual_view, self.manual_copy_button)
         for widget in self._manual_widgets:
             widget.hide()
+        self.restart_label = QLabel(self)
+        self.restart_label.setObjectName("trustRestartHint")
+        self.restart_label.setAccessibleName("Which browsers need a restart")
+        self.restart_label.setWordWrap(True)
+        self.restart_label.setProperty("role", "hint")
+        self.restart_label.hide()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -275,6 +310,7 @@ class TrustSection(Panel, QWidget):
         layout.addWidget(self.status_box)
         layout.addLayout(manual_row)
         layout.addWidget(self.manual_view)
+        layout.addWidget(self.restart_label)
 
         # The buttons go in the certificate panel's CA button row (see ``buttons``).
         self.trust_button = QPushButton("Trust CA…", self)
@@ -496,9 +532,29 @@ class TrustSection(Panel, QWidget):
             for widget in self._manual_widgets:
                 widget.show()
         self.show_states(result.states)
+        self.restart_label.hide()
+        trusted = result.action is TrustAction.INSTALL and any(not o.manual for o in result.outcomes)
+        self._trusted_at = time.time() if trusted else None
+        self._restart_reported = False
         text, level = result.summary()
         self.report.emit(text, level)
         self.finished.emit(result)
+
+    def note_wire_events(self, events: Sequence[WireEvent]) -> None:
+        """Wire events from the request log: a certificate refused after Trust CA… shows which
+        browsers need a restart (under the status list, and once in the banner)."""
+        since = self._trusted_at
+        if since is None:
+            return
+        refused = [e for e in events if e.kind is WireEventKind.UNTRUSTED_CA and e.time >= since]
+        if not refused:
+            return
+        text = restart_hint(refused[-1])
+        self.restart_label.setText(text)
+        self.restart_label.show()
+        if not self._restart_reported:
+            self._restart_reported = True
+            self.report.emit(text, MessageLevel.WARNING)
 
     def _copy_manual(self) -> None:
         _copy(self.manual_view.toPlainText())
