@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import logging
 import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from wirehelpers import (
@@ -101,3 +106,100 @@ def test_events_reach_only_subscriptions_that_ask(servers) -> None:
     assert servers.sink.events_total == 1
     assert pickle.loads(pickle.dumps(events[0])) == events[0]  # crosses to the window as it is
     assert events[0].to_dict()["kind"] == "tls-on-http"
+
+
+def test_serve_prints_each_event_with_its_advice(tmp_path) -> None:
+    """``flask-launcher serve``: each wrong-protocol client and curl without the CA is one
+    ``notice:`` line on stderr that says what to do."""
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "launcher",
+            "serve",
+            "--http-port",
+            "0",
+            "--https-port",
+            "0",
+            "--cert-dir",
+            str(tmp_path / "certs"),
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        urls: list[str] = []
+        deadline = time.monotonic() + 30
+        assert proc.stdout is not None
+        while time.monotonic() < deadline and not (line := proc.stdout.readline()).startswith(
+            "CA certificate: "
+        ):
+            assert line, "serve ended early"
+            urls.append(line.split()[0])
+        https = next(u for u in urls if u.startswith("https://"))
+        http = next(u for u in urls if u.startswith("http://"))
+        https_port = int(https.rsplit(":", 1)[1].strip("/"))
+        http_port = int(http.rsplit(":", 1)[1].strip("/"))
+        tls_hello_on_http(http_port)
+        assert plain_http_on_https(https_port, "/p").startswith(b"HTTP/1.1 400 ")
+        assert curl_without_ca(https_port).returncode == 60
+        time.sleep(0.3)  # the last notice is printed by the loop thread just after the close
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    assert proc.stderr is not None
+    notices = [line for line in proc.stderr.read().splitlines() if line.startswith("notice: ")]
+    assert any(
+        line.startswith("notice: TLS handshake on the HTTP port from 127.0.0.1:") and f"use {https}" in line
+        for line in notices
+    ), notices
+    assert any(
+        line.startswith("notice: Plain HTTP on the HTTPS port from 127.0.0.1:")
+        and f"(answered 400): use https://127.0.0.1:{https_port}/p" in line
+        for line in notices
+    ), notices
+    assert any(
+        line.startswith("notice: TLS handshake failed from 127.0.0.1:")
+        and line.endswith(
+            "the client does not trust this CA (unknown_ca): trust it with `flask-launcher trust install`,"
+            " then restart the browser"
+        )
+        for line in notices
+    ), notices
+
+
+@pytest.mark.parametrize(
+    ("reason", "covered", "kind"),
+    [
+        ("SSLV3_ALERT_CERTIFICATE_UNKNOWN", True, WireEventKind.UNTRUSTED_CA),  # Chromium, name covered
+        ("SSLV3_ALERT_CERTIFICATE_UNKNOWN", None, WireEventKind.UNTRUSTED_CA),  # no SNI (an IP address)
+        ("SSLV3_ALERT_BAD_CERTIFICATE", False, WireEventKind.NAME_MISMATCH),
+        ("TLSV1_ALERT_UNKNOWN_CA", False, WireEventKind.UNTRUSTED_CA),  # says so itself
+        ("WRONG_VERSION_NUMBER", None, WireEventKind.NO_SHARED_PROTOCOL),
+        ("UNEXPECTED_EOF_WHILE_READING", None, WireEventKind.CLIENT_CLOSED),
+        ("SOMETHING_ELSE", None, WireEventKind.HANDSHAKE_FAILED),
+    ],
+)
+def test_classification_of_openssl_reasons(reason: str, covered: bool | None, kind: WireEventKind) -> None:
+    import ssl
+
+    exc = ssl.SSLError(1, f"[SSL: {reason}] ({reason})")
+    exc.reason = reason
+    from launcher.wireevents import classify_handshake
+
+    event = classify_handshake(
+        ("127.0.0.1", 5555), exc, "localhost" if covered is not None else None, covered
+    )
+    assert event.kind is kind
+    assert event.notice().startswith("TLS handshake failed from 127.0.0.1:5555: ")
+
+
+def test_a_reset_mid_handshake_is_client_closed() -> None:
+    from launcher.wireevents import classify_handshake
+
+    event = classify_handshake(("::1", 7), ConnectionResetError(104, "Connection reset by peer"), None, None)
+    assert event.kind is WireEventKind.CLIENT_CLOSED and "ECONNRESET" in event.advice
+    assert event.peer == "[::1]:7"
