@@ -264,6 +264,7 @@ class LogPanel(Panel, QWidget):
         self.pump.droppedChanged.connect(lambda _n: self._update_count())
         self.pump.pausedChanged.connect(lambda _p: self._update_count())
         self.pump.recordsArrived.connect(self._records_arrived)
+        self.pump.eventsArrived.connect(self._records_arrived)
         self._update_count()
         self.pump.start()
 
