@@ -13,28 +13,34 @@ half can only be answered from inside the app, after whatever middleware the app
 * ``AppView`` connects Flask's ``request_started`` signal (sender: the Flask app).  It fires
   inside the request context, after the app's ``wsgi_app`` wrappers ran, so ``flask_facts`` reads
   ``request.scheme``, ``url_for(<matched endpoint>, _external=True)``, the settings that decide
-  them and any ``ProxyFix`` in the chain, and stores them in the capture (an object, so a middleware that copies
-  the environ still shares it).
+  them and any ``ProxyFix`` in the chain, and stores them in the capture (an object, so a
+  middleware that copies the environ still shares it).
 * When the app calls ``start_response``, the middleware adds ``X-Flask-Launcher-View``
-  (``VIEW_HEADER``): base64url of compact JSON (``encode_view``/``decode_view``), the Flask facts when the signal
-  fired, else the plain WSGI facts (``kind`` "wsgi": Flask facts do not apply).
+  (``VIEW_HEADER``): base64url of compact JSON (``encode_view``/``decode_view``), the Flask facts
+  when the signal fired, else the plain WSGI facts (``kind`` "wsgi": Flask facts do not apply).
 
 Because the facts travel in a response header, the same capture works in-process, through the
 window's server process and for ``flask-launcher inspect`` against ``flask-launcher serve``.
 The receiver is connected weakly and to no particular app, so Flask's global signal keeps neither
 an old app nor the ``AppView`` alive, and a new app (``set_app``, a reload) is covered at once.
 Nothing here imports Qt, and Flask is imported only when the servers build their request path.
+
+``flask-launcher serve`` leaves its token in ``<cert folder>/probe-token`` (0600, removed at exit;
+``write_token_file``) and ``flask-launcher inspect`` reads it from the same folder.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import json
+import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 #: The request header that marks an inspector probe; its value is the servers' token.
@@ -303,3 +309,46 @@ class AppViewMiddleware:
             return start_response(status, headers, exc_info)
 
         return self.app(environ, view_start_response)
+
+
+# --- the token for ``flask-launcher inspect`` against ``flask-launcher serve`` --------------------
+
+#: The file in the certificate folder where ``flask-launcher serve`` leaves its token (0600).
+TOKEN_FILE = "probe-token"
+
+
+def write_token_file(folder: str | os.PathLike[str], token: str, host: str, ports: Iterable[int]) -> Path:
+    """Leave *token* (and the listeners it belongs to) in ``folder/TOKEN_FILE``, readable by this
+    user only; written whole under a temporary name first, so a reader never sees half of it.
+    Raises ``OSError`` when the folder cannot be written."""
+    path = Path(folder) / TOKEN_FILE
+    data = json.dumps({"token": token, "host": host, "ports": sorted(set(ports)), "pid": os.getpid()})
+    temporary = path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data.encode("utf-8"))
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    return path
+
+
+def read_token_file(folder: str | os.PathLike[str]) -> tuple[str, str, frozenset[int]] | None:
+    """(token, host, ports) from ``folder/TOKEN_FILE``; None when absent or unreadable."""
+    try:
+        data = json.loads((Path(folder) / TOKEN_FILE).read_text("utf-8"))
+        token, host, ports = data["token"], data["host"], data["ports"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(token, str) or not isinstance(host, str) or not isinstance(ports, list):
+        return None
+    return token, host, frozenset(p for p in ports if isinstance(p, int))
+
+
+def remove_token_file(path: Path, token: str) -> None:
+    """Remove *path* if it still holds *token* (another server may have written its own since)."""
+    found = read_token_file(path.parent)
+    if found is not None and found[0] == token:
+        with contextlib.suppress(OSError):
+            path.unlink()

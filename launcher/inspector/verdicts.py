@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import urllib.parse
 
+from launcher.appview import PROXY_FIX_FIELDS
 from launcher.inspector.cookies import cookie_verdict
 from launcher.inspector.hsts import hsts_verdicts
 from launcher.inspector.limits import REDIRECT_CODES
@@ -204,15 +205,16 @@ def _settings_verdicts(report: SchemeReport) -> list[Verdict]:
             )
         )
     if flask.proxy_fix is not None:
-        counts = ", ".join(f"{k}={v}" for k, v in flask.proxy_fix.items())
-        trusted = [k[2:] for k, v in flask.proxy_fix.items() if v]
+        fix = flask.proxy_fix
+        counts = ", ".join(f"{k}={fix.get(k, 0)}" for k in PROXY_FIX_FIELDS)
+        trusted = [k[2:] for k in PROXY_FIX_FIELDS if fix.get(k)]
         out.append(
             Verdict(
                 VerdictLevel.INFO,
                 f"ProxyFix({counts}) wraps app.wsgi_app: Flask takes "
                 + (", ".join(trusted) or "nothing")
-                + " from X-Forwarded-* when they reach it (the launcher deletes them unless its "
-                "trusted-proxy setting is on).",
+                + " from X-Forwarded-* when they reach it (the launcher deletes X-Forwarded-Proto, -For, "
+                "-Host and -Port unless its trusted-proxy setting is on).",
             )
         )
     return out
