@@ -37,7 +37,7 @@ The modules, and where each part's limits are stated:
 from __future__ import annotations
 
 from launcher.errors import InvalidTargetError
-from launcher.inspector.client import Client, ProbeMark, client_context
+from launcher.inspector.client import Client, client_context
 from launcher.inspector.cookies import SESSION_COOKIE_HINTS, parse_set_cookie
 from launcher.inspector.hsts import HSTS, parse_hsts
 from launcher.inspector.limits import DEFAULT_TIMEOUT, MAX_BODY, MAX_REDIRECTS, REDIRECT_CODES, USER_AGENT
@@ -65,6 +65,7 @@ from launcher.inspector.report import (
     worst_level,
 )
 from launcher.inspector.targets import (
+    ProbeMark,
     Target,
     normalize_path,
     resolve_target,

@@ -20,7 +20,8 @@ from launcher.errors import InvalidTargetError
 from launcher.inspector.cookies import parse_set_cookie
 from launcher.inspector.limits import DEFAULT_TIMEOUT, MAX_BODY, MAX_REDIRECTS, REDIRECT_CODES, USER_AGENT
 from launcher.inspector.report import Hop, TLSFacts
-from launcher.inspector.urls import is_ip, is_loopback_host
+from launcher.inspector.targets import ProbeMark
+from launcher.inspector.urls import is_ip
 from launcher.scheme import Scheme
 
 
@@ -146,29 +147,6 @@ def _connect_error(exc: BaseException, scheme: str, host: str, port: int, timeou
     if isinstance(exc, OSError):
         return f"Cannot reach {where}: {exc.strerror or exc}."
     return f"Cannot fetch from {where}: {exc}."
-
-
-@dataclass(frozen=True)
-class ProbeMark:
-    """The token that marks a probe (``launcher.appview``), and where it may be sent.
-
-    The token is sent only to *ports* (the launcher's listeners) on a loopback host or one of
-    *hosts* (their bind address), never along a redirect to anywhere else.
-    """
-
-    token: str
-    ports: frozenset[int]
-    hosts: frozenset[str] = frozenset()
-
-    def applies(self, url: str) -> bool:
-        """True when *url* is one of the listeners the token belongs to."""
-        parts = urllib.parse.urlsplit(url)
-        try:
-            port = parts.port or (443 if parts.scheme == Scheme.HTTPS else 80)
-        except ValueError:
-            return False
-        host = parts.hostname or ""
-        return port in self.ports and (is_loopback_host(host) or host in self.hosts)
 
 
 @dataclass

@@ -10,12 +10,12 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from launcher.inspector.client import Client, ProbeMark
+from launcher.inspector.client import Client
 from launcher.inspector.flaskview import read_flask_view
 from launcher.inspector.limits import DEFAULT_TIMEOUT
 from launcher.inspector.proxylens import FORWARDED_HEADERS, ProxyLens, run_proxy_lens
 from launcher.inspector.report import InspectReport, SchemeReport, Verdict, VerdictLevel
-from launcher.inspector.targets import Target, target_for_servers
+from launcher.inspector.targets import ProbeMark, Target, target_for_servers
 from launcher.inspector.verdicts import scheme_verdicts
 from launcher.scheme import Scheme
 
@@ -69,12 +69,19 @@ def inspect_target(
 
     *policy*: the running servers' ``Policy``; with it the proxy lens shows both settings (see
     ``launcher.inspector.proxylens``), without it only the current one.  *probe_mark*: the servers'
-    probe token and where it may go; without it what the app saw is "not available" (*no_probe*
-    says why, in one line).  Raises ``InvalidTargetError`` only for an unusable *cafile*; network
+    probe token and where it may go (default: the target's, see ``target_for_servers``); without
+    one what the app saw is "not available" (*no_probe*, else the target's, says why in one line).
+    Raises ``InvalidTargetError`` only for an unusable *cafile*; network
     trouble is reported, never raised.
     """
     started = time.perf_counter()
-    client = Client(cafile, timeout=timeout, system_trust=system_trust, probe=probe_mark, no_probe=no_probe)
+    client = Client(
+        cafile,
+        timeout=timeout,
+        system_trust=system_trust,
+        probe=probe_mark or target.probe,
+        no_probe=no_probe or target.no_probe,
+    )
     with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="launcher-inspect") as pool:
         http_future = pool.submit(probe, client, target.http_url, skip=target.http_skip)
         https_future = pool.submit(probe, client, target.https_url, skip=target.https_skip)
@@ -117,17 +124,10 @@ def inspect_servers(
     if cafile is None:
         ca = Path(servers.cert_store.ca_cert_path)
         cafile = ca if ca.is_file() else None
-    token = servers.probe_token
-    mark = None
-    if token:
-        ports = frozenset(lst.port for lst in servers.listeners if lst.running)
-        mark = ProbeMark(token, ports, frozenset({servers.host}))
     return inspect_target(
         target_for_servers(servers, path),
         cafile=cafile,
         timeout=timeout,
         proxy_lens=proxy_lens,
         policy=servers.policy,
-        probe_mark=mark,
-        no_probe=None if token else "the server process has not told its probe token (still starting?)",
     )
