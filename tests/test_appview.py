@@ -395,3 +395,14 @@ def test_inspect_the_window_server_process_serving_an_own_app(remote: Callable[.
         ("http", 200, True),
         ("https", 200, True),
     ]
+
+
+def test_the_log_filter_text_tags_probes(make_servers) -> None:
+    from launcher.gui.logmodel import SEP, search_text
+
+    servers = make_servers(load_app(AppTarget("modapp", APPS), fresh=True))
+    inspect_servers(servers, "/")
+    (probe, *_) = probe_rows(servers, 2)
+    plain = probe._replace(probe=False)
+    assert f"{SEP}probe=1{SEP}" in search_text(probe)
+    assert "probe=1" not in search_text(plain)
