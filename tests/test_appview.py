@@ -150,6 +150,7 @@ def test_proxyfix_is_found_and_the_view_is_taken_after_it(make_servers, ca_file)
     for column in report.columns:
         view = column.flask
         assert view is not None and view.is_flask and view.proxy_fix == counts
+        assert list(view.proxy_fix) == list(counts)  # shown in ProxyFix's own order
         assert view.scheme == column.scheme  # waitress deleted the untrusted X-Forwarded-*
         level, text = next((v.level, v.text) for v in column.verdicts if v.text.startswith("ProxyFix("))
         assert level == "info" and "x_for=1, x_proto=1, x_host=1, x_port=0, x_prefix=1" in text

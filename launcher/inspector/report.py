@@ -15,6 +15,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from launcher.appview import PROXY_FIX_FIELDS
 from launcher.inspector.limits import REDIRECT_CODES, USER_AGENT
 from launcher.inspector.text import render_text
 from launcher.scheme import Scheme
@@ -206,8 +207,8 @@ class FlaskView:
             preferred_url_scheme=text("preferred_url_scheme"),
             server_name=text("server_name"),
             session_cookie_secure=flag("session_cookie_secure"),
-            proxy_fix=(
-                {str(k): int(v) for k, v in proxy_fix.items() if isinstance(v, int)}
+            proxy_fix=(  # in ProxyFix's own order: x_for, x_proto, x_host, x_port, x_prefix
+                {k: proxy_fix[k] for k in PROXY_FIX_FIELDS if isinstance(proxy_fix.get(k), int)}
                 if isinstance(proxy_fix, dict)
                 else None
             ),
