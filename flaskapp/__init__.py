@@ -1,7 +1,8 @@
 """The bundled demo Flask app: pages that show whether a request came over HTTP or HTTPS, and why.
 
 ``create_app(config)`` builds a fresh app. Pages: ``/`` (the verdict and Flask's evidence),
-``/inspect`` (the same as JSON, for the launcher's inspector), ``/tls``, ``/hsts``, ``/methods``,
+``/inspect`` (the same as JSON; the launcher's inspector does not need it: it captures what any
+app saw itself, see ``launcher.appview``), ``/tls``, ``/hsts``, ``/methods``,
 ``/redirect/<code>``, ``/login`` and ``/echo``. The app behaves the same under both listeners.
 
 Security defaults: a random SECRET_KEY per process unless the config gives one; DEBUG is forced off

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
+from launcher.appview import PROBE_ENVIRON, PROBE_HEADER
 from launcher.recordformat import escape_control, format_clock, format_ms, format_peer, format_wsgi
 from launcher.scheme import Scheme
 from launcher.wireevents import WireEvent
@@ -51,6 +52,8 @@ class RequestRecord(NamedTuple):
     request_headers: Headers
     response_headers: Headers
     error: str | None = None  # traceback text when the app raised while serving the request
+    #: The request carried the inspector's probe header (``launcher.appview.PROBE_HEADER``).
+    probe: bool = False
 
     @property
     def target(self) -> str:
@@ -303,6 +306,7 @@ class RequestLogMiddleware:
                 request_headers=head.headers,
                 response_headers=captured[1],
                 error=environ.get(ERROR_ENVIRON_KEY),
+                probe=head.probe,
             )
         )
 
@@ -310,6 +314,7 @@ class RequestLogMiddleware:
 #: environ key -> header name ("HTTP_USER_AGENT" -> "User-Agent"), so each name is built once.
 _HEADER_NAMES: dict[str, str] = {}
 _HEADER_NAMES_MAX = 4096  # clients choose header names: keep the cache bounded
+_PROBE_KEY, _PROBE_NAME, _REDACTED = PROBE_ENVIRON, PROBE_HEADER.lower(), "(probe token, not kept)"
 
 
 class _Head:
@@ -322,6 +327,7 @@ class _Head:
         "http_version",
         "method",
         "path",
+        "probe",
         "query",
         "tls_cipher",
         "tls_version",
@@ -345,6 +351,10 @@ class _Head:
             headers.append(("Content-Type", environ["CONTENT_TYPE"]))
         if "CONTENT_LENGTH" in environ:
             headers.append(("Content-Length", environ["CONTENT_LENGTH"]))
+        # An inspector probe: marked, and its token never kept (the log is shown and exported).
+        self.probe = _PROBE_KEY in environ
+        if self.probe:
+            headers = [(n, _REDACTED) if n.lower() == _PROBE_NAME else (n, v) for n, v in headers]
         self.headers = tuple(headers)
         try:
             self.client_port = int(environ.get("REMOTE_PORT") or 0)

@@ -33,6 +33,7 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from launcher import fdlimits, tls
+from launcher.appview import AppView
 from launcher.errors import (
     AddressUnavailableError,
     ConfigError,
@@ -678,6 +679,9 @@ class Servers:
         self.sink = sink if sink is not None else RequestSink()
         self.policy = policy if policy is not None else Policy()
         self.extra_hosts = tuple(hosts or ())
+        #: Captures what the app saw of inspector probes (``launcher.appview``); its token is
+        #: random per ``Servers``.
+        self.appview = AppView()
         self.http = Listener(
             Scheme.HTTP,
             lambda: (self._stack(Scheme.HTTP), None),
@@ -771,8 +775,16 @@ class Servers:
     def _https_port(self) -> int | None:
         return self.https.port if self.https.running else None
 
+    @property
+    def probe_token(self) -> str:
+        """The secret an inspector probe sends in ``launcher.appview.PROBE_HEADER`` to get back
+        what the app saw (random per ``Servers``)."""
+        return self.appview.token
+
     def _stack(self, scheme: Scheme) -> WSGIApp:
-        app = PolicyMiddleware(self.app, self.policy, scheme, self._https_port)
+        """The request path: log → policy → the probe capture → the app (built at each start, so
+        the capture follows the app served now: ``set_app`` and reloads restart the listeners)."""
+        app = PolicyMiddleware(self.appview.wrap(self.app), self.policy, scheme, self._https_port)
         return RequestLogMiddleware(app, self.sink, scheme)
 
     def start_all(self) -> list[Exception]:
@@ -841,6 +853,7 @@ class Servers:
     def close(self, timeout: float = 1.0) -> None:
         """Stop both listeners (what ``RemoteServers.close`` does for its process)."""
         self.stop_all(timeout=timeout)
+        self.appview.detach()
 
     def reload_tls(self) -> None:
         """Restart HTTPS, if it runs, so it serves the certificate now in the store."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from launcher.inspector import (
     USER_AGENT,
     InspectReport,
     InvalidTargetError,
+    ProbeMark,
     SchemeReport,
     inspect_servers,
     inspect_target,
@@ -205,11 +207,12 @@ def test_both_schemes_side_by_side_with_flask_view_and_tls(servers, cert_store) 
     assert [h.status for h in http.hops] == [200] and [h.status for h in https.hops] == [200]
     assert http.hops[0].http_version == "HTTP/1.1"
 
-    # What Flask saw: every /inspect fact, per scheme.
+    # What Flask saw, captured inside the app for the probed URL itself, per scheme.
     for column, origin, scheme in ((http, http_origin, "http"), (https, https_origin, "https")):
         flask = column.flask
         assert flask is not None and flask.available, flask
-        assert flask.inspect_url == origin + "/inspect"
+        assert flask.inspect_url == flask.final_url == origin + "/"
+        assert flask.kind == "flask" and flask.endpoint == "pages.index"
         assert flask.scheme == scheme
         assert flask.wsgi_url_scheme == scheme
         assert flask.is_secure is (scheme == "https")
@@ -253,12 +256,16 @@ def test_both_schemes_side_by_side_with_flask_view_and_tls(servers, cert_store) 
     assert report.cafile == str(cert_store.ca_cert_path)
 
 
-def test_the_probe_is_a_real_request_seen_by_the_server(servers, wait_records) -> None:
-    inspect_servers(servers, "/tls")
-    records = wait_records(servers.sink, 4)
-    seen = {(r.listener, r.path) for r in records}
-    assert {("http", "/tls"), ("https", "/tls"), ("http", "/inspect"), ("https", "/inspect")} <= seen
-    assert all(r.user_agent == USER_AGENT for r in records)
+def test_the_probe_is_one_real_marked_request_per_scheme(servers, wait_records) -> None:
+    report = inspect_servers(servers, "/tls")
+    assert report.https.flask is not None and report.https.flask.endpoint == "pages.tls"
+    records = wait_records(servers.sink, 2)
+    time.sleep(0.2)  # a third request (the old GET /inspect) would be logged by now
+    records = servers.sink.snapshot()
+    assert sorted((r.listener, r.path) for r in records) == [("http", "/tls"), ("https", "/tls")]
+    assert all(r.user_agent == USER_AGENT and r.probe for r in records)
+    # The token is never kept in the log (it is shown and exported).
+    assert all(servers.probe_token not in str(r.request_headers) for r in records)
 
 
 def test_target_inspect_is_read_once(servers, wait_records) -> None:
@@ -268,21 +275,30 @@ def test_target_inspect_is_read_once(servers, wait_records) -> None:
     assert [r.path for r in records if r.listener == "https"] == ["/inspect"]
 
 
-def test_own_app_without_inspect_says_so_and_skips_that_part(make_servers) -> None:
-    app = Flask("own")
-    app.get("/")(lambda: "my own app")
-    servers = make_servers(app)
-    report = inspect_servers(servers, "/")
+def test_a_request_without_the_token_is_untouched(servers) -> None:
+    import http.client
+
+    from launcher.appview import PROBE_HEADER, VIEW_HEADER
+
+    for token in (None, "wrong", servers.probe_token[:-1]):
+        conn = http.client.HTTPConnection("127.0.0.1", servers.http.port, timeout=5)
+        try:
+            conn.request("GET", "/", headers={PROBE_HEADER: token} if token else {})
+            resp = conn.getresponse()
+            resp.read()
+        finally:
+            conn.close()
+        assert resp.status == 200 and resp.getheader(VIEW_HEADER) is None
+
+
+def test_a_server_without_a_token_is_not_available_in_one_line(servers, ca_file) -> None:
+    target = target_for_path("/", http_port=servers.http.port, https_port=servers.https.port)
+    report = inspect_target(target, cafile=ca_file)
     for column in report.columns:
-        assert column.final_status == 200
+        assert column.final_status == 200 and column.error is None
         assert column.flask is not None and not column.flask.available
-        assert column.flask.status == 404
-        level, text = verdict(column, "no /inspect page")
-        assert level == "info"
-        assert "not the bundled demo app" in text and "what Flask saw is not shown" in text
-    assert verdict(report.https, "Served over HTTPS")[0] == "ok"
-    assert "Flask knows" not in " ".join(texts(report.https))
-    assert "no /inspect page" in report.to_text()
+        level, text = verdict(column, "What the app saw is not available")
+        assert level == "info" and "no probe token" in text and "\n" not in text
 
 
 def _force_scheme(app: Any, scheme: str) -> Any:
@@ -526,7 +542,7 @@ def test_stopped_listener_is_not_probed(servers, wait_records) -> None:
     assert report.http.skipped is not None and "HTTP listener is stopped" in report.http.skipped
     assert report.http.hops == [] and report.http.verdicts[0].level == "info"
     assert report.https.final_status == 200
-    assert {r.listener for r in wait_records(servers.sink, 2)} == {"https"}  # / and /inspect
+    assert {r.listener for r in wait_records(servers.sink, 1)} == {"https"}
 
 
 def test_https_on_the_http_port_and_http_on_the_https_port(servers, ca_file) -> None:
@@ -582,7 +598,8 @@ def test_proxy_lens_against_a_url_reports_the_current_setting(make_servers, ca_f
     for trusted, scheme in ((False, "http"), (True, "https")):
         servers = start(make_servers, trusted_proxy=trusted)
         target = target_for_path("/", http_port=servers.http.port, https_port=servers.https.port)
-        lens = inspect_target(target, cafile=ca_file, proxy_lens=True).proxy_lens
+        mark = ProbeMark(servers.probe_token, frozenset({servers.http.port, servers.https.port}))
+        lens = inspect_target(target, cafile=ca_file, proxy_lens=True, probe_mark=mark).proxy_lens
         assert lens is not None and not lens.toggled
         (case,) = lens.cases
         assert case.trusted is None and case.flask is not None and case.flask.scheme == scheme

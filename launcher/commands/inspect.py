@@ -7,6 +7,8 @@ port is one of ``--http-port``/``--https-port`` the twin gets the other one, els
 standard port (80 for http, 443 for https).
 
 HTTPS is verified against ``--cacert`` (default ``<cert-dir>/ca.pem``) plus the system trust store.
+What the app saw comes from ``flask-launcher serve``'s own capture: its probe token is read from
+``<cert-dir>/probe-token`` (written by ``serve`` with that folder) and sent to its listeners only.
 ``--proxy-lens`` adds the behind-a-proxy request, under the server's *current* trusted-proxy
 setting (start the server with and without ``serve --trusted-proxy`` to compare; the GUI shows
 both at once).  Exit 0 whenever a report was made, even if a listener was unreachable (the
@@ -18,9 +20,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from launcher.options import add_arguments
+
+if TYPE_CHECKING:
+    from launcher.inspector import ProbeMark
 
 
 def _timeout(text: str) -> float:
@@ -38,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "inspect",
         help="fetch a page over HTTP and HTTPS and explain what the client and Flask saw",
         description="Fetch PATH on the running launcher (or URL and its other-scheme twin) over http:// "
-        "and https://, follow redirects, and report the chain, what Flask saw (/inspect), TLS, HSTS, "
+        "and https://, follow redirects, and report the chain, what Flask saw, TLS, HSTS, "
         "cookies and plain-language verdicts.",
     )
     parser.add_argument("target", metavar="PATH|URL", help="a path such as /login, or an http(s):// URL")
@@ -70,6 +75,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
+def _probe_mark(cert_dir: Path, host: str) -> tuple[ProbeMark | None, str | None]:
+    """The token ``flask-launcher serve`` left in *cert_dir* (``launcher.appview``), and where it
+    may be sent; else None and why, in words for the report."""
+    from launcher.appview import TOKEN_FILE, read_token_file
+    from launcher.inspector import ProbeMark
+
+    found = read_token_file(cert_dir)
+    if found is None:
+        return None, (
+            f"no probe token in {cert_dir / TOKEN_FILE}: only a flask-launcher serve using that "
+            "certificate folder (--cert-dir) tells what the app saw"
+        )
+    token, served_host, ports = found
+    return ProbeMark(token, ports, frozenset({served_host, host})), None
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from launcher.certs import default_cert_dir
     from launcher.inspector import InvalidTargetError, inspect_target, resolve_target
@@ -77,13 +98,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     target = resolve_target(args.target, host=args.host, http_port=args.http_port, https_port=args.https_port)
     notes: list[str] = []
+    cert_dir = getattr(args, "cert_dir", None)
+    cert_dir = Path(cert_dir) if cert_dir else default_cert_dir()
+    mark, no_probe = _probe_mark(cert_dir, args.host)
     cafile: Path | None = args.cacert
     if cafile is not None:
         if not cafile.is_file():
             raise InvalidTargetError(f"The CA file {cafile} does not exist: check --cacert.")
     else:
-        cert_dir = getattr(args, "cert_dir", None)
-        cert_dir = Path(cert_dir) if cert_dir else default_cert_dir()
         cafile = cert_dir / "ca.pem"
         if not cafile.is_file():
             notes.append(
@@ -92,7 +114,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             )
             cafile = None
     report = inspect_target(
-        target, cafile=cafile, timeout=args.timeout, proxy_lens=args.proxy_lens, notes=notes
+        target,
+        cafile=cafile,
+        timeout=args.timeout,
+        proxy_lens=args.proxy_lens,
+        notes=notes,
+        probe_mark=mark,
+        no_probe=no_probe,
     )
     if args.json:
         print(report.to_json(), file=out)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from launcher.appview import remove_token_file, write_token_file
 from launcher.errors import LauncherError
 from launcher.fdlimits import raise_open_file_limit
 from launcher.notices import install as install_notices
@@ -154,12 +155,14 @@ def _serve(
     )
     restore = _install_signal_handlers(stop) if install_signals else (lambda: None)
     reloader = None
+    token_file: Path | None = None
     try:
         listeners = [
             lst for lst, wanted in ((servers.https, options.https), (servers.http, options.http)) if wanted
         ]
         for listener in listeners:
             listener.start()
+        token_file = _write_token(store, servers, listeners, warn)  # before the banner says "up"
         for listener in sorted(listeners, key=lambda lst: lst.scheme):
             print(f"{listener.url}  {listener.scheme.upper()} listening", file=out, flush=True)
         if store.is_imported:
@@ -181,6 +184,8 @@ def _serve(
         if reloader is not None:
             reloader.stop()
         servers.stop_all()
+        if token_file is not None:
+            remove_token_file(token_file, servers.probe_token)
         stop.set()
         if printer.is_alive():
             printer.join(2)
@@ -189,6 +194,21 @@ def _serve(
         wire.setLevel(wire_level)
         waitress_log.setLevel(waitress_level)
     return 0
+
+
+def _write_token(store: Any, servers: Any, listeners: list[Any], warn: Callable[[str], None]) -> Path | None:
+    """Leave the servers' probe token where ``flask-launcher inspect`` finds it (the certificate
+    folder, see ``launcher.appview``); a folder that cannot be written costs only that."""
+    try:
+        return write_token_file(
+            store.directory, servers.probe_token, servers.host, [lst.port for lst in listeners]
+        )
+    except OSError as exc:
+        warn(
+            f"cannot write the inspector's token in {store.directory} ({exc.strerror or exc}): "
+            "flask-launcher inspect will not show what the app saw"
+        )
+        return None
 
 
 def _print_requests(subscription: Any, out: TextIO, stop: threading.Event) -> None:

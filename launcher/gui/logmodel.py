@@ -128,6 +128,7 @@ def search_text(record: RequestRecord) -> str:
     parts = [
         f"scheme={record.listener}",
         f"class={record.status // 100}",
+        "probe=1" if record.probe else "",  # an inspector probe (launcher.appview)
         format_wsgi(record.method),
         format_wsgi(record.target),
         str(record.status),

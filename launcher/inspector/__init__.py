@@ -4,14 +4,17 @@ For one path on the launcher's listeners, or any URL and its other-scheme twin, 
 returns an ``InspectReport`` with, side by side for the two schemes (``SchemeReport``):
 
 * the redirect chain, one GET per hop (each status and Location), and the final status;
-* what Flask saw, read from the app's ``/inspect`` JSON on the same listener (the bundled demo app
-  has it; for an app without it the report says so and leaves that part out);
+* what the app saw (Flask's ``request.scheme``, ``url_for``, the settings that decide them, a
+  ``ProxyFix``; or, for a plain WSGI callable, its environ), captured inside the app by the launcher
+  for probes that carry the servers' token and returned in the answer's header
+  (``launcher.appview``): any app, no route, no extra request; for a server without a token the
+  report says why and leaves that part out;
 * the client-side TLS facts: version, cipher, ALPN, the server certificate's subject, names and
   expiry, and whether it verified against the tool's CA (and if not, why: the facts then come from a
   second, unverified connection);
 * the Strict-Transport-Security header and every Set-Cookie with its Secure, HttpOnly and SameSite;
 * verdicts in plain words, each a ``Verdict(level, text)`` with a ``VerdictLevel``: OK, WARN, BAD
-  or INFO (a neutral note, e.g. "this app has no /inspect").
+  or INFO (a neutral note, e.g. "what the app saw is not available").
 
 With ``proxy_lens=True`` it adds the behind-a-proxy lens (``ProxyLens``): what Flask sees when a
 TLS-terminating proxy forwards an HTTPS request over HTTP.  ``InspectReport.to_dict()`` is the JSON
@@ -22,7 +25,7 @@ The modules, and where each part's limits are stated:
 * ``targets``: a path or URL → the two URLs to fetch (``Target``); bad input raises ``InvalidTargetError``;
 * ``client``: the ``http.client``/``ssl`` client, redirects one hop at a time, TLS facts;
 * ``limits``: its User-Agent, timeout and caps (GET only, HTTP/1.1 only, no cookie jar, 1 MiB bodies);
-* ``flaskview``: the app's ``/inspect`` JSON → ``FlaskView``;
+* ``flaskview``: the answer's ``X-Flask-Launcher-View`` header → ``FlaskView``;
 * ``cookies`` and ``hsts``: those two headers parsed and judged (cookie values are never reported);
 * ``verdicts``: the plain-language verdicts of one column;
 * ``proxylens``: the behind-a-proxy lens (it flips the servers' ``Policy`` for a few milliseconds);
@@ -36,7 +39,6 @@ from __future__ import annotations
 from launcher.errors import InvalidTargetError
 from launcher.inspector.client import Client, client_context
 from launcher.inspector.cookies import SESSION_COOKIE_HINTS, parse_set_cookie
-from launcher.inspector.flaskview import INSPECT_KEYS, INSPECT_PATH
 from launcher.inspector.hsts import HSTS, parse_hsts
 from launcher.inspector.limits import DEFAULT_TIMEOUT, MAX_BODY, MAX_REDIRECTS, REDIRECT_CODES, USER_AGENT
 from launcher.inspector.probing import inspect_servers, inspect_target, probe
@@ -63,6 +65,7 @@ from launcher.inspector.report import (
     worst_level,
 )
 from launcher.inspector.targets import (
+    ProbeMark,
     Target,
     normalize_path,
     resolve_target,
@@ -80,8 +83,6 @@ __all__ = [
     "FORWARDED_HEADERS",
     "HOW_TO_FIX",
     "HSTS",
-    "INSPECT_KEYS",
-    "INSPECT_PATH",
     "LEVELS",
     "LOOPBACK_NAMES",
     "MARK",
@@ -97,6 +98,7 @@ __all__ = [
     "Hop",
     "InspectReport",
     "InvalidTargetError",
+    "ProbeMark",
     "ProxyCase",
     "ProxyLens",
     "SchemeReport",

@@ -15,10 +15,12 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from launcher.appview import PROBE_HEADER, VIEW_HEADER
 from launcher.errors import InvalidTargetError
 from launcher.inspector.cookies import parse_set_cookie
 from launcher.inspector.limits import DEFAULT_TIMEOUT, MAX_BODY, MAX_REDIRECTS, REDIRECT_CODES, USER_AGENT
 from launcher.inspector.report import Hop, TLSFacts
+from launcher.inspector.targets import ProbeMark
 from launcher.inspector.urls import is_ip
 from launcher.scheme import Scheme
 
@@ -149,10 +151,16 @@ def _connect_error(exc: BaseException, scheme: str, host: str, port: int, timeou
 
 @dataclass
 class Answer:
-    """One fetched hop and its body (read up to ``MAX_BODY``)."""
+    """One fetched hop and its body (read up to ``MAX_BODY``).
+
+    ``marked``: the probe token was sent with it; ``view``: the ``X-Flask-Launcher-View`` header
+    of its answer (what the app saw, still encoded), None when absent.
+    """
 
     hop: Hop
     body: bytes = b""
+    marked: bool = False
+    view: str | None = None
 
 
 class Client:
@@ -164,10 +172,19 @@ class Client:
     """
 
     def __init__(
-        self, cafile: str | Path | None = None, *, timeout: float = DEFAULT_TIMEOUT, system_trust: bool = True
+        self,
+        cafile: str | Path | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        system_trust: bool = True,
+        probe: ProbeMark | None = None,
+        no_probe: str | None = None,
     ) -> None:
         self.cafile = str(cafile) if cafile is not None else None
         self.timeout = timeout
+        #: The probe token and where it goes; *no_probe* says why there is none (for the report).
+        self.probe = probe
+        self.no_probe = no_probe
         self._verified = client_context(cafile, system_trust=system_trust)
         self._unverified = _unverified_context()
 
@@ -197,6 +214,9 @@ class Client:
         hop = Hop(url=url)
         answer = Answer(hop)
         sent = {"User-Agent": USER_AGENT, "Accept": "*/*", "Connection": "close", **(headers or {})}
+        if self.probe is not None and self.probe.applies(url):
+            sent[PROBE_HEADER] = self.probe.token
+            answer.marked = True
         conn: http.client.HTTPConnection | None = None
         try:
             conn, hop.tls = self._open(scheme, host, port)
@@ -210,6 +230,7 @@ class Client:
             hop.location = resp.getheader("Location")
             hop.hsts = resp.getheader("Strict-Transport-Security")
             hop.content_type = resp.getheader("Content-Type")
+            answer.view = resp.getheader(VIEW_HEADER) if answer.marked else None
             hop.cookies = [
                 c
                 for c in (

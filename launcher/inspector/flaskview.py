@@ -1,56 +1,59 @@
-"""What Flask saw: the app's ``/inspect`` JSON (the bundled demo app has it) read into a ``FlaskView``.
+"""What the app saw: the ``X-Flask-Launcher-View`` header of the probed URL's own answer → ``FlaskView``.
 
-For an app without it the view is marked unavailable with a note saying so, and the rest of the
-report stands on what the client saw.
+The launcher captures it inside the app for probes that carry its token (``launcher.appview``), so
+it works for any app, with no route; the inspector sends no extra request.  When the final answer
+carries no view (someone else's server, no token, a hop the app never ran for), the view is marked
+unavailable with a one-line note saying why, and the rest of the report stands on what the client
+saw.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from launcher.appview import VIEW_HEADER, decode_view
 from launcher.inspector.report import FlaskView
+from launcher.inspector.urls import origin
 
 if TYPE_CHECKING:
-    from launcher.inspector.client import Answer
+    from launcher.inspector.client import Answer, Client
 
-
-INSPECT_PATH = "/inspect"
-#: Keys of the app's /inspect JSON the inspector relies on (the contract with flaskapp.facts).
-INSPECT_KEYS = (
-    "scheme",
-    "is_secure",
-    "url_root",
-    "url_for_external",
-    "wsgi_url_scheme",
-    "remote_addr",
-    "host",
+#: Shown when no token is known for the server inspected.
+NO_TOKEN = (
+    "no probe token for this server: only servers this launcher runs (the window, or flask-launcher "
+    "serve with the same certificate folder) tell what the app saw"
 )
 
 
-def read_flask_view(inspect_url: str, answers: list[Answer], chain_error: str | None) -> FlaskView:
-    """What Flask saw, from the last of *answers* to GET /inspect; unavailable (with a note) when unusable."""
-    last = answers[-1]
-    hop = last.hop
-    view = FlaskView(available=False, inspect_url=inspect_url, final_url=hop.url, status=hop.status)
-    if hop.error or chain_error:
-        view.note = f"What Flask saw cannot be read: GET {INSPECT_PATH} failed: {hop.error or chain_error}"
-        return view
-    data: Any = None
-    if hop.status == 200 and "json" in (hop.content_type or ""):
-        try:
-            data = json.loads(last.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            data = None
-    if isinstance(data, dict) and hop.status is not None and all(key in data for key in INSPECT_KEYS):
-        return FlaskView.from_json(inspect_url, hop.url, hop.status, data)
-    answered = f"{hop.status} {hop.reason}".strip()
-    if hop.status == 404:
-        why = f"GET {INSPECT_PATH} answered {answered}: this app has no {INSPECT_PATH} page"
-    else:
-        why = f"GET {INSPECT_PATH} answered {answered}, not the launcher's {INSPECT_PATH} JSON"
-    view.note = (
-        f"{why} (it is your own app, not the bundled demo app), so what Flask saw is not shown. "
-        "Everything else here is what the client saw."
+def _unavailable(client: Client, answer: Answer) -> str:
+    """Why *answer* carries no view, in one line."""
+    url = answer.hop.url
+    if not answer.marked:
+        if client.probe is None:
+            return client.no_probe or NO_TOKEN
+        return (
+            f"{origin(url)} is not one of the listeners the probe token belongs to, so it was not sent there"
+        )
+    answered = f"{answer.hop.status} {answer.hop.reason}".strip()
+    return (
+        f"the answer from {url} ({answered}) carried no {VIEW_HEADER}: the app did not run with this "
+        "launcher's token (another server on that port, or one restarted with a new token)"
     )
-    return view
+
+
+def read_flask_view(client: Client, answers: list[Answer], chain_error: str | None) -> FlaskView:
+    """What the app saw, from the last of *answers*; unavailable (with a note) when it carries none."""
+    first, last = answers[0].hop, answers[-1]
+    hop = last.hop
+    view = FlaskView(available=False, inspect_url=first.url, final_url=hop.url, status=hop.status)
+    if hop.error or chain_error:
+        view.note = "What the app saw is not available: the request got no final answer (see above)."
+        return view
+    if last.view is None:
+        view.note = f"What the app saw is not available: {_unavailable(client, last)}."
+        return view
+    data = decode_view(last.view)
+    if data is None or data.get("kind") not in ("flask", "wsgi"):
+        view.note = f"What the app saw is not available: the {VIEW_HEADER} from {hop.url} is unreadable."
+        return view
+    return FlaskView.from_json(first.url, hop.url, hop.status or 0, data)

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from launcher.inspector.client import Client
-from launcher.inspector.flaskview import INSPECT_PATH, read_flask_view
+from launcher.inspector.flaskview import read_flask_view
 from launcher.inspector.limits import DEFAULT_TIMEOUT
 from launcher.inspector.proxylens import FORWARDED_HEADERS, ProxyLens, run_proxy_lens
 from launcher.inspector.report import InspectReport, SchemeReport, Verdict, VerdictLevel
-from launcher.inspector.targets import Target, target_for_servers
-from launcher.inspector.urls import origin
+from launcher.inspector.targets import ProbeMark, Target, target_for_servers
 from launcher.inspector.verdicts import scheme_verdicts
 from launcher.scheme import Scheme
 
@@ -25,7 +24,8 @@ if TYPE_CHECKING:
 
 
 def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool = True) -> SchemeReport:
-    """Fetch *url* (following redirects), then the app's /inspect on the same listener; explain both."""
+    """Fetch *url* (following redirects) and explain it, with what the app saw of the final hop
+    (the launcher's capture in that answer's header, ``launcher.appview``: no extra request)."""
     scheme = urllib.parse.urlsplit(url).scheme
     report = SchemeReport(scheme=scheme, url=url, skipped=skip)
     if skip:
@@ -48,12 +48,7 @@ def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool
     report.tls = tls_hops[-1].tls if tls_hops else None
     report.cookies = [c for h in report.hops for c in h.cookies]
     if flask_view and report.reachable:
-        inspect_url = origin(url) + INSPECT_PATH
-        if urllib.parse.urlsplit(url).path == INSPECT_PATH and not urllib.parse.urlsplit(url).query:
-            report.flask = read_flask_view(inspect_url, answers, chain_error)
-        else:
-            more, error = client.follow(inspect_url, {"Accept": "application/json"})
-            report.flask = read_flask_view(inspect_url, more, error)
+        report.flask = read_flask_view(client, answers, chain_error)
     report.verdicts = scheme_verdicts(report, first_body=answers[0].body if answers else b"")
     return report
 
@@ -67,15 +62,26 @@ def inspect_target(
     policy: PolicyControl | None = None,
     system_trust: bool = True,
     notes: list[str] | None = None,
+    probe_mark: ProbeMark | None = None,
+    no_probe: str | None = None,
 ) -> InspectReport:
     """Probe both URLs of *target* (in parallel) and, when asked, the proxy lens.
 
     *policy*: the running servers' ``Policy``; with it the proxy lens shows both settings (see
-    ``launcher.inspector.proxylens``), without it only the current one.  Raises
-    ``InvalidTargetError`` only for an unusable *cafile*; network trouble is reported, never raised.
+    ``launcher.inspector.proxylens``), without it only the current one.  *probe_mark*: the servers'
+    probe token and where it may go (default: the target's, see ``target_for_servers``); without
+    one what the app saw is "not available" (*no_probe*, else the target's, says why in one line).
+    Raises ``InvalidTargetError`` only for an unusable *cafile*; network
+    trouble is reported, never raised.
     """
     started = time.perf_counter()
-    client = Client(cafile, timeout=timeout, system_trust=system_trust)
+    client = Client(
+        cafile,
+        timeout=timeout,
+        system_trust=system_trust,
+        probe=probe_mark or target.probe,
+        no_probe=no_probe or target.no_probe,
+    )
     with concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="launcher-inspect") as pool:
         http_future = pool.submit(probe, client, target.http_url, skip=target.http_skip)
         https_future = pool.submit(probe, client, target.https_url, skip=target.https_skip)
@@ -90,7 +96,7 @@ def inspect_target(
     if proxy_lens:
         if target.http_skip:
             report.proxy_lens = ProxyLens(
-                url=origin(target.http_url) + INSPECT_PATH,
+                url=target.http_url,
                 sent_headers=dict(FORWARDED_HEADERS),
                 toggled=False,
                 verdicts=[Verdict(VerdictLevel.INFO, f"Proxy lens not run: {target.http_skip}")],
@@ -112,7 +118,8 @@ def inspect_servers(
     """Inspect *path* (or a URL) on running ``Servers``; *cafile* defaults to their CA.
 
     With *proxy_lens* the lens flips ``servers.policy.trusted_proxy`` for its two requests and
-    restores it.
+    restores it.  The probes carry ``servers.probe_token`` (to their own listeners only), so each
+    answer says what the app saw.
     """
     if cafile is None:
         ca = Path(servers.cert_store.ca_cert_path)

@@ -15,10 +15,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from launcher.inspector.flaskview import INSPECT_PATH, read_flask_view
+from launcher.inspector.flaskview import read_flask_view
 from launcher.inspector.limits import REDIRECT_CODES
 from launcher.inspector.report import Verdict, VerdictLevel
-from launcher.inspector.urls import origin
 from launcher.scheme import Scheme
 
 if TYPE_CHECKING:
@@ -91,10 +90,11 @@ def _set_trusted(policy: PolicyControl, value: bool) -> None:
 
 
 def run_proxy_lens(client: Client, http_url: str, *, policy: PolicyControl | None = None) -> ProxyLens:
-    """Send the forwarded headers over HTTP to the app's /inspect; see module docstring."""
-    url = origin(http_url) + INSPECT_PATH
+    """Send the forwarded headers over HTTP to *http_url*; what the app saw comes back in the
+    answer's header (``launcher.appview``), as for the columns.  See the module docstring."""
+    url = http_url
     lens = ProxyLens(url=url, sent_headers=dict(FORWARDED_HEADERS), toggled=policy is not None)
-    headers = {**FORWARDED_HEADERS, "Accept": "application/json"}
+    headers = dict(FORWARDED_HEADERS)
 
     def one(trusted: bool | None, label: str) -> ProxyCase:
         answer = client.fetch(url, headers)
@@ -103,7 +103,7 @@ def run_proxy_lens(client: Client, http_url: str, *, policy: PolicyControl | Non
             trusted=trusted, label=label, status=hop.status, location=hop.location, error=hop.error
         )
         if not hop.error and hop.status not in REDIRECT_CODES:
-            case.flask = read_flask_view(url, [answer], None)
+            case.flask = read_flask_view(client, [answer], None)
         return case
 
     if policy is not None:

@@ -3,7 +3,7 @@
 Each column holds the redirect chain (``Hop``), what Flask saw (``FlaskView``), the client-side TLS
 facts (``TLSFacts``), the HSTS header, the cookies set (``Cookie``, flags only: values are never
 kept, only their length) and the verdicts: ``Verdict(level, text)`` with a ``VerdictLevel``: OK, WARN,
-BAD or INFO (a neutral note, e.g. "this app has no /inspect").  ``InspectReport.to_dict()`` is the
+BAD or INFO (a neutral note).  ``InspectReport.to_dict()`` is the
 JSON form, ``to_text()`` the text the CLI prints and the GUI copies (``launcher.inspector.text``).
 """
 
@@ -15,6 +15,7 @@ import urllib.parse
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from launcher.appview import PROXY_FIX_FIELDS
 from launcher.inspector.limits import REDIRECT_CODES, USER_AGENT
 from launcher.inspector.text import render_text
 from launcher.scheme import Scheme
@@ -30,7 +31,7 @@ class VerdictLevel(enum.StrEnum):
     OK = "ok"
     WARN = "warn"
     BAD = "bad"
-    INFO = "info"  # a neutral note ("this app has no /inspect")
+    INFO = "info"  # a neutral note ("what the app saw is not available")
 
     @property
     def severity(self) -> int:
@@ -116,54 +117,101 @@ class Hop:
 
 @dataclass
 class FlaskView:
-    """What Flask saw, from the app's /inspect JSON (``available`` False when the app has none)."""
+    """What the app saw of the probe, captured inside it by the launcher (``launcher.appview``).
+
+    ``available`` is False (with ``note`` saying why) when the answer carried no capture: a server
+    the launcher did not start, no token, a hop the app never ran for.  ``kind`` is "flask" for a
+    Flask app, "wsgi" for a plain WSGI callable (the environ it received; Flask facts do not apply).
+    """
 
     available: bool
+    #: The probed URL whose answer was read (the redirect chain's first URL).
     inspect_url: str
-    #: Where the /inspect request ended after redirects (None when no answer).
+    #: The hop whose answer carried the capture: the final one, after redirects (None when no answer).
     final_url: str | None = None
     status: int | None = None
     note: str | None = None
+    kind: str | None = None
     scheme: str | None = None
     is_secure: bool | None = None
     url_root: str | None = None
+    #: The endpoint of the rule that matched (None: no rule matched, e.g. a 404).
+    endpoint: str | None = None
+    #: ``url_for(endpoint, **view_args, _external=True)``; None when no rule matched.
     url_for_external: str | None = None
+    #: Why ``url_for`` could not build the URL, when it could not.
+    url_for_error: str | None = None
     wsgi_url_scheme: str | None = None
     remote_addr: str | None = None
     host: str | None = None
     server_port: int | None = None
     listener: str | None = None
     x_forwarded_proto: str | None = None
+    #: The X-Forwarded-* headers that reached the app, by name.
+    x_forwarded: dict[str, str] = field(default_factory=dict)
     transport: str | None = None
     tls: dict[str, Any] | None = None
     hsts: str | None = None
+    #: The settings that decide the answer (Flask apps only).
+    preferred_url_scheme: str | None = None
+    server_name: str | None = None
+    session_cookie_secure: bool | None = None
+    #: A ProxyFix found in the app's wsgi_app chain: its x_for/x_proto/x_host/x_port/x_prefix counts.
+    proxy_fix: dict[str, int] | None = None
+
+    @property
+    def is_flask(self) -> bool:
+        """True for a Flask app's view; False for a plain WSGI callable's (or none)."""
+        return self.available and self.kind == "flask"
 
     @classmethod
     def from_json(cls, inspect_url: str, final_url: str, status: int, data: dict[str, Any]) -> FlaskView:
+        """The view in *data* (the decoded ``X-Flask-Launcher-View`` header); unknown keys are ignored."""
+
         def text(key: str) -> str | None:
             value = data.get(key)
             return None if value is None else str(value)
 
+        def flag(key: str) -> bool | None:
+            value = data.get(key)
+            return value if isinstance(value, bool) else None
+
         port = data.get("server_port")
         tls = data.get("tls")
+        forwarded = data.get("x_forwarded")
+        proxy_fix = data.get("proxy_fix")
+        listener = text("listener")
         return cls(
             available=True,
             inspect_url=inspect_url,
             final_url=final_url,
             status=status,
+            note=text("error"),
+            kind=text("kind") or "flask",
             scheme=text("scheme"),
-            is_secure=bool(data.get("is_secure")),
+            is_secure=flag("is_secure"),
             url_root=text("url_root"),
+            endpoint=text("endpoint"),
             url_for_external=text("url_for_external"),
+            url_for_error=text("url_for_error"),
             wsgi_url_scheme=text("wsgi_url_scheme"),
             remote_addr=text("remote_addr"),
             host=text("host"),
             server_port=port if isinstance(port, int) else None,
-            listener=text("listener"),
+            listener=listener,
             x_forwarded_proto=text("x_forwarded_proto"),
-            transport=text("transport"),
+            x_forwarded={str(k): str(v) for k, v in forwarded.items()} if isinstance(forwarded, dict) else {},
+            transport=listener if listener in ("http", "https") else None,
             tls=tls if isinstance(tls, dict) else None,
             hsts=text("hsts"),
+            preferred_url_scheme=text("preferred_url_scheme"),
+            server_name=text("server_name"),
+            session_cookie_secure=flag("session_cookie_secure"),
+            proxy_fix=(  # in ProxyFix's own order: x_for, x_proto, x_host, x_port, x_prefix
+                {k: proxy_fix[k] for k in PROXY_FIX_FIELDS if isinstance(proxy_fix.get(k), int)}
+                if isinstance(proxy_fix, dict)
+                else None
+            ),
         )
 
     @property

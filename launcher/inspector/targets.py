@@ -7,10 +7,11 @@ user); nothing here touches the network.
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from launcher.errors import InvalidTargetError
+from launcher.inspector.urls import is_loopback_host
 from launcher.options import DEFAULTS
 from launcher.scheme import Scheme
 
@@ -19,14 +20,43 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ProbeMark:
+    """The token that marks a probe (``launcher.appview``), and where it may be sent.
+
+    The token is sent only to *ports* (the launcher's listeners) on a loopback host or one of
+    *hosts* (their bind address), never along a redirect to anywhere else.
+    """
+
+    token: str = field(repr=False)  # a secret: kept out of reprs and tracebacks
+    ports: frozenset[int]
+    hosts: frozenset[str] = frozenset()
+
+    def applies(self, url: str) -> bool:
+        """True when *url* is one of the listeners the token belongs to."""
+        parts = urllib.parse.urlsplit(url)
+        try:
+            port = parts.port or (443 if parts.scheme == Scheme.HTTPS else 80)
+        except ValueError:
+            return False
+        host = parts.hostname or ""
+        return port in self.ports and (is_loopback_host(host) or host in self.hosts)
+
+
+@dataclass(frozen=True)
 class Target:
-    """The two URLs to fetch (and why one is skipped, if it is)."""
+    """The two URLs to fetch (and why one is skipped, if it is).
+
+    ``probe``: the servers' probe token and where it may go (``target_for_servers`` sets it), so
+    their answers say what the app saw; ``no_probe``: why there is none, in words for the report.
+    """
 
     text: str
     http_url: str
     https_url: str
     http_skip: str | None = None
     https_skip: str | None = None
+    probe: ProbeMark | None = None
+    no_probe: str | None = None
 
 
 _PATH_SAFE = "/?&=%:@!$'()*+,;~-._[]"
@@ -150,11 +180,17 @@ def resolve_target(
 def target_for_servers(servers: ServersControl, text: str = "/") -> Target:
     """A path on running ``Servers`` (or a URL, twinned with their ports); stopped listeners are skipped.
 
+    The target carries the servers' probe token, for their running listeners only.
+
     A stopped listener is not probed even though its port is known: another program could be
     listening there, and its answers would be mistaken for the app's.
     """
     http_port, https_port = servers.http.port, servers.https.port
     stripped = text.strip()
+    token = servers.probe_token
+    running = frozenset(lst.port for lst in servers.listeners if lst.running)
+    probe = ProbeMark(token, running, frozenset({servers.host})) if token else None
+    no_probe = None if token else "the servers have not told their probe token (still starting?)"
     if stripped.startswith("/") or not stripped:
         target = target_for_path(stripped, host=servers.http.host, http_port=http_port, https_port=https_port)
         skips = {}
@@ -165,5 +201,6 @@ def target_for_servers(servers: ServersControl, text: str = "/") -> Target:
                     f"The {listener.scheme.upper()} listener is {state}: start it to inspect "
                     f"{listener.scheme}:// (nothing was sent)."
                 )
-        return Target(target.text, target.http_url, target.https_url, **skips)
-    return resolve_target(stripped, http_port=http_port, https_port=https_port)
+        return Target(target.text, target.http_url, target.https_url, **skips, probe=probe, no_probe=no_probe)
+    target = resolve_target(stripped, http_port=http_port, https_port=https_port)
+    return replace(target, probe=probe, no_probe=no_probe)

@@ -84,22 +84,44 @@ _FLASK_FIELDS = (
     ("scheme", "request.scheme", "request.scheme"),
     ("is_secure", "request.is_secure", "request.is_secure"),
     ("url_root", "request.url_root", "request.url_root"),
-    ("url_for_external", "url_for('index', _external=True)", "url_for(_external=True)"),
+    ("url_for_external", "url_for(endpoint, _external=True)", "url_for(_external=True)"),
+    ("endpoint", "matched endpoint", "endpoint"),
     ("wsgi_url_scheme", "environ['wsgi.url_scheme']", "wsgi.url_scheme"),
     ("remote_addr", "request.remote_addr", "request.remote_addr"),
     ("host", "Host", "Host"),
     ("x_forwarded_proto", "X-Forwarded-Proto received", "X-Forwarded-Proto"),
+    ("preferred_url_scheme", "PREFERRED_URL_SCHEME", "PREFERRED_URL_SCHEME"),
+    ("server_name", "SERVER_NAME", "SERVER_NAME"),
+    ("session_cookie_secure", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE"),
+    ("proxy_fix", "ProxyFix in app.wsgi_app", "ProxyFix"),
 )
+#: What a plain WSGI callable received (Flask facts do not apply to it).
+_WSGI_FIELDS = (
+    ("wsgi_url_scheme", "environ['wsgi.url_scheme']", "wsgi.url_scheme"),
+    ("host", "Host", "Host"),
+    ("remote_addr", "environ['REMOTE_ADDR']", "REMOTE_ADDR"),
+    ("x_forwarded", "X-Forwarded-* received", "X-Forwarded-*"),
+    ("proxy_fix", "ProxyFix in the chain", "ProxyFix"),
+)
+
+
+def _shown(value: object) -> object:
+    """A fact as one short value: a dict as ``k=v, …`` (None or an empty dict: not reported)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or None
+    return value
 
 
 def flask_rows(flask: FlaskView, *, short: bool = False) -> list[tuple[str, object]]:
     """What Flask saw as (label, value) rows, the same facts for the text report and the GUI.
 
     *short* picks the shorter labels the GUI's narrow columns use.  A value of None means "not
-    reported"; callers show it as "-".  Limits: only meaningful when ``flask.available``; the
-    TLS-in-environ and "read from" rows are left to the caller (the two forms show them differently).
+    reported"; callers show it as "-".  For a plain WSGI callable (``kind`` "wsgi") the rows are
+    what its environ held.  Limits: only meaningful when ``flask.available``; the TLS-in-environ
+    and "read from" rows are left to the caller (the two forms show them differently).
     """
-    return [(brief if short else label, getattr(flask, attr)) for attr, label, brief in _FLASK_FIELDS]
+    fields = _WSGI_FIELDS if flask.kind == "wsgi" else _FLASK_FIELDS
+    return [(brief if short else label, _shown(getattr(flask, attr))) for attr, label, brief in fields]
 
 
 def tls_rows(tls: TLSFacts, *, short: bool = False) -> list[tuple[str, object]]:
@@ -125,12 +147,8 @@ def tls_rows(tls: TLSFacts, *, short: bool = False) -> list[tuple[str, object]]:
 def _flask_lines(flask: FlaskView) -> list[str]:
     if not flask.available:
         return [f"  {flask.note}"]
-    via = (
-        f" (answered by {flask.final_url})"
-        if flask.final_url and flask.final_url != flask.inspect_url
-        else ""
-    )
-    lines = [f"  from GET {flask.inspect_url}{via}:"]
+    what = "a plain WSGI callable: Flask facts do not apply" if flask.kind == "wsgi" else "a Flask app"
+    lines = [f"  captured inside the app ({what}) for GET {flask.final_url}:"]
     rows = flask_rows(flask)
     if flask.tls:
         rows.append(("TLS in the WSGI environ", f"{flask.tls.get('version')} {flask.tls.get('cipher')}"))

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import urllib.parse
 
+from launcher.appview import PROXY_FIX_FIELDS
 from launcher.inspector.cookies import cookie_verdict
-from launcher.inspector.flaskview import INSPECT_PATH
 from launcher.inspector.hsts import hsts_verdicts
 from launcher.inspector.limits import REDIRECT_CODES
 from launcher.inspector.report import SchemeReport, Verdict, VerdictLevel
@@ -61,9 +61,35 @@ def _chain_verdicts(report: SchemeReport) -> list[Verdict]:
     return out
 
 
+def _wsgi_transport(report: SchemeReport, served: str) -> list[Verdict]:
+    """The transport verdict for a plain WSGI callable: what its environ said."""
+    view = report.flask
+    assert view is not None
+    final = report.final_scheme
+    seen = view.wsgi_url_scheme
+    if seen == final:
+        if final == Scheme.HTTPS:
+            return [Verdict(VerdictLevel.OK, f"{served}; the app knows it (wsgi.url_scheme={seen}).")]
+        return [
+            Verdict(
+                VerdictLevel.WARN,
+                f"{served}; the app knows it (wsgi.url_scheme={seen}). Anything sent here crosses the "
+                "network unencrypted.",
+            )
+        ]
+    return [
+        Verdict(
+            VerdictLevel.BAD,
+            f"{served} but the app's environ says wsgi.url_scheme={seen}: URLs it builds from the "
+            "environ get the wrong scheme.",
+        )
+    ]
+
+
 def _transport_verdict(report: SchemeReport) -> list[Verdict]:
     final = report.final_scheme
-    flask = report.flask if report.flask and report.flask.available else None
+    flask = report.flask if report.flask and report.flask.is_flask else None
+    wsgi = report.flask is not None and report.flask.available and report.flask.kind == "wsgi"
     host = host_of(report.final_url)
     local = " (it stays on this machine: the host is a loopback address)" if is_loopback_host(host) else ""
     if final == Scheme.HTTPS:
@@ -72,6 +98,8 @@ def _transport_verdict(report: SchemeReport) -> list[Verdict]:
         served = (
             "After the redirect, served" if report.scheme == Scheme.HTTP else "Served"
         ) + f" over HTTPS{how}"
+        if wsgi:
+            return _wsgi_transport(report, served)
         if flask is None:
             return [Verdict(VerdictLevel.OK, f"{served}.")]
         if flask.scheme == Scheme.HTTPS:
@@ -91,6 +119,8 @@ def _transport_verdict(report: SchemeReport) -> list[Verdict]:
         served = "Served over plain HTTP" + (
             ", with no redirect to HTTPS" if report.scheme == Scheme.HTTP else ""
         )
+        if wsgi:
+            return _wsgi_transport(report, served)
         if flask is None:
             return [Verdict(VerdictLevel.WARN, f"{served}: not encrypted{local}.")]
         if flask.scheme == Scheme.HTTP:
@@ -117,22 +147,74 @@ def _flask_verdicts(report: SchemeReport) -> list[Verdict]:
     if flask is None:
         return []
     if not flask.available:
-        return [Verdict(VerdictLevel.INFO, flask.note or "What Flask saw is not available.")]
+        return [Verdict(VerdictLevel.INFO, flask.note or "What the app saw is not available.")]
     out: list[Verdict] = []
     if flask.final_url and report.final_url and origin(flask.final_url) != origin(report.url):
         out.append(
             Verdict(
                 VerdictLevel.INFO,
-                f"What Flask saw comes from {flask.final_url} (GET {INSPECT_PATH} was redirected there too): "
+                f"What the app saw comes from {flask.final_url}, where the redirect led: "
                 f"the app never ran for {report.scheme}:// on {origin(report.url)}.",
             )
         )
+    if flask.note:
+        out.append(Verdict(VerdictLevel.WARN, f"Capturing what the app saw failed: {flask.note}"))
+    if flask.kind == "wsgi":
+        out.append(
+            Verdict(
+                VerdictLevel.INFO,
+                "The app is a plain WSGI callable, not a Flask app: Flask facts (request.scheme, url_for, "
+                "its settings) do not apply; shown is the environ it received.",
+            )
+        )
+        return out
     if flask.url_for_scheme and flask.scheme and flask.url_for_scheme != flask.scheme:
         out.append(
             Verdict(
                 VerdictLevel.WARN,
                 f"url_for builds {flask.url_for_scheme}:// links ({flask.url_for_external}) although Flask's "
                 f"request.scheme is {flask.scheme}.",
+            )
+        )
+    out += _settings_verdicts(report)
+    return out
+
+
+def _settings_verdicts(report: SchemeReport) -> list[Verdict]:
+    """What the app's own settings mean for this request: SERVER_NAME, SESSION_COOKIE_SECURE, ProxyFix."""
+    flask = report.flask
+    assert flask is not None
+    out: list[Verdict] = []
+    if flask.server_name:
+        built = host_of(flask.url_for_external) if flask.url_for_external else None
+        asked = flask.host or ""
+        same = asked.split(":")[0] == flask.server_name.split(":")[0] or asked == flask.server_name
+        level = VerdictLevel.INFO if same else VerdictLevel.WARN
+        text = f"SERVER_NAME is {flask.server_name!r}: url_for(_external=True) builds links for that host"
+        if built:
+            text += f" ({flask.url_for_external})"
+        if not same:
+            text += f", not for the Host this request used ({asked})"
+        out.append(Verdict(level, text + "."))
+    if flask.session_cookie_secure and report.final_scheme == Scheme.HTTP:
+        out.append(
+            Verdict(
+                VerdictLevel.WARN,
+                "SESSION_COOKIE_SECURE is True: over plain HTTP the browser never sends the session cookie "
+                "back, so logins and sessions do not stick here.",
+            )
+        )
+    if flask.proxy_fix is not None:
+        fix = flask.proxy_fix
+        counts = ", ".join(f"{k}={fix.get(k, 0)}" for k in PROXY_FIX_FIELDS)
+        trusted = [k[2:] for k in PROXY_FIX_FIELDS if fix.get(k)]
+        out.append(
+            Verdict(
+                VerdictLevel.INFO,
+                f"ProxyFix({counts}) wraps app.wsgi_app: Flask takes "
+                + (", ".join(trusted) or "nothing")
+                + " from X-Forwarded-* when they reach it (the launcher deletes X-Forwarded-Proto, -For, "
+                "-Host and -Port unless its trusted-proxy setting is on).",
             )
         )
     return out

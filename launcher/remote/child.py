@@ -174,7 +174,8 @@ class ServerProcess:
         for listener in servers.listeners:
             listener.add_state_callback(self._state_changed)
         self._servers = servers
-        self.send(Ready(app_info(app), encode_error(startup_error) if startup_error else None))
+        error = encode_error(startup_error) if startup_error else None
+        self.send(Ready(app_info(app), error, probe_token=servers.probe_token))
         return servers
 
     # --- the operations the window asks for ---------------------------------------------------------

@@ -99,6 +99,7 @@ CALL_SLACK = 30.0
 #: Seconds a call that names no time of its own may take (starting a listener, importing an app).
 DEFAULT_WAIT = 120.0
 
+
 def valid_port(port: int) -> bool:
     try:
         check_port(port)
@@ -334,6 +335,8 @@ class RemoteServers:
         self.limits = limits
         self._extra_hosts = tuple(hosts or ())
         self.app: Any = AppInfo("flaskapp")
+        #: The server process's inspector token (``launcher.appview``); a new one with each process.
+        self.probe_token: str | None = None
         self.target: AppTarget = AppTarget()  # what the child serves (served again after a crash)
         self.startup_error: Exception | None = None
         #: Called (from the thread that started the process) with the error when the bundled demo
@@ -455,6 +458,7 @@ class RemoteServers:
             channel.close()
             raise
         self.app = ready.app
+        self.probe_token = ready.probe_token or None
         receiver = threading.Thread(
             target=self._receive, args=(session,), name="launcher-remote-rx", daemon=True
         )

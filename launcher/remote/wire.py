@@ -11,7 +11,7 @@ frozen dataclasses below:
 
 - child → window, in this order at start: ``Hello(protocol, pid)`` (a ``protocol`` other than
   ``PROTOCOL`` is refused with an error naming both), then, after the window's ``Init``,
-  ``Ready(app, startup_error)``; afterwards ``Reply``, ``StateChanged``, ``RecordBatch`` and
+  ``Ready(app, startup_error, probe_token)``; afterwards ``Reply``, ``StateChanged``, ``RecordBatch`` and
   ``ReloadEvent`` in any order.
 - window → child: ``Init(config)`` once, then ``Call(call_id, op, args, kwargs)`` (``call_id`` 0:
   no reply wanted) and finally ``Shutdown(call_id, timeout)``.
@@ -46,7 +46,7 @@ from launcher.options import ServeConfig
 from launcher.scheme import Scheme
 
 #: Bumped whenever a message or an operation changes shape; both sides must agree.
-PROTOCOL = 3  # 3: RecordBatch.events
+PROTOCOL = 4  # 3: RecordBatch.events; 4: Ready.probe_token
 #: The hidden command line word that makes ``launcher.cli`` run the server process.
 CHILD_COMMAND = "_server-process"
 #: ``_server-process --fd N``: the inherited descriptor of the child's end of the channel (POSIX).
@@ -151,10 +151,12 @@ class Ready:
     """child → window, once after ``Init``: the servers are built and serve ``app``.
 
     ``startup_error``: why the bundled demo app could not be loaded (it answers 503 then).
+    ``probe_token``: the servers' inspector token (``launcher.appview``), for the window's inspector.
     """
 
     app: AppInfo
     startup_error: EncodedError | None = None
+    probe_token: str = ""
 
 
 @dataclass(frozen=True)
