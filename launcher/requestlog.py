@@ -654,7 +654,11 @@ class _LoggedBody:
             if close is not None:
                 close()
         finally:
-            kept = self._kept
-            body = Body(b"".join(kept), self._size) if kept is not None else None
+            kept, size = self._kept, self._size
+            body = None
+            if kept is not None:  # teed: the body is what the app produced; the size is as before
+                body = Body(b"".join(kept), size)
+                length = _content_length(self._captured[1])
+                size = length if length is not None else size
             middleware = self._middleware
-            middleware._record(self._head, self._environ, self._captured, self._size, self._started, body)
+            middleware._record(self._head, self._environ, self._captured, size, self._started, body)

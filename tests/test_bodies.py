@@ -169,6 +169,24 @@ def test_a_body_the_app_does_not_read_is_not_read_for_it(make_servers, wait_reco
     assert record.request_body.truncated
 
 
+def test_a_head_request_keeps_its_content_length_as_response_bytes(make_servers, wait_records):
+    def announces(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [b"hello"]
+
+    servers = make_servers(announces)
+    conn = http.client.HTTPConnection("127.0.0.1", servers.http.port, timeout=10)
+    try:
+        conn.request("HEAD", "/")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == b""
+    finally:
+        conn.close()
+    record = one_record(servers, wait_records)
+    # No body was produced; the record's size is still the one the headers announce, as without bodies.
+    assert record.response_body == Body(b"", 0) and record.response_bytes == 5
+
+
 def test_the_budget_drops_the_oldest_bodies_first(make_servers, wait_records):
     # Room for the bodies of two requests (request + response of 1000 bytes each, plus overhead).
     sink = RequestSink(body_budget=4 * (1000 + BODY_OVERHEAD))

@@ -103,6 +103,9 @@ def body_html(title: str, body: Body | None, content_type: str | None) -> str:
     if body.size == 0:
         parts.append("<p class='none'>(empty)</p>")
         return "".join(parts)
+    if not data:
+        parts.append("<p class='note'>not read: the app did not read this body, so none was recorded</p>")
+        return "".join(parts)
     if body.truncated:
         parts.append(f"<p class='note'>truncated: the first {len(data)} of {body.size} bytes</p>")
     text = body.text(content_type)

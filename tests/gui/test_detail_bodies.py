@@ -81,3 +81,17 @@ def test_truncated_dropped_and_not_recorded_bodies_say_so(qtbot, make_servers, w
     [record] = wait_records(off.sink, 1)
     text = shown(qtbot, record)
     assert text.count("not recorded (bodies are off: --body-limit 0)") == 2
+
+
+def test_a_body_the_app_did_not_read_says_so(qtbot, make_servers, wait_records):
+    def rejects(environ, start_response):
+        start_response("413 Content Too Large", [("Content-Type", "text/plain")])
+        return [b"too big for me"]
+
+    servers = make_servers(rejects)
+    assert post(servers.http.port, "/", b"z" * 700, "text/plain")[0] == 413
+    [record] = wait_records(servers.sink, 1)
+    text = shown(qtbot, record)
+    request = section(text, "Request body")
+    assert "Request body (700 bytes)" in request and "the app did not read this body" in request
+    assert "too big for me" in section(text, "Response body (")
