@@ -1,9 +1,16 @@
 """Write request records as HAR 1.2 or as JSON Lines.  No Qt.
 
 Limits, stated once:
-- The request log keeps headers, sizes and timings, never bodies, so HAR ``postData`` and the
-  response ``content.text`` are absent; ``content.size`` is the number of body bytes the app
-  produced and ``bodySize`` on the request is its ``Content-Length`` (or -1 when unknown).
+- Bodies are there as far as the log recorded them (``--body-limit``, 64 KiB of each by
+  default): the request's ``postData`` (``mimeType``, ``text``) and the response's
+  ``content.text``.  A body that is text per its ``Content-Type`` charset is the decoded text; a
+  binary one is base64, marked ``encoding: "base64"`` on the response content (HAR's own field)
+  and ``_encoding: "base64"`` on ``postData`` (HAR has no such field there).  A truncated body
+  has ``_truncated: true`` and a ``comment`` giving how much of how many bytes is there; a body
+  the log's budget dropped has no text, ``_dropped: true`` and a ``comment``.  With bodies not
+  recorded, ``postData`` and ``content.text`` are absent.  ``content.size`` is the number of body
+  bytes the app produced; the request's ``bodySize`` is its full size (``Content-Length``; -1
+  when unknown).
 - The log has no per-phase timings: the whole server-side duration is reported as ``wait``,
   ``send`` and ``receive`` are 0, and ``connect``/``ssl``/``dns`` are -1 (not known).
 - ``headersSize`` is -1 (the raw header block is not kept).
@@ -33,7 +40,7 @@ from urllib.parse import parse_qsl
 
 from launcher import __version__
 from launcher.recordformat import format_iso, to_json
-from launcher.requestlog import RequestRecord
+from launcher.requestlog import Body, RequestRecord
 
 HAR_VERSION = "1.2"
 CREATOR_NAME = "Flask HTTPS Launcher"
@@ -101,10 +108,58 @@ def _int_or(value: str | None, default: int) -> int:
         return default
 
 
+def _body_note(body: Body) -> str | None:
+    """The ``comment`` for a body that is not all there, else None."""
+    if body.dropped:
+        return f"body dropped from the log's memory budget (it was {body.size} bytes)"
+    if body.truncated:
+        return f"the first {len(body.data or b'')} of {body.size} bytes"
+    return None
+
+
+def _post_data(record: RequestRecord) -> dict[str, Any] | None:
+    """HAR ``postData`` for the recorded request body (None: not recorded, or no body)."""
+    body = record.request_body
+    if body is None or body.size == 0:
+        return None
+    mime = record.header("Content-Type") or ""
+    exported = body.export(mime)
+    post: dict[str, Any] = {"mimeType": mime, "text": exported.get("text", "")}
+    if "encoding" in exported:
+        post["_encoding"] = exported["encoding"]
+    return _mark(post, body)
+
+
+def _content(record: RequestRecord) -> dict[str, Any]:
+    """HAR ``response.content``: size, MIME type and, when recorded, the text."""
+    mime = record.header("Content-Type", response=True) or ""
+    content: dict[str, Any] = {"size": record.response_bytes, "mimeType": mime}
+    body = record.response_body
+    if body is None:
+        return content
+    exported = body.export(mime)
+    if "text" in exported:
+        content["text"] = exported["text"]
+    if "encoding" in exported:
+        content["encoding"] = exported["encoding"]
+    return _mark(content, body)
+
+
+def _mark(target: dict[str, Any], body: Body) -> dict[str, Any]:
+    """Add the ``comment``, ``_truncated`` and ``_dropped`` of a body that is not all there."""
+    note = _body_note(body)
+    if note is not None:
+        target["comment"] = note
+    if body.truncated:
+        target["_truncated"] = True
+    if body.dropped:
+        target["_dropped"] = True
+    return target
+
+
 def har_entry(record: RequestRecord) -> dict[str, Any]:
     """One HAR 1.2 ``entries[]`` object for *record*."""
     http_version = record.http_version or "HTTP/1.1"
-    mime = record.header("Content-Type", response=True) or ""
     location = record.header("Location", response=True) or ""
     entry: dict[str, Any] = {
         "startedDateTime": format_iso(record.time),
@@ -119,7 +174,11 @@ def har_entry(record: RequestRecord) -> dict[str, Any]:
                 {"name": k, "value": v} for k, v in parse_qsl(record.query, keep_blank_values=True)
             ],
             "headersSize": -1,
-            "bodySize": _int_or(record.header("Content-Length"), -1),
+            "bodySize": (
+                record.request_body.size
+                if record.request_body is not None and record.request_body.size
+                else _int_or(record.header("Content-Length"), -1)
+            ),
         },
         "response": {
             "status": record.status,
@@ -127,7 +186,7 @@ def har_entry(record: RequestRecord) -> dict[str, Any]:
             "httpVersion": http_version,
             "cookies": _response_cookies(record),
             "headers": _headers(record.response_headers),
-            "content": {"size": record.response_bytes, "mimeType": mime},
+            "content": _content(record),
             "redirectURL": location,
             "headersSize": -1,
             "bodySize": record.response_bytes,
@@ -150,6 +209,9 @@ def har_entry(record: RequestRecord) -> dict[str, Any]:
             {"version": record.tls_version, "cipher": record.tls_cipher} if record.tls_version else None
         ),
     }
+    post = _post_data(record)
+    if post is not None:
+        entry["request"]["postData"] = post
     if record.error:
         entry["_error"] = record.error
     return entry

@@ -122,6 +122,34 @@ def parse_client_connections(text: str | int) -> int:
     return value
 
 
+#: The largest ``--body-limit`` (bytes of one body) and ``--log-body-budget`` (MiB of all bodies).
+BODY_LIMIT_MAX = 16 * 1024 * 1024
+BODY_BUDGET_MAX = 65_536
+MIB = 1024 * 1024
+
+
+def parse_body_limit(text: str | int) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = -1
+    if not 0 <= value <= BODY_LIMIT_MAX:
+        raise ValueError(
+            f"body limit {text!r} must be a number of bytes from 0 (bodies not recorded) to {BODY_LIMIT_MAX}"
+        )
+    return value
+
+
+def parse_body_budget(text: str | int) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= BODY_BUDGET_MAX:
+        raise ValueError(f"body budget {text!r} must be a whole number of MiB from 1 to {BODY_BUDGET_MAX}")
+    return value
+
+
 def parse_host(text: str) -> str:
     value = str(text).strip()
     if not value or any(c.isspace() or ord(c) < 32 for c in value):
@@ -295,6 +323,24 @@ class ServeConfig:
         metavar="N",
         setting="servers/client_connections",
     )
+    body_limit: int = option(
+        65_536,
+        help="bytes of each request and response body the request log keeps, for the window's "
+        "detail pane and the HAR and JSON Lines exports (0: no bodies are recorded)",
+        parse=parse_body_limit,
+        flag="--body-limit",
+        metavar="BYTES",
+        setting="log/body_limit",
+    )
+    log_body_budget: int = option(
+        64,
+        help="MiB all recorded bodies in the request log may use together; over it the oldest "
+        "bodies are dropped first (their requests stay in the log)",
+        parse=parse_body_budget,
+        flag="--log-body-budget",
+        metavar="MIB",
+        setting="log/body_budget",
+    )
     app_target: str | None = option(
         None,
         help="your Flask app: module:app, module:create_app(), package, path/to/app.py",
@@ -356,6 +402,11 @@ class ServeConfig:
     def exposed(self) -> bool:
         """Bound to every interface: other machines can connect."""
         return self.host in WILDCARD_HOSTS
+
+    @property
+    def body_budget_bytes(self) -> int:
+        """``log_body_budget`` in bytes, what ``RequestSink(body_budget=...)`` takes."""
+        return self.log_body_budget * MIB
 
     def live_values(self) -> dict[str, Any]:
         """The options a running server may change (``launcher.policy.Policy``'s fields)."""

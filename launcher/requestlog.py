@@ -6,13 +6,31 @@ ring (10 000 by default) and hands each one to every ``Subscription``.  A subscr
 bounded queue that its owner drains when it likes (the GUI on a timer, the CLI in a thread), so a
 slow or stalled subscriber costs the request path one ``deque.append`` and never blocks it; when
 a subscriber falls behind by more than its bound, its oldest records are dropped and counted.
+
+Bodies.  With a body limit (``RequestLogMiddleware(body_limit=...)``, ``--body-limit``, 64 KiB by
+default) each record carries the first bytes of its request and response body as a ``Body``:
+the request body is what the app itself read from ``wsgi.input`` (the middleware wraps the stream
+and keeps a copy of what passes; it never reads the body itself), the response body is teed from
+the response iterable.  Each ``Body`` knows its full size and whether it was truncated.
+
+The memory budget (``--log-body-budget``, 64 MiB by default) lives in the ``RequestSink``: every
+body a sink has seen and that something still holds counts against it (its bytes plus
+``BODY_OVERHEAD``), and when the total is over budget the oldest bodies are dropped first (the
+``Body`` object loses its bytes and says so; the record stays).  The sink keeps only weak
+references for this, so a sink of capacity 0 (the window's server process, ``serve``) keeps no
+body alive after its subscribers have let the record go, yet still bounds the bodies waiting in a
+subscription.  A ``Body`` is shared by every holder of its record (the sink's ring, a subscription,
+the window's table model), so dropping it frees the memory everywhere at once.
 """
 
 from __future__ import annotations
 
+import base64
+import codecs
 import itertools
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
@@ -29,6 +47,133 @@ DEFAULT_CAPACITY = 10_000
 ERROR_ENVIRON_KEY = "launcher.error"
 
 Headers = tuple[tuple[str, str], ...]
+
+#: Bytes of each request and response body a record keeps by default (``--body-limit``).
+DEFAULT_BODY_LIMIT = 65_536
+#: Bytes all bodies held by one sink may use together by default (``--log-body-budget`` 64 MiB).
+DEFAULT_BODY_BUDGET = 64 * 1024 * 1024
+#: What one recorded body costs beyond its bytes (the ``Body`` object and its budget entry).
+BODY_OVERHEAD = 256
+
+#: Content types whose bodies are text even without a ``charset`` parameter (then UTF-8).
+_TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/xml",
+        "application/javascript",
+        "application/x-www-form-urlencoded",
+        "application/graphql",
+        "application/x-ndjson",
+        "image/svg+xml",
+    }
+)
+
+
+def _media_type(content_type: str | None) -> tuple[str, str | None]:
+    """(lower-case media type, charset or None) of a ``Content-Type`` value."""
+    if not content_type:
+        return "", None
+    media, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = value.strip().strip('"').strip() or None
+    return media.strip().lower(), charset
+
+
+def body_charset(content_type: str | None, data: bytes = b"") -> str | None:
+    """The charset to decode a body of *content_type* with, or None when it is binary.
+
+    A ``charset`` parameter wins; textual types without one (``text/*``, JSON, XML, forms) are
+    UTF-8; a body with no ``Content-Type`` at all is UTF-8 if *data* decodes as UTF-8 and holds no
+    NUL byte; anything else (``application/octet-stream``, images) is binary.
+    """
+    media, charset = _media_type(content_type)
+    if charset is not None:
+        try:
+            return codecs.lookup(charset).name
+        except LookupError:
+            return None
+    if media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml")):
+        return "utf-8"
+    if not media and b"\0" not in data:
+        return "utf-8"
+    return None
+
+
+class Body:
+    """A request or response body as recorded: its first bytes (``data``) and its full ``size``.
+
+    ``truncated`` is true when ``data`` holds fewer bytes than ``size`` (over the body limit, or
+    the app did not read the whole request body).  ``data`` becomes None when the log's body
+    budget drops the body (``dropped``); ``size`` and ``truncated`` stay.  Plain attribute reads
+    and one attribute write (``drop``) make it safe to share between threads.
+    """
+
+    __slots__ = ("__weakref__", "data", "size", "truncated")
+
+    def __init__(self, data: bytes | None, size: int, truncated: bool | None = None) -> None:
+        self.data: bytes | None = data
+        self.size = size
+        self.truncated = (len(data or b"") < size) if truncated is None else truncated
+
+    @property
+    def dropped(self) -> bool:
+        """The log's body budget let go of this body's bytes (the record stays)."""
+        return self.data is None
+
+    def drop(self) -> None:
+        self.data = None
+
+    def text(self, content_type: str | None) -> str | None:
+        """The recorded bytes decoded per *content_type*'s charset; None if binary or dropped.
+
+        A truncated body may end inside a multi-byte character: that tail is left out.
+        """
+        data = self.data
+        if data is None:
+            return None
+        charset = body_charset(content_type, data)
+        if charset is None:
+            return None
+        try:
+            return codecs.getincrementaldecoder(charset)("strict").decode(data, final=not self.truncated)
+        except (UnicodeDecodeError, LookupError):
+            return None
+
+    def export(self, content_type: str | None) -> dict[str, Any]:
+        """A JSON-ready dict: ``size``, ``truncated``, ``dropped`` and, unless dropped, ``text``
+        (decoded text, or base64 with ``encoding: "base64"`` for a binary body)."""
+        out: dict[str, Any] = {"size": self.size, "truncated": self.truncated, "dropped": self.dropped}
+        data = self.data
+        if data is not None:
+            text = self.text(content_type)
+            if text is None:
+                out["text"] = base64.b64encode(data).decode("ascii")
+                out["encoding"] = "base64"
+            else:
+                out["text"] = text
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Body, (self.data, self.size, self.truncated))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Body):
+            return NotImplemented
+        return (self.data, self.size, self.truncated) == (other.data, other.size, other.truncated)
+
+    def __hash__(self) -> int:
+        return hash((self.size, self.truncated))
+
+    def __repr__(self) -> str:
+        kept = "dropped" if self.data is None else f"{len(self.data)} bytes kept"
+        return f"Body(size={self.size}, {kept}{', truncated' if self.truncated else ''})"
+
+
+#: The request body of a request that had none, while bodies are recorded (shared; never dropped).
+NO_BODY = Body(b"", 0)
 
 
 class RequestRecord(NamedTuple):
@@ -54,6 +199,8 @@ class RequestRecord(NamedTuple):
     error: str | None = None  # traceback text when the app raised while serving the request
     #: The request carried the inspector's probe header (``launcher.appview.PROBE_HEADER``).
     probe: bool = False
+    request_body: Body | None = None  # None: bodies were not recorded (``--body-limit 0``)
+    response_body: Body | None = None
 
     @property
     def target(self) -> str:
@@ -75,7 +222,19 @@ class RequestRecord(NamedTuple):
         data = self._asdict()
         data["request_headers"] = [list(h) for h in self.request_headers]
         data["response_headers"] = [list(h) for h in self.response_headers]
+        data["request_body"] = self.request_body_export()
+        data["response_body"] = self.response_body_export()
         return data
+
+    def request_body_export(self) -> dict[str, Any] | None:
+        """``Body.export`` of the request body (None when bodies were not recorded)."""
+        body = self.request_body
+        return None if body is None else body.export(self.header("Content-Type"))
+
+    def response_body_export(self) -> dict[str, Any] | None:
+        """``Body.export`` of the response body (None when bodies were not recorded)."""
+        body = self.response_body
+        return None if body is None else body.export(self.header("Content-Type", response=True))
 
     def access_line(self) -> str:
         """One line for a terminal: time, client, listener, request line, status, size, time, TLS.
@@ -182,9 +341,11 @@ class RequestSink:
     travel next to the records: ``add_event`` keeps the newest ``EVENT_CAPACITY`` of them
     (``snapshot_events``, ``events_total``) and hands each to the subscriptions made with
     ``events=True``; the others never see one.
+
+    Bodies of the records it has seen share *body_budget* bytes; see the module docstring.
     """
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, body_budget: int = DEFAULT_BODY_BUDGET) -> None:
         self._records: deque[RequestRecord] = deque(maxlen=capacity)
         self._events: deque[WireEvent] = deque(maxlen=min(capacity, EVENT_CAPACITY))
         self._subscriptions: tuple[Subscription, ...] = ()
@@ -192,6 +353,11 @@ class RequestSink:
         self._seq = itertools.count(1)
         self.total = 0  # records ever added
         self.events_total = 0  # wire events ever added
+        #: The bytes the bodies may use together (their data plus ``BODY_OVERHEAD`` each).
+        self.body_budget = body_budget
+        self._bodies: deque[tuple[weakref.ref[Body], int]] = deque()  # oldest first
+        self._body_bytes = 0
+        self.bodies_dropped = 0  # bodies ever dropped for the budget
 
     @property
     def capacity(self) -> int:
@@ -200,10 +366,18 @@ class RequestSink:
     def next_seq(self) -> int:
         return next(self._seq)
 
+    @property
+    def body_bytes(self) -> int:
+        """What the bodies counted against the budget use now (an upper bound: a body let go of
+        by everyone counts until a newer one needs its room)."""
+        return self._body_bytes
+
     def add(self, record: RequestRecord) -> None:
         with self._lock:
             self._records.append(record)
             self.total += 1
+            if record.request_body is not None or record.response_body is not None:
+                self._admit(record.request_body, record.response_body)
             subscriptions = self._subscriptions
         for subscription in subscriptions:
             subscription._push(record)
@@ -216,6 +390,27 @@ class RequestSink:
             subscriptions = self._subscriptions
         for subscription in subscriptions:
             subscription._push_event(event)
+
+    def _admit(self, *bodies: Body | None) -> None:
+        """Count *bodies* against the budget; drop the oldest bodies while over it (under the lock)."""
+        entries = self._bodies
+        for body in bodies:
+            if body is not None:
+                data = body.data
+                if data:
+                    cost = len(data) + BODY_OVERHEAD
+                    entries.append((weakref.ref(body), cost))
+                    self._body_bytes += cost
+        while entries:
+            ref, cost = entries[0]
+            oldest = ref()
+            if oldest is not None and self._body_bytes <= self.body_budget:
+                break
+            entries.popleft()  # gone already (nothing holds its record), or the oldest over budget
+            self._body_bytes -= cost
+            if oldest is not None and oldest.data is not None:
+                oldest.drop()
+                self.bodies_dropped += 1
 
     def snapshot(self) -> list[RequestRecord]:
         with self._lock:
@@ -253,15 +448,23 @@ class RequestLogMiddleware:
     whole response and ``response_bytes`` counts the body bytes the app produced.
     """
 
-    def __init__(self, app: WSGIApp, sink: RequestSink, listener: Scheme) -> None:
+    def __init__(
+        self, app: WSGIApp, sink: RequestSink, listener: Scheme, body_limit: int = DEFAULT_BODY_LIMIT
+    ) -> None:
         self.app = app
         self.sink = sink
         self.listener = listener
+        #: Bytes of each body to keep; 0 records no bodies (and costs nothing).
+        self.body_limit = body_limit
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         # What the client sent, taken before the app (or a proxy-header middleware) changes environ.
         head = _Head(environ, time.time())
+        if self.body_limit > 0:
+            length = environ.get("CONTENT_LENGTH")
+            if length and length != "0" and environ.get("wsgi.input") is not None:
+                head.input = environ["wsgi.input"] = _InputTee(environ["wsgi.input"], self.body_limit, length)
         captured: list[Any] = [500, ()]
 
         def logging_start_response(
@@ -279,13 +482,25 @@ class RequestLogMiddleware:
             import traceback
 
             environ.setdefault(ERROR_ENVIRON_KEY, traceback.format_exc())
-            self._record(head, environ, captured, 0, started)
+            self._record(head, environ, captured, 0, started, None)
             raise
         return _LoggedBody(self, body, head, environ, captured, started)
 
     def _record(
-        self, head: _Head, environ: dict[str, Any], captured: list[Any], size: int, started: float
+        self,
+        head: _Head,
+        environ: dict[str, Any],
+        captured: list[Any],
+        size: int,
+        started: float,
+        response_body: Body | None,
     ) -> None:
+        if self.body_limit > 0:
+            request_body = head.input.body() if head.input is not None else NO_BODY
+            if response_body is None:
+                response_body = Body(b"", size)
+        else:
+            request_body = None
         self.sink.add(
             RequestRecord(
                 seq=self.sink.next_seq(),
@@ -307,6 +522,8 @@ class RequestLogMiddleware:
                 response_headers=captured[1],
                 error=environ.get(ERROR_ENVIRON_KEY),
                 probe=head.probe,
+                request_body=request_body,
+                response_body=response_body,
             )
         )
 
@@ -325,6 +542,7 @@ class _Head:
         "client_port",
         "headers",
         "http_version",
+        "input",
         "method",
         "path",
         "probe",
@@ -337,6 +555,7 @@ class _Head:
 
     def __init__(self, environ: dict[str, Any], wall: float) -> None:
         self.wall = wall
+        self.input: _InputTee | None = None  # the wrapped wsgi.input, when bodies are recorded
         names = _HEADER_NAMES
         headers = []
         for key, value in environ.items():
@@ -380,10 +599,80 @@ def _content_length(headers: Headers) -> int | None:
     return None
 
 
-class _LoggedBody:
-    """Wraps a response body: counts its bytes and records the request on ``close()``."""
+class _InputTee:
+    """``wsgi.input`` as the app sees it, keeping a copy of the first *limit* bytes the app reads.
 
-    __slots__ = ("_body", "_captured", "_environ", "_head", "_middleware", "_size", "_started")
+    Every read goes to the server's stream unchanged (``read(n)``, ``read()``, ``readline``,
+    ``readlines``, ``readinto``, iteration by lines; anything else is the stream's own), so the app
+    gets exactly what it would without the log, and nothing is read that the app does not read.
+    """
+
+    __slots__ = ("_chunks", "_length", "_room", "_stream", "count")
+
+    def __init__(self, stream: Any, limit: int, length: str) -> None:
+        self._stream = stream
+        self._room = limit
+        self._chunks: list[bytes] = []
+        try:
+            self._length = int(length)
+        except ValueError:
+            self._length = 0
+        self.count = 0  # bytes the app has read
+
+    def _keep(self, data: bytes) -> bytes:
+        n = len(data)
+        self.count += n
+        room = self._room
+        if room > 0 and n:
+            piece = data if n <= room else data[:room]
+            self._chunks.append(bytes(piece))
+            self._room = room - len(piece)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._keep(self._stream.read(size))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._keep(self._stream.readline(size))
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        return [self._keep(line) for line in self._stream.readlines(hint)]
+
+    def readinto(self, buffer: Any) -> int | None:
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:  # a stream with read() only
+            data = self._stream.read(len(buffer))
+            memoryview(buffer).cast("B")[: len(data)] = data
+            self._keep(data)
+            return len(data)
+        n: int | None = readinto(buffer)
+        if n:
+            self._keep(bytes(memoryview(buffer).cast("B")[:n]))
+        return n
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def body(self) -> Body:
+        """What the app read, as a ``Body`` (full size: ``Content-Length``, or what was read)."""
+        data = b"".join(self._chunks)
+        return Body(data, max(self._length, self.count))
+
+
+class _LoggedBody:
+    """Wraps a response body: counts its bytes (keeping the first ones when bodies are recorded)
+    and records the request on ``close()``."""
+
+    __slots__ = ("_body", "_captured", "_environ", "_head", "_kept", "_middleware", "_size", "_started")
 
     def __init__(
         self,
@@ -401,8 +690,12 @@ class _LoggedBody:
         self._captured = captured
         self._started = started
         self._size = 0
+        self._kept: list[bytes] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
+        if self._middleware.body_limit > 0:
+            self._kept = []
+            return self._teed(self._middleware.body_limit)
         length = _content_length(self._captured[1])
         if length is not None:  # the server sends exactly this many bytes: no need to count
             self._size = length
@@ -414,10 +707,29 @@ class _LoggedBody:
             self._size += len(chunk)
             yield chunk
 
+    def _teed(self, room: int) -> Iterator[bytes]:
+        kept = self._kept
+        assert kept is not None
+        for chunk in self._body:
+            n = len(chunk)
+            self._size += n
+            if room > 0 and n:
+                piece = chunk if n <= room else chunk[:room]
+                kept.append(bytes(piece))
+                room -= len(piece)
+            yield chunk
+
     def close(self) -> None:
         try:
             close = getattr(self._body, "close", None)
             if close is not None:
                 close()
         finally:
-            self._middleware._record(self._head, self._environ, self._captured, self._size, self._started)
+            kept, size = self._kept, self._size
+            body = None
+            if kept is not None:  # teed: the body is what the app produced; the size is as before
+                body = Body(b"".join(kept), size)
+                length = _content_length(self._captured[1])
+                size = length if length is not None else size
+            middleware = self._middleware
+            middleware._record(self._head, self._environ, self._captured, size, self._started, body)

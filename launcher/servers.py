@@ -673,8 +673,10 @@ class Servers:
         threads: int = DEFAULTS.threads,
         limits: Limits = DEFAULT_LIMITS,
         hosts: Iterable[str] | None = None,
+        body_limit: int = DEFAULTS.body_limit,
     ) -> None:
         self.app = app
+        self.body_limit = body_limit  # bytes of each body the request log keeps (next start)
         self.cert_store = cert_store
         self.sink = sink if sink is not None else RequestSink()
         self.policy = policy if policy is not None else Policy()
@@ -721,7 +723,7 @@ class Servers:
         return cls(
             app,
             cert_store=cert_store,
-            sink=sink,
+            sink=sink if sink is not None else RequestSink(body_budget=config.body_budget_bytes),
             policy=policy if policy is not None else Policy.from_config(config),
             host=config.host,
             http_port=config.http_port,
@@ -729,6 +731,7 @@ class Servers:
             threads=config.threads,
             limits=Limits.from_config(config),
             hosts=hosts,
+            body_limit=config.body_limit,
         )
 
     @property
@@ -785,7 +788,7 @@ class Servers:
         """The request path: log → policy → the probe capture → the app (built at each start, so
         the capture follows the app served now: ``set_app`` and reloads restart the listeners)."""
         app = PolicyMiddleware(self.appview.wrap(self.app), self.policy, scheme, self._https_port)
-        return RequestLogMiddleware(app, self.sink, scheme)
+        return RequestLogMiddleware(app, self.sink, scheme, self.body_limit)
 
     def start_all(self) -> list[Exception]:
         """Start both listeners (HTTPS first, so HTTP can redirect to it); return the errors."""

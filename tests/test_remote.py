@@ -718,3 +718,35 @@ def test_a_hostile_local_process_cannot_get_into_the_channel(cert_store):
         if servers is not None:
             servers.close()
     assert "connected" not in out and "opened" not in out, out
+
+
+def test_bodies_reach_the_window_and_its_budget_applies_there(remote):
+    """The body limit goes to the server process; the window's own sink holds (and budgets) bodies.
+
+    The demo app answers a POST without its CSRF token 400 with the reason: the case bodies are for.
+    """
+    from bodyapps import post
+
+    from launcher.requestlog import BODY_OVERHEAD, RequestSink
+
+    sink = RequestSink(body_budget=50 + BODY_OVERHEAD)  # room for one 50-byte body
+    servers = remote(sink=sink, body_limit=50)
+    servers.http.start()
+    for letter in "ab":
+        status, answer = post(servers.http.port, "/methods/echo", letter.encode() * 80, "text/plain")
+        assert status == 400 and len(answer) > 50
+    wait_for(lambda: len(sink.snapshot()) == 2)
+    first, second = sink.snapshot()
+    assert second.request_body.size == 80
+    assert second.response_body.data == answer[:50] and second.response_body.size == len(answer)
+    assert second.response_body.truncated
+    # One body fits: the first request's was dropped here, in the window; its record stays.
+    assert first.response_body.dropped and first.response_body.size == len(answer)
+    servers.http.stop()
+
+    off = remote(body_limit=0)
+    off.http.start()
+    assert post(off.http.port, "/methods/echo", b"x", "text/plain")[0] == 400
+    wait_for(lambda: len(off.sink.snapshot()) == 1)
+    [record] = off.sink.snapshot()
+    assert record.request_body is None and record.response_body is None

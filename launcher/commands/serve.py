@@ -132,13 +132,16 @@ def _serve(
 ) -> int:
     from launcher.certs import CertStore, default_cert_dir
     from launcher.recordformat import escape_control
+    from launcher.requestlog import RequestSink
     from launcher.servers import Servers
 
     def warn(message: str) -> None:  # a folder made private, a leaf served until it expires...
         print(f"warning: {escape_control(message)}", file=sys.stderr, flush=True)
 
     store = CertStore(cert_dir or options.cert_dir or default_cert_dir(), on_warning=warn)
-    servers = Servers.from_config(app, options, cert_store=store)
+    # serve keeps no log beyond printing it: a sink of capacity 0 (bodies die once printed).
+    sink = RequestSink(capacity=0, body_budget=options.body_budget_bytes)
+    servers = Servers.from_config(app, options, cert_store=store, sink=sink)
     stop = stop_event or threading.Event()
     # Client-caused notices, one line per reason per interval; waitress's own chatter ("Task
     # queue depth is N" hundreds of times a second under load) is not the user's problem.

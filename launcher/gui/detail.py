@@ -1,8 +1,10 @@
 """The request detail pane: every fact of one ``RequestRecord`` as simple HTML.
 
 Shows the request line and outcome, the TLS facts (or that the request came over plain HTTP),
-all request and response headers in the order they were seen, and the app's traceback when the
-request raised.  What the client sent has its control characters escaped
+all request and response headers in the order they were seen, the request and response bodies
+as far as the log recorded them (text decoded per its charset; binary as its size and a hex
+dump of its first bytes; a note when truncated or dropped by the log's budget), and the app's
+traceback when the request raised.  What the client sent has its control characters escaped
 (``launcher.recordformat``), then everything is HTML-escaped; nothing is loaded from the network.
 """
 
@@ -14,7 +16,7 @@ from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from launcher.harexport import record_url
 from launcher.recordformat import escape_control, format_ms, format_peer, format_timestamp, format_wsgi
-from launcher.requestlog import RequestRecord
+from launcher.requestlog import Body, RequestRecord
 from launcher.wireevents import WireEvent
 
 PLACEHOLDER = "Select a request to see its headers, TLS facts and any error."
@@ -64,6 +66,7 @@ def record_html(record: RequestRecord) -> str:
         f"<h4>Response headers ({len(record.response_headers)})</h4>",
         _header_rows(record.response_headers),
     ]
+    parts += body_sections(record)
     if record.error:
         error = escape_control(record.error, multiline=True)  # a traceback: its lines stay lines
         parts += ["<h4 class='err'>Error</h4>", f"<pre>{html.escape(error)}</pre>"]
@@ -92,6 +95,60 @@ def event_html(event: WireEvent) -> str:
     )
 
 
+#: Bytes of a binary body shown as hex (16 a line).
+HEX_HEAD = 128
+
+
+def hex_head(data: bytes, limit: int = HEX_HEAD) -> str:
+    """The first *limit* bytes of *data* as hex-dump lines: offset, 16 hex bytes, printable ASCII."""
+    lines = []
+    for offset in range(0, min(len(data), limit), 16):
+        row = data[offset : min(offset + 16, limit)]
+        ascii_ = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in row)
+        lines.append(f"{offset:08x}  {row.hex(' '):<47}  |{ascii_}|")
+    return "\n".join(lines)
+
+
+def body_html(title: str, body: Body | None, content_type: str | None) -> str:
+    """One body section: a heading with its size, then its text, its hex head or a note."""
+    if body is None:
+        return (
+            f"<h4>{html.escape(title)}</h4><p class='none'>not recorded (bodies are off: --body-limit 0)</p>"
+        )
+    parts = [f"<h4>{html.escape(title)} ({body.size} bytes)</h4>"]
+    data = body.data
+    if data is None:
+        parts.append(
+            "<p class='note'>dropped: the request log's body budget (--log-body-budget) was full, "
+            "and the oldest bodies go first</p>"
+        )
+        return "".join(parts)
+    if body.size == 0:
+        parts.append("<p class='none'>(empty)</p>")
+        return "".join(parts)
+    if not data:
+        parts.append("<p class='note'>not read: the app did not read this body, so none was recorded</p>")
+        return "".join(parts)
+    if body.truncated:
+        parts.append(f"<p class='note'>truncated: the first {len(data)} of {body.size} bytes</p>")
+    text = body.text(content_type)
+    if text is None:
+        shown = min(len(data), HEX_HEAD)
+        parts.append(f"<p class='none'>binary, {body.size} bytes; the first {shown} in hex:</p>")
+        parts.append(f"<pre class='body'>{html.escape(hex_head(data))}</pre>")
+    else:
+        parts.append(f"<pre class='body'>{html.escape(escape_control(text, multiline=True))}</pre>")
+    return "".join(parts)
+
+
+def body_sections(record: RequestRecord) -> list[str]:
+    """The "Request body" and "Response body" sections of *record*."""
+    return [
+        body_html("Request body", record.request_body, record.header("Content-Type")),
+        body_html("Response body", record.response_body, record.header("Content-Type", response=True)),
+    ]
+
+
 STYLE = """
 h3 { margin: 0 0 6px 0; }
 h4 { margin: 10px 0 2px 0; }
@@ -101,6 +158,8 @@ h4.err { color: #b91c1c; }
 pre { font-family: monospace; color: #7f1d1d; }
 h3.wire { color: #b45309; }
 p.advice { color: #78350f; font-weight: bold; }
+pre.body { color: #0f172a; white-space: pre-wrap; }
+p.note { color: #92400e; }
 """
 
 

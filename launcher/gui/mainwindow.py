@@ -246,7 +246,8 @@ class MainWindow(QMainWindow):
         self, cert_dir: str | os.PathLike[str] | None, app: Any, server_process: bool
     ) -> Servers | RemoteServers:
         config = self.config
-        store, sink = CertStore(None if cert_dir is None else Path(cert_dir)), RequestSink()
+        store = CertStore(None if cert_dir is None else Path(cert_dir))
+        sink = RequestSink(body_budget=config.body_budget_bytes)  # the log (and its bodies) live here
         if server_process and app is None:
             return RemoteServers(
                 cert_store=store,
@@ -257,6 +258,7 @@ class MainWindow(QMainWindow):
                 https_port=config.https_port,
                 threads=config.threads,
                 limits=Limits.from_config(config),
+                body_limit=config.body_limit,
             )
         if app is None:  # the demo app; if it is broken, a 503 page and the reason in the banner
             app, self._startup_error = demo_app_or_placeholder()

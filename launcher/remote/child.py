@@ -168,7 +168,8 @@ class ServerProcess:
             app,
             init.config,
             cert_store=CertStore(init.config.cert_dir),
-            sink=RequestSink(capacity=0),  # the window keeps the log; this one only fans out
+            # The window keeps the log; this one only fans out (its budget bounds bodies in flight).
+            sink=RequestSink(capacity=0, body_budget=init.config.body_budget_bytes),
             hosts=init.extra_hosts,
         )
         for listener in servers.listeners:

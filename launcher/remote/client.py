@@ -54,7 +54,7 @@ from typing import Any, TypeVar
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ConfigError, ServerProcessError
-from launcher.options import DEFAULTS, LIVE_FIELDS
+from launcher.options import DEFAULTS, LIVE_FIELDS, MIB
 from launcher.policy import Policy
 from launcher.remote.wire import (
     CHILD_COMMAND,
@@ -327,8 +327,10 @@ class RemoteServers:
         limits: Limits = DEFAULT_LIMITS,
         hosts: Iterable[str] | None = None,
         start: bool = True,
+        body_limit: int = DEFAULTS.body_limit,
     ) -> None:
         self.cert_store = cert_store
+        self.body_limit = body_limit  # sent at the (next) start of the server process
         self.sink = sink if sink is not None else RequestSink()
         self._threads = threads
         #: What each listener allows a client; sent at the (next) start of the server process.
@@ -518,6 +520,8 @@ class RemoteServers:
             threads=self._threads,
             header_timeout=self.limits.header_timeout,
             client_connections=self.limits.client_connections,
+            body_limit=self.body_limit,
+            log_body_budget=max(1, -(-self.sink.body_budget // MIB)),
             cert_dir=Path(self.cert_store.directory),
             **self.policy.values(),
         )
