@@ -200,11 +200,16 @@ class CertificatePanel(Panel, QGroupBox):
 
         self.trust = TrustSection(store, tasks, self, stores_factory=stores_factory)
         self.trust.caCreated.connect(self.refresh)
-        ca_buttons = QHBoxLayout()
+        # Two short rows rather than one long one: the left column stays narrow in a 1024 px window.
+        ca_buttons = QVBoxLayout()
         ca_buttons.setSpacing(6)
-        for button in (*self.trust.buttons, self.copy_ca_button, self.open_folder_button):
-            ca_buttons.addWidget(button)
-        ca_buttons.addStretch(1)
+        for group in (self.trust.buttons, (self.copy_ca_button, self.open_folder_button)):
+            row = QHBoxLayout()
+            row.setSpacing(6)
+            for button in group:
+                row.addWidget(button)
+            row.addStretch(1)
+            ca_buttons.addLayout(row)
 
         leaf_title = QLabel("Server certificate", self)
         leaf_title.setProperty("role", "sectionTitle")
@@ -234,6 +239,9 @@ class CertificatePanel(Panel, QGroupBox):
         self.key_combo.setAccessibleName("Key type")
         for key_type, label in KEY_TYPE_LABELS.items():
             self.key_combo.addItem(label, key_type.value)
+        self.key_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.key_combo.setMinimumContentsLength(14)
+        self.key_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.generate_button = QPushButton("Regenerate", self)
         self.generate_button.setObjectName("certGenerateButton")
         self.generate_button.setAccessibleName("Generate a new server certificate")

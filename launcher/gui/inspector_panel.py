@@ -334,11 +334,11 @@ class InspectorPanel(Panel, QWidget):
             "Also send X-Forwarded-Proto: https over HTTP, as a TLS-terminating proxy would, and show what "
             "Flask sees with the proxy untrusted (waitress's default) and trusted"
         )
-        self.trusted_check = QCheckBox("Trust X-Forwarded-* from 127.0.0.1 (trusted proxy)", self)
+        self.trusted_check = QCheckBox("Trust X-Forwarded-* from 127.0.0.1", self)
         self.trusted_check.setObjectName("trustedProxyCheck")
         self.trusted_check.setAccessibleName("Trust X-Forwarded headers from 127.0.0.1")
         self.trusted_check.setToolTip(
-            "On: a proxy on this machine may tell Flask the scheme, host and client address "
+            "Trusted proxy. On: a proxy on this machine may tell Flask the scheme, host and client address "
             "(X-Forwarded-Proto/-Host/-For). Off (waitress's default): those headers are removed."
         )
         self.sync_from_policy()
@@ -433,19 +433,22 @@ class InspectorPanel(Panel, QWidget):
         top.addWidget(QLabel("Path or URL:", self))
         top.addWidget(self.path_edit, 1)
         top.addWidget(self.inspect_button)
-        top.addWidget(self.copy_button)
-        top.addWidget(self.copy_markdown_button)
+        results = QHBoxLayout()
+        results.addWidget(self.verdicts_toggle)
+        results.addStretch(1)
+        results.addWidget(self.copy_button)
+        results.addWidget(self.copy_markdown_button)
         options = QHBoxLayout()
         options.addWidget(self.lens_check)
         options.addWidget(self.trusted_check)
         options.addStretch(1)
-        options.addWidget(self.verdicts_toggle)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(top)
         layout.addLayout(options)
         layout.addWidget(self.status)
         layout.addWidget(self.stale_label)
+        layout.addLayout(results)
         layout.addWidget(self.matrix)
         layout.addWidget(self.splitter, 1)
         self.set_verdicts_expanded(False)

@@ -177,8 +177,12 @@ class MainWindow(QMainWindow):
         self.left_scroll.setWidget(left)
         self.left_scroll.setWidgetResizable(True)
         self.left_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.left_scroll.setMinimumWidth(left.sizeHint().width() + 16)
+        self.left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # The left column shrinks to what its controls need (labels wrap), never to its comfortable
+        # width: a 1024 px window keeps every control whole and the log gets the rest.
+        scrollbar = self.left_scroll.verticalScrollBar().sizeHint().width()
+        self.left_scroll.setMinimumWidth(left.minimumSizeHint().width() + scrollbar + 4)
+        self._left_width = max(self.left_scroll.minimumWidth(), min(left.sizeHint().width() + 16, 460))
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("mainTabs")
@@ -352,6 +356,7 @@ class MainWindow(QMainWindow):
         self.cert_panel.set_hosts_text(s.get("certs/hosts"))
         self.cert_panel.set_key_type(s.get("certs/key_type"))
         self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
+        self.log_panel.set_hidden_columns(s.get("log/hidden_columns").split(","))
         geometry = s.get_bytes("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(default_size(self))
@@ -363,7 +368,7 @@ class MainWindow(QMainWindow):
             if state is not None:
                 splitter.restoreState(state)
         if s.get_bytes("window/splitter") is None:
-            self.splitter.setSizes([self.left_scroll.minimumWidth(), 1000])
+            self.splitter.setSizes([self._left_width, 1000])
         if s.get_bytes("window/log_splitter") is None:
             self.log_panel.splitter.setSizes([720, 300])
         tab = s.get("window/last_tab")
@@ -375,6 +380,7 @@ class MainWindow(QMainWindow):
         s.save_config(self.servers_panel.config)
         s.set("window/last_tab", self.tabs.currentIndex())
         s.set("log/autoscroll", self.log_panel.autoscroll_check.isChecked())
+        s.set("log/hidden_columns", ",".join(self.log_panel.hidden_columns()))
         s.set("certs/hosts", self.cert_panel.hosts_edit.text())
         s.set("certs/key_type", self.cert_panel.key_type().value)
         self.app_panel.save_settings()

@@ -236,6 +236,17 @@ class ServersPanel(Panel, QGroupBox):
         self.redirect_status_combo.setAccessibleName("Redirect status code")
         for code in sorted(REDIRECT_STATUSES):
             self.redirect_status_combo.addItem(f"{code} {REDIRECT_STATUSES[code]}", code)
+            self.redirect_status_combo.setItemData(
+                self.redirect_status_combo.count() - 1,
+                f"{code} {REDIRECT_STATUSES[code]}",
+                Qt.ItemDataRole.ToolTipRole,
+            )
+        # Narrow windows: the combo may elide its text ("308 Permanent R…"); the list shows it whole.
+        self.redirect_status_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.redirect_status_combo.setMinimumContentsLength(12)
+        self.redirect_status_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.hsts_check = QCheckBox("Send HSTS, max-age", self)
         self.hsts_check.setObjectName("hstsCheck")
         self.hsts_check.setAccessibleName("Send Strict-Transport-Security")
