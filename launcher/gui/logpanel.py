@@ -236,20 +236,20 @@ class LogPanel(Panel, QWidget):
         }
         widths[COL_PATH] = fit("/a/typical/path?q=1", "Path")
 
-        def value(sample: str) -> int:
+        def need(sample: str) -> int:
             return fm.horizontalAdvance(sample) + 12
 
         #: What each column's values need (px): squeezing goes there first, then below it.
         values = {
-            COL_TIME: value("00:00:00"),
+            COL_TIME: need("00:00:00"),
             COL_SCHEME: self.model.badge_size.width() + 12,
-            COL_METHOD: value("DELETE"),
-            COL_PATH: value("/path…"),
-            COL_STATUS: value("000"),
-            COL_MS: value("000.0"),
-            COL_BYTES: value("0.0 KiB"),
-            COL_CLIENT: value("127.0.0.1…"),
-            COL_TLS: value("TLS 1.3"),
+            COL_METHOD: need("DELETE"),
+            COL_PATH: need("/path…"),
+            COL_STATUS: need("000"),
+            COL_MS: need("000.0"),
+            COL_BYTES: need("0.0 KiB"),
+            COL_CLIENT: need("127.0.0.1…"),
+            COL_TLS: need("TLS 1.3"),
         }
         self.value_widths = [values[c] for c in range(self.model.columnCount())]
         #: What each column would like (px); ``fit_columns`` squeezes them into the view.
