@@ -451,6 +451,9 @@ class InspectorPanel(Panel, QWidget):
         layout.addLayout(results)
         layout.addWidget(self.matrix)
         layout.addWidget(self.splitter, 1)
+        layout.addStretch(0)  # collapsed, the room left goes under the results, not between them
+        for widget in (self.status, self.stale_label, self.matrix):
+            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.set_verdicts_expanded(False)
 
     # --- public API ---------------------------------------------------------------------------------
@@ -514,10 +517,9 @@ class InspectorPanel(Panel, QWidget):
         for column in self.columns.values():
             column.set_expanded(expanded)
         # Collapsed, the columns hold two short lines: the matrix above them gets the room.
-        self.columns_splitter.setSizePolicy(
-            QSizePolicy.Policy.Preferred,
-            QSizePolicy.Policy.Expanding if expanded else QSizePolicy.Policy.Maximum,
-        )
+        policy = QSizePolicy.Policy.Expanding if expanded else QSizePolicy.Policy.Maximum
+        self.columns_splitter.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
+        self.splitter.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
 
     @property
     def verdicts_expanded(self) -> bool:

@@ -428,7 +428,7 @@ class LogPanel(Panel, QWidget):
         self.model.clear()
         self.view.clearSelection()
         self.view.setCurrentIndex(QModelIndex())
-        self.inspect_button.setEnabled(False)
+        self._update_inspect_button()
         self._dropped_baseline = self.pump.dropped
         self.detail.show_record(None)
         self._update_count()
