@@ -99,7 +99,6 @@ CALL_SLACK = 30.0
 #: Seconds a call that names no time of its own may take (starting a listener, importing an app).
 DEFAULT_WAIT = 120.0
 
-
 def valid_port(port: int) -> bool:
     try:
         check_port(port)
