@@ -1,6 +1,8 @@
-"""Make docs/screenshot.png: the window with both servers running and a few requests in the log.
+"""Make docs/screenshot.png: the window with both servers running and a few requests in the log;
+then docs/screenshot-inspector.png: the Inspector tab's report on a small app of the user's own.
 
     .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--size 1440x880]
+        [--inspector-out docs/screenshot-inspector.png] [--inspect-path /login]
 
 Offscreen (QT_QPA_PLATFORM=offscreen) and self-contained: a temporary certificate folder and
 settings file, the bundled demo app on 8080/8443 when those ports are free (else 18080/18443,
@@ -9,6 +11,10 @@ generated CA), one HTTPS row selected so the detail pane shows its headers and T
 ``QWidget.grab()``.  The CA is trusted in a Chromium NSS database under a temporary HOME (when
 ``certutil`` is there), as "Trust CA…" would, so the "Trusted by" list shows both states; no real
 trust store is ever changed.
+For the Inspector picture the app selector serves ``OWN_APP`` (written to the temporary folder,
+as a user's ``myapp.py``: a login page that sets a session cookie and redirects with ``url_for``),
+with "Redirect HTTP to HTTPS" and HSTS on, and the Inspector probes ``--inspect-path``; the
+picture shows whatever the report says about it (what Flask saw included, when it is known).
 Needs a font (Debian ``fonts-dejavu-core``).
 """
 
@@ -45,6 +51,24 @@ REQUESTS = (
     ("https", "GET", "/inspect"),
 )
 SELECT_PATH = "/inspect"
+#: The "own app" the Inspector picture is about (see the module docstring).
+OWN_APP = """\
+from flask import Flask, redirect, request, session, url_for
+
+app = Flask(__name__)
+app.secret_key = "screenshot"
+
+
+@app.get("/")
+def index():
+    return f"Hello over {request.scheme}"
+
+
+@app.route("/login", methods=["GET", "POST"])
+def login():
+    session["user"] = "ada"
+    return redirect(url_for("index", _external=True))
+"""
 
 
 def port_free(port: int) -> bool:
@@ -80,6 +104,8 @@ def main() -> int:
     )
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     parser.add_argument("--size", default="1440x880", help="window size, WxH (default 1440x880)")
+    parser.add_argument("--inspector-out", default=str(ROOT / "docs" / "screenshot-inspector.png"))
+    parser.add_argument("--inspect-path", default="/login", help="what the Inspector probes (default /login)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
 
@@ -145,9 +171,46 @@ def main() -> int:
         if not window.grab().save(str(out)):
             raise SystemExit(f"could not write {out}")
         print(f"wrote {out} ({width}x{height})")
+        inspector_picture(app, window, Path(tmp), Path(args.inspector_out), args.inspect_path)
+        print(f"wrote {args.inspector_out} ({width}x{height})")
         window.shutdown()
         window.close()
     return 0
+
+
+def inspector_picture(app, window, tmp: Path, out: Path, path: str) -> None:
+    """Serve ``OWN_APP`` with redirect and HSTS on, inspect *path*, and grab the Inspector tab."""
+    folder = tmp / "own-app"
+    folder.mkdir()
+    (folder / "myapp.py").write_text(OWN_APP, encoding="utf-8")
+    apps = window.app_panel
+    served = []
+    apps.appChanged.connect(served.append)
+    apps.custom_radio.setChecked(True)
+    apps.target_edit.setText("myapp")
+    apps.folder_edit.setText(str(folder))
+    apps.apply()
+    wait(app, lambda: bool(served) or bool(apps.error_label.text()), timeout=20.0)
+    if apps.error_label.text():
+        raise SystemExit(f"the own app did not load: {apps.error_label.text()}")
+    wait(app, lambda: window.servers.http.running and window.servers.https.running)
+    servers = window.servers_panel
+    servers.redirect_check.setChecked(True)
+    servers.hsts_check.setChecked(True)
+    inspector = window.inspector_panel
+    inspector.lens_check.setChecked(False)
+    reports = []
+    inspector.inspected.connect(reports.append)
+    window.inspect_path(path)
+    wait(app, lambda: bool(reports), timeout=20.0)
+    window.banner.dismiss()
+    window.statusBar().clearMessage()
+    for _ in range(10):
+        app.processEvents()
+        time.sleep(0.03)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(out)):
+        raise SystemExit(f"could not write {out}")
 
 
 if __name__ == "__main__":

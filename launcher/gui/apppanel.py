@@ -101,6 +101,9 @@ class AppPanel(Panel, QGroupBox):
     problem = Signal(object)
     #: The problem reported before is gone (a later reload worked): its message text.
     problemCleared = Signal(str)
+    #: An error is shown inline (a load that failed): the exception (the window also puts an
+    #: ``AppLoadError`` on its banner, where it is seen without scrolling).
+    errorShown = Signal(object)
     #: A new app is served (after Apply, a restart or a reload): the app.
     appChanged = Signal(object)
     #: True while a load, restart or reloader start/stop runs.
@@ -387,6 +390,7 @@ class AppPanel(Panel, QGroupBox):
         self.details_view.setPlainText(details)
         self.details_button.setVisible(bool(details))
         self.details_view.setVisible(bool(details) and self.details_button.isChecked())
+        self.errorShown.emit(exc)
 
     def error_cleared(self, previous: Exception) -> None:
         for widget in (self.error_label, self.details_button, self.details_view):

@@ -12,6 +12,13 @@ HTTPS start never has to replace the certificate the user just made.
 Trust (``launcher.gui.trustpanel.TrustSection``) sits under the CA: its "Trusted by" list per
 store, and its Trust CA… / Untrust… buttons in the CA's button row.  The CA's own expiry warning
 (``CertStore.ca_expiry_warning``, a year ahead) shows under the CA's facts.
+
+The words follow the truth for an **imported** certificate: it is kept as it is (HTTPS never
+renews or replaces it), so its expiry warning asks for a renewed import, not for HTTPS to start;
+and when it was not issued by the local CA (``served_by_local_ca``), the trust section says that
+the local CA's trust is not the served certificate's.  ``certificateChanged`` says when the served
+certificate changed (Regenerate, Import, or HTTPS making a new one).  Open folder reports a failed
+system opener and copies the path (``launcher.gui.opener``).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QFont, QGuiApplication
 from PySide6.QtWidgets import (
@@ -41,6 +50,7 @@ from PySide6.QtWidgets import (
 from launcher.certs import CertInfo, CertStore, KeyType, parse_name
 from launcher.control import ServersControl
 from launcher.errors import InvalidNameError, LauncherError
+from launcher.gui.opener import Opener, open_external
 from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
 from launcher.gui.trustpanel import StoresFactory, TrustSection
@@ -160,6 +170,8 @@ class CertificatePanel(Panel, QGroupBox):
 
     #: Emitted after the panel re-read the store (new leaf_info / ca_info).
     refreshed = Signal()
+    #: The served certificate is another one than before (its SHA-256 fingerprint, or None).
+    certificateChanged = Signal(object)
 
     def __init__(
         self,
@@ -178,7 +190,12 @@ class CertificatePanel(Panel, QGroupBox):
         self.tasks = tasks
         self.ca_info: CertInfo | None = None
         self.leaf_info: CertInfo | None = None
+        #: Whether the local CA issued the served certificate (False for a foreign import).
+        self.served_by_local_ca = True
+        #: How folders are opened (a hook, as ``ServersPanel.open_url``).
+        self.open_url: Opener = QDesktopServices.openUrl
         self._busy = False
+        self._leaf_fingerprint: str | None = None
 
         ca_title = QLabel("Local CA", self)
         ca_title.setProperty("role", "sectionTitle")
@@ -200,11 +217,16 @@ class CertificatePanel(Panel, QGroupBox):
 
         self.trust = TrustSection(store, tasks, self, stores_factory=stores_factory)
         self.trust.caCreated.connect(self.refresh)
-        ca_buttons = QHBoxLayout()
+        # Two short rows rather than one long one: the left column stays narrow in a 1024 px window.
+        ca_buttons = QVBoxLayout()
         ca_buttons.setSpacing(6)
-        for button in (*self.trust.buttons, self.copy_ca_button, self.open_folder_button):
-            ca_buttons.addWidget(button)
-        ca_buttons.addStretch(1)
+        for group in (self.trust.buttons, (self.copy_ca_button, self.open_folder_button)):
+            row = QHBoxLayout()
+            row.setSpacing(6)
+            for button in group:
+                row.addWidget(button)
+            row.addStretch(1)
+            ca_buttons.addLayout(row)
 
         leaf_title = QLabel("Server certificate", self)
         leaf_title.setProperty("role", "sectionTitle")
@@ -234,6 +256,9 @@ class CertificatePanel(Panel, QGroupBox):
         self.key_combo.setAccessibleName("Key type")
         for key_type, label in KEY_TYPE_LABELS.items():
             self.key_combo.addItem(label, key_type.value)
+        self.key_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.key_combo.setMinimumContentsLength(14)
+        self.key_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.generate_button = QPushButton("Regenerate", self)
         self.generate_button.setObjectName("certGenerateButton")
         self.generate_button.setAccessibleName("Generate a new server certificate")
@@ -314,18 +339,57 @@ class CertificatePanel(Panel, QGroupBox):
             self.say(f"Cannot read the certificates: {exc}", MessageLevel.ERROR)
         self.ca_facts.show_info(self.ca_info, "No CA yet: it is made when HTTPS starts or on Regenerate.")
         self.leaf_facts.show_info(self.leaf_info, "No certificate yet: it is made when HTTPS starts.")
-        if self.leaf_info is not None and self.store.is_imported:
+        imported = self.leaf_info is not None and self.store.is_imported
+        if imported and self.leaf_info is not None:
             self.leaf_facts.fields["subject"].setText(f"{self.leaf_info.subject}  (imported)")
         self.generate_button.setText("Regenerate" if self.leaf_info else "Generate")
+        self.generate_button.setToolTip(
+            "Replace the imported certificate with a new one signed by the local CA"
+            if imported
+            else "Make a new server certificate signed by the local CA"
+        )
+        self.served_by_local_ca = self._issued_by_local_ca()
         self._show_warning()
         self.copy_ca_button.setEnabled(self.ca_info is not None)
         self.trust.ca_changed(self.ca_info.fingerprint_sha256 if self.ca_info is not None else None)
+        self.trust.set_served_by_ca(self.served_by_local_ca, imported=imported)
+        fingerprint = self.leaf_info.fingerprint_sha256 if self.leaf_info is not None else None
+        changed = fingerprint != self._leaf_fingerprint
+        self._leaf_fingerprint = fingerprint
         self.refreshed.emit()
+        if changed:
+            self.certificateChanged.emit(fingerprint)
+
+    def _issued_by_local_ca(self) -> bool:
+        """Whether the served leaf's signature verifies with the local CA's key (True while there is
+        no leaf or no CA yet: HTTPS will make both)."""
+        if self.leaf_info is None or self.ca_info is None:
+            return True
+        try:
+            leaf = x509.load_pem_x509_certificate(Path(self.store.cert_path).read_bytes())
+            ca = x509.load_pem_x509_certificate(Path(self.store.ca_cert_path).read_bytes())
+            leaf.verify_directly_issued_by(ca)
+        except (OSError, ValueError, TypeError, InvalidSignature):  # unreadable, another issuer
+            return False
+        return True
 
     def _show_warning(self) -> None:
         parts: list[str] = []
         leaf, ca = self.leaf_info, self.ca_info
-        if leaf is not None:
+        imported = leaf is not None and self.store.is_imported
+        if leaf is not None and imported:
+            # An imported certificate is kept as it is: HTTPS never renews it.
+            if leaf.expired:
+                parts.append(
+                    "The imported certificate has expired: import a renewed one, or press Regenerate "
+                    "to serve one from the local CA instead."
+                )
+            elif leaf.expiring_soon(WARN_DAYS):
+                parts.append(
+                    f"The imported certificate expires in {leaf.days_left} days: import a renewed one "
+                    "(it is kept as it is; starting HTTPS does not renew it)."
+                )
+        elif leaf is not None:
             if leaf.expired:
                 parts.append("The server certificate has expired: press Regenerate.")
             elif leaf.expiring_soon(WARN_DAYS):
@@ -503,4 +567,8 @@ class CertificatePanel(Panel, QGroupBox):
                 MessageLevel.WARNING,
             )
             return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(directory)))
+        problem = open_external(
+            QUrl.fromLocalFile(str(directory)), self.open_url, f"the certificate folder {directory}"
+        )
+        if problem is not None:
+            self.say(problem, MessageLevel.WARNING)

@@ -1,7 +1,9 @@
 """How the window shows errors.
 
 - ``MessageBanner``: an inline strip above the content for user errors (``LauncherError``): one
-  sentence that says what to do, a close button, never a traceback.
+  sentence that says what to do, a close button, never a traceback.  A message may name its
+  ``source`` (e.g. ``"listener:https"``, ``"app"``); ``dismiss_source(source)`` takes it down
+  when that thing has since succeeded, and leaves any other message alone.
 - ``ExceptionDialog``: for bugs (any other exception): a short message plus the full traceback
   in a read-only, selectable text box with a "Copy details" button.  The app keeps running.
 - ``ExceptionRouter`` + ``install_exception_hooks``: ``sys.excepthook`` (exceptions escaping Qt
@@ -83,6 +85,7 @@ class MessageBanner(QFrame):
         layout.addWidget(self._details_button, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self._close, 0, Qt.AlignmentFlag.AlignTop)
         self._details = ""
+        self._source = ""
         self.hide()
 
     @property
@@ -93,8 +96,17 @@ class MessageBanner(QFrame):
     def level(self) -> MessageLevel:
         return MessageLevel(self.property("level"))
 
-    def show_message(self, text: str, level: MessageLevel = MessageLevel.ERROR, details: str = "") -> None:
-        """Show *text* (replacing any message shown); *details* behind a Details… button."""
+    @property
+    def source(self) -> str:
+        """What the shown message is about ("" when it did not say)."""
+        return self._source
+
+    def show_message(
+        self, text: str, level: MessageLevel = MessageLevel.ERROR, details: str = "", source: str = ""
+    ) -> None:
+        """Show *text* (replacing any message shown); *details* behind a Details… button; *source*
+        names what it is about, for ``dismiss_source``."""
+        self._source = source
         level = MessageLevel(level)
         self.setProperty("level", level.value)
         self.style().unpolish(self)
@@ -108,7 +120,15 @@ class MessageBanner(QFrame):
     def dismiss(self) -> None:
         self.hide()
         self._text.clear()
+        self._source = ""
         self.closed.emit()
+
+    def dismiss_source(self, source: str) -> bool:
+        """Take the message down if it is about *source* (that thing now works); True if it did."""
+        if not source or self._source != source or self.isHidden():
+            return False
+        self.dismiss()
+        return True
 
     def _show_details(self) -> None:
         dialog = ExceptionDialog("Details", self._text.text(), self._details, self.window())

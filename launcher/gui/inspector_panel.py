@@ -3,13 +3,26 @@
 ``InspectorPanel(servers, cert_store, parent=None, tasks=None)`` (objectName ``inspectorPanel``): a
 path or URL field and an Inspect button; the probe (``launcher.inspector``) runs in a worker thread
 (``tasks``, the window's ``TaskRunner``; its own when not given) and its report comes back to the
-GUI thread through the runner's ``GuiBridge``.  Two columns (HTTP | HTTPS) show the
-verdicts with green, amber, red (and grey, for neutral notes) markers, then the facts: redirect
-chain, what Flask saw, TLS, HSTS, cookies.  Below them, the behind-a-proxy lens when asked for.
+GUI thread through the runner's ``GuiBridge``.
+
+What a report shows, top to bottom:
+
+- the **fact matrix** (``launcher.inspector.matrix``): "fact | HTTP | HTTPS", each cell green,
+  amber, red or grey (the ``level`` property, coloured by the style sheet), its explanation as a
+  tooltip;
+- one **summary line per column** (the counts and the most serious verdict); "Show all verdicts"
+  opens the two columns with every verdict and the facts (redirect chain, what Flask saw, TLS,
+  HSTS, cookies);
+- the behind-a-proxy lens, when asked for.
+
+A **stale mark** (``mark_stale(reason)``) says the report no longer describes what is served: the
+window calls it when the serving options, the certificate or the app change after the report was
+made; the next report clears it.
 
 The trusted-proxy check box writes ``servers.policy.trusted_proxy`` directly (next request).
 ``inspect_path(path)`` is a public slot for the request log's "Inspect" action.
-"Copy as text" puts ``InspectReport.to_text()`` on the clipboard.
+"Copy as text" puts ``InspectReport.to_text()`` on the clipboard, "Copy as Markdown"
+``InspectReport.to_markdown()``.
 
 Limits: one probe at a time is shown; starting another while one runs makes the older result be
 dropped when it arrives.  The trusted-proxy box is read back from the policy when the panel is
@@ -26,11 +39,14 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFrame,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTextBrowser,
     QVBoxLayout,
@@ -53,6 +69,7 @@ from launcher.inspector import (
     target_for_servers,
     tls_rows,
 )
+from launcher.inspector.matrix import FACTS, Cell, fact_matrix
 from launcher.messages import MessageLevel
 from launcher.options import DEFAULTS
 
@@ -69,6 +86,37 @@ LEVEL_WORD = {
     VerdictLevel.INFO: "Note",
 }
 IDLE_TEXT = "Type a path such as /login (or a URL) and press Inspect."
+STALE_TEXT = "Settings changed since this report ({reasons}): run it again."
+#: Plural words for the summary line's counts.
+LEVEL_COUNT_WORDS = {
+    VerdictLevel.BAD: ("problem", "problems"),
+    VerdictLevel.WARN: ("warning", "warnings"),
+    VerdictLevel.OK: ("OK", "OK"),
+    VerdictLevel.INFO: ("note", "notes"),
+}
+
+
+def verdict_summary(column: SchemeReport) -> str:
+    """One line for a column: the counts per level, then the most serious verdict's text."""
+    if column.skipped:
+        return f"Not probed: {column.skipped}"
+    if not column.verdicts:
+        return "No verdicts."
+    counts = []
+    for level in (VerdictLevel.BAD, VerdictLevel.WARN, VerdictLevel.OK, VerdictLevel.INFO):
+        n = sum(1 for v in column.verdicts if VerdictLevel(v.level) is level)
+        if n:
+            one, many = LEVEL_COUNT_WORDS[level]
+            counts.append(f"{n} {one if n == 1 else many}")
+    worst = max(column.verdicts, key=lambda v: VerdictLevel(v.level).severity)
+    return f"{', '.join(counts)}. {worst.text}"
+
+
+def _restyle(widget: QWidget) -> None:
+    """Apply the style sheet again after a dynamic property changed."""
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
 
 
 def _marker(level: VerdictLevel) -> str:
@@ -181,6 +229,13 @@ class SchemeColumn(QWidget):
         self.title.setProperty("role", "sectionTitle")
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.setWordWrap(True)
+        self.summary = QLabel(self)
+        self.summary.setObjectName(f"{scheme}VerdictSummary")
+        self.summary.setAccessibleName(f"{scheme.upper()} verdicts in short")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Maximum)
+        self.title.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.body = QTextBrowser(self)
         self.body.setObjectName(f"{scheme}Facts")
         self.body.setAccessibleName(f"{scheme.upper()} inspection")
@@ -188,7 +243,9 @@ class SchemeColumn(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
-        layout.addWidget(self.body, 1)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.body, 100)
+        layout.addStretch(1)  # collapsed (no body), the two lines stay at the top
         self.report: SchemeReport | None = None
         self.clear()
 
@@ -196,6 +253,8 @@ class SchemeColumn(QWidget):
         self.report = None
         self.title.setText(f"<b>{self.scheme.upper()}</b>")
         self.title.setProperty("level", "")
+        self.summary.setText(text)
+        self.summary.setProperty("level", "")
         self.body.setPlainText(text)
 
     def show_report(self, column: SchemeReport) -> None:
@@ -203,7 +262,16 @@ class SchemeColumn(QWidget):
         level = column.worst
         self.title.setText(f"{_marker(level)}&nbsp;<b>{self.scheme.upper()}</b>&nbsp; {_e(column.url)}")
         self.title.setProperty("level", level.value)
+        self.summary.setText(verdict_summary(column))
+        self.summary.setProperty("level", level.value)
+        _restyle(self.summary)
         self.body.setHtml(column_html(column))
+
+    def set_expanded(self, expanded: bool) -> None:
+        """Show every verdict and fact (True), or only the title and the summary line."""
+        self.body.setVisible(expanded)
+        if expanded:
+            self.body.verticalScrollBar().setValue(0)  # from the first verdict
 
     @property
     def level(self) -> str:
@@ -241,7 +309,9 @@ class InspectorPanel(Panel, QWidget):
         self.path_edit = QLineEdit("/", self)
         self.path_edit.setObjectName("inspectorPath")
         self.path_edit.setAccessibleName("Path or URL to inspect")
-        self.path_edit.setPlaceholderText(f"/login, or a URL such as https://localhost:{DEFAULTS.https_port}/")
+        self.path_edit.setPlaceholderText(
+            f"/login, or a URL such as https://localhost:{DEFAULTS.https_port}/"
+        )
         self.path_edit.setClearButtonEnabled(True)
         self.path_edit.returnPressed.connect(self.inspect)
         self.inspect_button = QPushButton("Inspect", self)
@@ -264,11 +334,11 @@ class InspectorPanel(Panel, QWidget):
             "Also send X-Forwarded-Proto: https over HTTP, as a TLS-terminating proxy would, and show what "
             "Flask sees with the proxy untrusted (waitress's default) and trusted"
         )
-        self.trusted_check = QCheckBox("Trust X-Forwarded-* from 127.0.0.1 (trusted proxy)", self)
+        self.trusted_check = QCheckBox("Trust X-Forwarded-* from 127.0.0.1", self)
         self.trusted_check.setObjectName("trustedProxyCheck")
         self.trusted_check.setAccessibleName("Trust X-Forwarded headers from 127.0.0.1")
         self.trusted_check.setToolTip(
-            "On: a proxy on this machine may tell Flask the scheme, host and client address "
+            "Trusted proxy. On: a proxy on this machine may tell Flask the scheme, host and client address "
             "(X-Forwarded-Proto/-Host/-For). Off (waitress's default): those headers are removed."
         )
         self.sync_from_policy()
@@ -281,10 +351,64 @@ class InspectorPanel(Panel, QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        self.stale_label = QLabel(self)
+        self.stale_label.setObjectName("inspectorStaleLabel")
+        self.stale_label.setAccessibleName("The report is out of date")
+        self.stale_label.setWordWrap(True)
+        self.stale_label.hide()
+        #: What changed since the shown report (empty: it is current).
+        self.stale_reasons: list[str] = []
+
+        self.copy_markdown_button = QPushButton("Copy as Markdown", self)
+        self.copy_markdown_button.setObjectName("copyMarkdownButton")
+        self.copy_markdown_button.setAccessibleName("Copy the inspection report as Markdown")
+        self.copy_markdown_button.setEnabled(False)
+        self.copy_markdown_button.clicked.connect(self.copy_markdown)
+
+        self.matrix = QFrame(self)
+        self.matrix.setObjectName("inspectorMatrix")
+        self.matrix.setAccessibleName("Facts for HTTP and HTTPS")
+        matrix_grid = QGridLayout(self.matrix)
+        matrix_grid.setContentsMargins(0, 0, 0, 0)
+        matrix_grid.setHorizontalSpacing(2)
+        matrix_grid.setVerticalSpacing(2)
+        for col, heading in enumerate(("Fact", "HTTP", "HTTPS")):
+            head = QLabel(heading, self.matrix)
+            head.setProperty("role", "matrixHeader")
+            matrix_grid.addWidget(head, 0, col)
+        #: The matrix's value labels by (fact, scheme); their ``level`` property is the cell's level.
+        self.matrix_cells: dict[tuple[str, str], QLabel] = {}
+        for row, fact in enumerate(FACTS, 1):
+            name = QLabel(fact, self.matrix)
+            name.setProperty("role", "matrixFact")
+            matrix_grid.addWidget(name, row, 0)
+            for col, scheme in enumerate(("http", "https"), 1):
+                cell = QLabel("–", self.matrix)
+                cell.setObjectName(f"matrix{scheme.upper()}{row}")
+                cell.setAccessibleName(f"{fact}, {scheme.upper()}")
+                cell.setProperty("role", "matrixCell")
+                cell.setProperty("level", "")
+                cell.setWordWrap(True)
+                cell.setTextFormat(Qt.TextFormat.PlainText)
+                cell.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                cell.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+                matrix_grid.addWidget(cell, row, col)
+                self.matrix_cells[(fact, scheme)] = cell
+        matrix_grid.setColumnStretch(1, 1)
+        matrix_grid.setColumnStretch(2, 1)
+
+        self.verdicts_toggle = QPushButton("Show all verdicts", self)
+        self.verdicts_toggle.setObjectName("verdictsToggle")
+        self.verdicts_toggle.setAccessibleName("Show every verdict and fact")
+        self.verdicts_toggle.setCheckable(True)
+        self.verdicts_toggle.setToolTip("Every verdict in plain words, and the facts behind them")
+        self.verdicts_toggle.toggled.connect(self.set_verdicts_expanded)
+
         self.columns = {"http": SchemeColumn("http", self), "https": SchemeColumn("https", self)}
         self.columns_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.columns_splitter.setObjectName("inspectorColumns")
         self.columns_splitter.setChildrenCollapsible(False)
+        self.columns_splitter.setHandleWidth(8)
         for column in self.columns.values():
             self.columns_splitter.addWidget(column)
 
@@ -309,7 +433,11 @@ class InspectorPanel(Panel, QWidget):
         top.addWidget(QLabel("Path or URL:", self))
         top.addWidget(self.path_edit, 1)
         top.addWidget(self.inspect_button)
-        top.addWidget(self.copy_button)
+        results = QHBoxLayout()
+        results.addWidget(self.verdicts_toggle)
+        results.addStretch(1)
+        results.addWidget(self.copy_button)
+        results.addWidget(self.copy_markdown_button)
         options = QHBoxLayout()
         options.addWidget(self.lens_check)
         options.addWidget(self.trusted_check)
@@ -319,7 +447,14 @@ class InspectorPanel(Panel, QWidget):
         layout.addLayout(top)
         layout.addLayout(options)
         layout.addWidget(self.status)
+        layout.addWidget(self.stale_label)
+        layout.addLayout(results)
+        layout.addWidget(self.matrix)
         layout.addWidget(self.splitter, 1)
+        layout.addStretch(0)  # collapsed, the room left goes under the results, not between them
+        for widget in (self.status, self.stale_label, self.matrix):
+            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.set_verdicts_expanded(False)
 
     # --- public API ---------------------------------------------------------------------------------
 
@@ -366,10 +501,75 @@ class InspectorPanel(Panel, QWidget):
         self._set_status(f"Inspecting {target.text} over http:// and https://…")
         for column in self.columns.values():
             column.clear("Inspecting…")
+        self._show_matrix(None)
         if lens:
             self.trusted_check.setEnabled(False)  # the lens flips the policy for a moment
         self.busyChanged.emit(True)
         self.tasks.submit(work, on_done=done, on_error=failed, name=f"launcher-inspector-{generation}")
+
+    @Slot(bool)
+    def set_verdicts_expanded(self, expanded: bool) -> None:
+        """Every verdict and fact in the two columns (True), or one summary line per column."""
+        if self.verdicts_toggle.isChecked() != expanded:
+            self.verdicts_toggle.setChecked(expanded)  # comes back here through toggled
+            return
+        self.verdicts_toggle.setText("Hide the details" if expanded else "Show all verdicts")
+        for column in self.columns.values():
+            column.set_expanded(expanded)
+        # Collapsed, the columns hold two short lines: the matrix above them gets the room.
+        policy = QSizePolicy.Policy.Expanding if expanded else QSizePolicy.Policy.Maximum
+        self.columns_splitter.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
+        self.splitter.setSizePolicy(QSizePolicy.Policy.Preferred, policy)
+
+    @property
+    def verdicts_expanded(self) -> bool:
+        return self.verdicts_toggle.isChecked()
+
+    @Slot(str)
+    def mark_stale(self, reason: str) -> None:
+        """Say on the results that *reason* (e.g. "the serving options") changed since the report.
+
+        Nothing happens before the first report; the next report clears it."""
+        if self.last_report is None:
+            return
+        if reason not in self.stale_reasons:
+            self.stale_reasons.append(reason)
+        self.stale_label.setText(STALE_TEXT.format(reasons=", ".join(self.stale_reasons)))
+        self.stale_label.setProperty("state", "warning")
+        self.stale_label.show()
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.stale_reasons)
+
+    def _clear_stale(self) -> None:
+        self.stale_reasons = []
+        self.stale_label.hide()
+        self.stale_label.clear()
+
+    def _show_matrix(self, report: InspectReport | None) -> None:
+        if report is None:
+            for label in self.matrix_cells.values():
+                self._set_cell(label, Cell("–", VerdictLevel.INFO), "")
+            return
+        for row in fact_matrix(report):
+            for scheme in ("http", "https"):
+                cell = row.cell(scheme)
+                self._set_cell(self.matrix_cells[(row.fact, scheme)], cell, cell.level.value)
+
+    @staticmethod
+    def _set_cell(label: QLabel, cell: Cell, level: str) -> None:
+        label.setText(cell.text)
+        label.setToolTip(f"{LEVEL_WORD[cell.level]}: {cell.detail}" if cell.detail and level else "")
+        if label.property("level") != level:
+            label.setProperty("level", level)
+            _restyle(label)
+
+    @Slot()
+    def copy_markdown(self) -> None:
+        if self.last_report is not None:
+            QGuiApplication.clipboard().setText(self.last_report.to_markdown())
+            self.say("Inspector report copied as Markdown.")
 
     @Slot()
     def copy_text(self) -> None:
@@ -401,9 +601,12 @@ class InspectorPanel(Panel, QWidget):
             self._set_status(text, VerdictLevel.BAD)
             for column in self.columns.values():
                 column.clear()
+            self._show_matrix(None)
             self.say(text, MessageLevel.ERROR)
             return
         self.last_report = report
+        self._clear_stale()
+        self._show_matrix(report)
         for scheme_report in report.columns:
             self.columns[scheme_report.scheme].show_report(scheme_report)
         if report.proxy_lens is not None:
@@ -412,6 +615,7 @@ class InspectorPanel(Panel, QWidget):
         else:
             self.lens_box.setVisible(False)
         self.copy_button.setEnabled(True)
+        self.copy_markdown_button.setEnabled(True)
         levels = {c.scheme: LEVEL_WORD[c.worst].lower() for c in report.columns}
         ca = report.cafile or "system trust store only"
         self._set_status(
@@ -435,9 +639,7 @@ class InspectorPanel(Panel, QWidget):
 
     @staticmethod
     def _restyle(widget: QWidget) -> None:
-        style = widget.style()
-        style.unpolish(widget)
-        style.polish(widget)
+        _restyle(widget)
 
     def showEvent(self, event: QShowEvent) -> None:
         if not self.busy:

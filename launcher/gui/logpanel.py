@@ -3,6 +3,14 @@
 The table shows the rows of a ``RequestLogModel`` through a ``RequestFilterProxy``; a
 ``LogPump`` feeds the model from the core's sink.  Export writes the rows that pass the filter
 (in view order) with ``launcher.harexport``.
+
+The table's columns always fit its width: when their natural widths add up to more than the
+view, they shrink (first towards what their values need, their titles eliding, then in proportion,
+never below ``MIN_SECTION``) and their text is elided ("…"), so no column hides off to the right.
+When the panel is narrower than ``STACK_WIDTH`` (a 1024 px window), the detail pane moves below
+the table instead of beside it.  A right click on the header opens the **column chooser** (check
+which columns show); ``hidden_columns()`` / ``set_hidden_columns()`` give it to the window, which
+keeps it in the ``log/hidden_columns`` setting (``columnsChanged`` says when it changed).
 """
 
 from __future__ import annotations
@@ -11,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QFontMetrics
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -83,7 +91,15 @@ def write_jsonl_items(items: list[LogItem], path: str | Path) -> int:
 
 
 #: The detail pane never gets narrower than this (px).
-DETAIL_MIN_WIDTH = 300
+DETAIL_MIN_WIDTH = 260
+#: A shown column never gets narrower than this (px) when the columns are squeezed to fit.
+MIN_SECTION = 28
+#: Below this panel width the detail pane goes under the table (the table keeps the full width).
+STACK_WIDTH = 720
+#: The detail pane's least height when it is below the table.
+DETAIL_MIN_HEIGHT = 120
+#: The filter box keeps room for a few words of its placeholder.
+FILTER_MIN_WIDTH = 160
 
 
 class LogPanel(Panel, QWidget):
@@ -91,6 +107,8 @@ class LogPanel(Panel, QWidget):
 
     #: The user asked to inspect the selected request's path (the window opens the Inspector).
     inspectRequested = Signal(str)
+    #: The shown columns changed (the column chooser): the hidden ones' names.
+    columnsChanged = Signal(list)
 
     def __init__(self, sink: RequestSink, *, cap: int = 10_000, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,6 +127,7 @@ class LogPanel(Panel, QWidget):
         self.filter_edit.setAccessibleName("Filter requests")
         self.filter_edit.setPlaceholderText("Filter: path, status, header… (Ctrl+F)")
         self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setMinimumWidth(FILTER_MIN_WIDTH)
         self.filter_edit.textChanged.connect(lambda text: self._filter_changed(self.proxy.set_text, text))
 
         self.scheme_combo = QComboBox(self)
@@ -176,17 +195,20 @@ class LogPanel(Panel, QWidget):
         self.count_label.setAccessibleName("Row count")
         self.count_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
+        # Two rows, so that a 1024 px window keeps every control whole: what to show, then actions.
         bar = QHBoxLayout()
         bar.setSpacing(6)
         bar.addWidget(self.filter_edit, 1)
         bar.addWidget(self.scheme_combo)
         bar.addWidget(self.status_combo)
-        bar.addSpacing(6)
-        bar.addWidget(self.pause_button)
-        bar.addWidget(self.clear_button)
-        bar.addWidget(self.autoscroll_check)
-        bar.addWidget(self.export_button)
-        bar.addWidget(self.inspect_button)
+        actions = QHBoxLayout()
+        actions.setSpacing(6)
+        actions.addWidget(self.pause_button)
+        actions.addWidget(self.clear_button)
+        actions.addWidget(self.autoscroll_check)
+        actions.addWidget(self.export_button)
+        actions.addStretch(1)
+        actions.addWidget(self.inspect_button)
 
         # --- table + detail --------------------------------------------------------------------
         self.view = QTableView(self)
@@ -210,7 +232,9 @@ class LogPanel(Panel, QWidget):
         header.setHighlightSections(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(COL_PATH, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(MIN_SECTION)
+        header.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header.setSectionsMovable(False)
         fm = self.fontMetrics()
         bold = self.font()
         bold.setBold(True)
@@ -229,8 +253,31 @@ class LogPanel(Panel, QWidget):
             COL_CLIENT: fit("127.0.0.1:00000", "Client"),
             COL_TLS: fit("TLS 1.3", "TLS"),
         }
-        for column, width in widths.items():
-            header.resizeSection(column, width)
+        widths[COL_PATH] = fit("/a/typical/path?q=1", "Path")
+
+        def need(sample: str) -> int:
+            return fm.horizontalAdvance(sample) + 12
+
+        #: What each column's values need (px): squeezing goes there first, then below it.
+        values = {
+            COL_TIME: need("00:00:00"),
+            COL_SCHEME: self.model.badge_size.width() + 12,
+            COL_METHOD: need("DELETE"),
+            COL_PATH: need("/path…"),
+            COL_STATUS: need("000"),
+            COL_MS: need("000.0"),
+            COL_BYTES: need("0.0 KiB"),
+            COL_CLIENT: need("127.0.0.1…"),
+            COL_TLS: need("TLS 1.3"),
+        }
+        self.value_widths = [values[c] for c in range(self.model.columnCount())]
+        #: What each column would like (px); ``fit_columns`` squeezes them into the view.
+        self.natural_widths = [widths[c] for c in range(self.model.columnCount())]
+        self._fitting = False
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self.show_column_menu)
+        header.sectionResized.connect(self._section_resized)
+        self.view.viewport().installEventFilter(self)
         self.view.setIconSize(self.model.badge_size)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.inspect_action = QAction("Inspect this path over HTTP and HTTPS", self.view)
@@ -256,6 +303,7 @@ class LogPanel(Panel, QWidget):
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(6)
         layout.addLayout(bar)
+        layout.addLayout(actions)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.count_label)
 
@@ -266,7 +314,121 @@ class LogPanel(Panel, QWidget):
         self.pump.recordsArrived.connect(self._records_arrived)
         self.pump.eventsArrived.connect(self._records_arrived)
         self._update_count()
+        self.fit_columns()
         self.pump.start()
+
+    # --- columns ------------------------------------------------------------------------------------
+
+    def column_name(self, column: int) -> str:
+        """The header's title of *column* ("Time", "Path"...)."""
+        return str(self.model.headerData(column, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole))
+
+    def hidden_columns(self) -> list[str]:
+        """The names of the columns the user hid (lower case, for the settings)."""
+        header = self.view.horizontalHeader()
+        return [self.column_name(c).lower() for c in range(header.count()) if header.isSectionHidden(c)]
+
+    def set_hidden_columns(self, names: list[str]) -> None:
+        """Hide the columns named in *names* (case-insensitive), show the others; at least one
+        column always stays shown (unknown names are ignored)."""
+        wanted = {n.strip().lower() for n in names if n.strip()}
+        header = self.view.horizontalHeader()
+        count = header.count()
+        hide = [self.column_name(c).lower() in wanted for c in range(count)]
+        if all(hide):
+            hide[COL_PATH] = False
+        for column in range(count):
+            self.view.setColumnHidden(column, hide[column])
+        self.fit_columns()
+        self.columnsChanged.emit(self.hidden_columns())
+
+    def column_menu(self) -> QMenu:
+        """The column chooser: one check box per column (the last shown one cannot be unchecked)."""
+        menu = QMenu(self)
+        menu.setObjectName("logColumnMenu")
+        header = self.view.horizontalHeader()
+        shown = [c for c in range(header.count()) if not header.isSectionHidden(c)]
+        for column in range(header.count()):
+            action = menu.addAction(self.column_name(column))
+            action.setObjectName(f"logColumnAction{column}")
+            action.setCheckable(True)
+            action.setChecked(column in shown)
+            action.setEnabled(shown != [column])
+            action.toggled.connect(lambda on, c=column: self._toggle_column(c, on))
+        menu.addSeparator()
+        reset = menu.addAction("Show all columns")
+        reset.setObjectName("logColumnShowAll")
+        reset.triggered.connect(lambda: self.set_hidden_columns([]))
+        return menu
+
+    def show_column_menu(self, pos: QPoint) -> None:
+        self.column_menu().popup(self.view.horizontalHeader().mapToGlobal(pos))
+
+    def _toggle_column(self, column: int, shown: bool) -> None:
+        hidden = set(self.hidden_columns())
+        name = self.column_name(column).lower()
+        if shown:
+            hidden.discard(name)
+        else:
+            hidden.add(name)
+        self.set_hidden_columns(sorted(hidden))
+
+    def fit_columns(self) -> None:
+        """Give the shown columns their natural widths, squeezed in proportion when the view is
+        narrower than their sum (their text elides), and the rest of the room to Path."""
+        header = self.view.horizontalHeader()
+        shown = [c for c in range(header.count()) if not header.isSectionHidden(c)]
+        available = self.view.viewport().width()
+        if not shown or available <= 0:
+            return
+        natural = {c: self.natural_widths[c] for c in shown}
+        floor = {c: min(natural[c], max(MIN_SECTION, self.value_widths[c])) for c in shown}
+        total, floors = sum(natural.values()), sum(floor.values())
+        if total <= available:
+            widths = dict(natural)
+        elif floors <= available:  # squeeze the room above each value's width, in proportion
+            room = total - floors
+            keep = (available - floors) / room if room else 0.0
+            widths = {c: floor[c] + int((natural[c] - floor[c]) * keep) for c in shown}
+        else:
+            scale = available / floors
+            widths = {c: max(MIN_SECTION, int(w * scale)) for c, w in floor.items()}
+        spare = available - sum(widths.values())
+        grow = COL_PATH if COL_PATH in widths else shown[-1]
+        widths[grow] = max(MIN_SECTION, widths[grow] + spare)
+        self._fitting = True
+        try:
+            for column, width in widths.items():
+                header.resizeSection(column, width)
+        finally:
+            self._fitting = False
+
+    def _section_resized(self, column: int, _old: int, new: int) -> None:
+        if not self._fitting:  # the user dragged a border: that is now the column's width
+            self.natural_widths[column] = max(MIN_SECTION, new)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.place_detail()
+
+    def place_detail(self) -> None:
+        """The detail pane beside the table, or below it when the panel is narrow."""
+        stacked = self.width() < STACK_WIDTH
+        wanted = Qt.Orientation.Vertical if stacked else Qt.Orientation.Horizontal
+        if self.splitter.orientation() == wanted:
+            return
+        self.splitter.setOrientation(wanted)
+        self.detail.setMinimumWidth(0 if stacked else DETAIL_MIN_WIDTH)
+        self.detail.setMinimumHeight(DETAIL_MIN_HEIGHT if stacked else 0)
+        total = max(self.splitter.height() if stacked else self.splitter.width(), 2)
+        self.splitter.setSizes(
+            [total * 3 // 5, total * 2 // 5] if stacked else [total * 7 // 10, total * 3 // 10]
+        )
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
 
     # --- behaviour ----------------------------------------------------------------------------------
 
@@ -285,6 +447,8 @@ class LogPanel(Panel, QWidget):
         self.pump.reset_counts()
         self.model.clear()
         self.view.clearSelection()
+        self.view.setCurrentIndex(QModelIndex())
+        self._update_inspect_button()
         self._dropped_baseline = self.pump.dropped
         self.detail.show_record(None)
         self._update_count()
@@ -308,7 +472,14 @@ class LogPanel(Panel, QWidget):
             self.detail.show_event(item)
         else:
             self.detail.show_record(item)
-        self.inspect_button.setEnabled(isinstance(item, RequestRecord))
+        self._update_inspect_button()
+
+    def _update_inspect_button(self) -> None:
+        """Inspect is enabled only while a request row is selected (not an event row, not after
+        Clear or when a filter hid it)."""
+        enabled = self.selected_record() is not None
+        self.inspect_button.setEnabled(enabled)
+        self.inspect_action.setEnabled(enabled)
 
     def _set_scheme_filter(self, value: str) -> None:
         """The scheme combo: a scheme ("", "http", "https") or a row kind ("requests", "wire")."""
@@ -322,7 +493,7 @@ class LogPanel(Panel, QWidget):
     def _selection_changed(self) -> None:
         if not self.view.selectionModel().hasSelection():
             self.detail.show_record(None)
-            self.inspect_button.setEnabled(False)
+        self._update_inspect_button()
 
     def inspect_selected(self) -> None:
         record = self.selected_record()

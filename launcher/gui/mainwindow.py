@@ -22,6 +22,15 @@ With none of ``app``, ``servers`` and ``app_target``, the window serves what the
 served last time: the demo app, or the user's last target (loaded in a worker thread after the
 window is built; a failure shows in the selector and the demo app keeps serving).
 
+The banner remembers what each message is about: a listener that did not start (its message goes
+once that listener runs) or the app (its load error goes once an app is served).  The Inspector's
+report is marked out of date when the serving options, the served certificate or the served app
+change after it was made.
+
+Shortcuts: Ctrl+R start all, Ctrl+. stop all, Ctrl+Shift+R restart, Ctrl+O open the HTTPS page,
+Ctrl+Shift+O the HTTP page, Ctrl+1 the request log, Ctrl+I the Inspector, Ctrl+L clear the log,
+Ctrl+F filter, Ctrl+Q quit (each is in a menu too).
+
 Closing the window stops both listeners (in parallel, in a worker thread, within about 1 s; the
 window stays responsive and a 2 s deadline closes it regardless), saves the settings and lets the
 application quit.
@@ -56,7 +65,7 @@ from launcher import __version__
 from launcher.apptarget import AppTarget, demo_app_or_placeholder
 from launcher.certs import CertStore
 from launcher.control import ServersControl
-from launcher.errors import LauncherError
+from launcher.errors import AppLoadError, LauncherError
 from launcher.gui.apppanel import AppPanel
 from launcher.gui.certpanel import CertificatePanel
 from launcher.gui.errorui import (
@@ -88,6 +97,13 @@ STATUS_INTERVAL_MS = 500
 DEFAULT_SIZE = QSize(1240, 760)
 #: On a smaller screen the first window takes at most this share of its available area.
 SCREEN_SHARE = 0.9
+#: The banner's source for the app's load errors (``MessageBanner.dismiss_source``).
+APP_SOURCE = "app"
+
+
+def listener_source(scheme: str) -> str:
+    """The banner's source for one listener's problems."""
+    return f"listener:{scheme}"
 
 
 class MainWindow(QMainWindow):
@@ -177,8 +193,12 @@ class MainWindow(QMainWindow):
         self.left_scroll.setWidget(left)
         self.left_scroll.setWidgetResizable(True)
         self.left_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.left_scroll.setMinimumWidth(left.sizeHint().width() + 16)
+        self.left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        # The left column shrinks to what its controls need (labels wrap), never to its comfortable
+        # width: a 1024 px window keeps every control whole and the log gets the rest.
+        scrollbar = self.left_scroll.verticalScrollBar().sizeHint().width()
+        self.left_scroll.setMinimumWidth(left.minimumSizeHint().width() + scrollbar + 4)
+        self._left_width = max(self.left_scroll.minimumWidth(), min(left.sizeHint().width() + 16, 460))
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("mainTabs")
@@ -218,6 +238,15 @@ class MainWindow(QMainWindow):
             source.message.connect(self.show_message)
         self.cert_panel.trust.report.connect(self.banner.show_message)
         self.app_panel.problem.connect(self.report_exception)
+        self.app_panel.errorShown.connect(self._app_error_shown)
+        self.app_panel.appChanged.connect(self._app_changed)
+        self.servers_panel.listenerProblem.connect(self._listener_problem)
+        self.servers_panel.configChanged.connect(
+            lambda _config: self.inspector_panel.mark_stale("the serving options")
+        )
+        self.cert_panel.certificateChanged.connect(
+            lambda _fingerprint: self.inspector_panel.mark_stale("the certificate")
+        )
         self.app_panel.busyChanged.connect(self.servers_panel.block_restart)
         self.servers_panel.restartRequested.connect(self.app_panel.restart)
         self.app_panel.problemCleared.connect(self._problem_cleared)
@@ -309,6 +338,16 @@ class MainWindow(QMainWindow):
         self.pause_action.setCheckable(True)
         self.pause_action.toggled.connect(lp.set_paused)
         lp.pump.pausedChanged.connect(self.pause_action.setChecked)
+        self.open_https_action = self._action(
+            "Open HTTPS page", "openHttpsAction", lambda: sp.open_in_browser(Scheme.HTTPS), "Ctrl+O"
+        )
+        self.open_http_action = self._action(
+            "Open HTTP page", "openHttpAction", lambda: sp.open_in_browser(Scheme.HTTP), "Ctrl+Shift+O"
+        )
+        self.show_log_action = self._action("Request log", "showLogAction", self.show_log, "Ctrl+1")
+        self.show_inspector_action = self._action(
+            "Inspector", "showInspectorAction", self.show_inspector, "Ctrl+I"
+        )
         self.quit_action = self._action("Quit", "quitAction", self.close, "Ctrl+Q")
         about = self._action("About", "aboutAction", self.show_about)
 
@@ -322,6 +361,12 @@ class MainWindow(QMainWindow):
         server_menu.addAction(self.start_all_action)
         server_menu.addAction(self.stop_all_action)
         server_menu.addAction(self.restart_action)
+        server_menu.addSeparator()
+        server_menu.addAction(self.open_https_action)
+        server_menu.addAction(self.open_http_action)
+        view_menu = menus.addMenu("&View")
+        view_menu.addAction(self.show_log_action)
+        view_menu.addAction(self.show_inspector_action)
         log_menu = menus.addMenu("&Log")
         log_menu.addAction(self.focus_filter_action)
         log_menu.addAction(self.pause_action)
@@ -362,6 +407,7 @@ class MainWindow(QMainWindow):
         self.cert_panel.set_hosts_text(s.get("certs/hosts"))
         self.cert_panel.set_key_type(s.get("certs/key_type"))
         self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
+        self.log_panel.set_hidden_columns(s.get("log/hidden_columns").split(","))
         geometry = s.get_bytes("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(default_size(self))
@@ -373,7 +419,7 @@ class MainWindow(QMainWindow):
             if state is not None:
                 splitter.restoreState(state)
         if s.get_bytes("window/splitter") is None:
-            self.splitter.setSizes([self.left_scroll.minimumWidth(), 1000])
+            self.splitter.setSizes([self._left_width, 1000])
         if s.get_bytes("window/log_splitter") is None:
             self.log_panel.splitter.setSizes([720, 300])
         tab = s.get("window/last_tab")
@@ -385,6 +431,7 @@ class MainWindow(QMainWindow):
         s.save_config(self.servers_panel.config)
         s.set("window/last_tab", self.tabs.currentIndex())
         s.set("log/autoscroll", self.log_panel.autoscroll_check.isChecked())
+        s.set("log/hidden_columns", ",".join(self.log_panel.hidden_columns()))
         s.set("certs/hosts", self.cert_panel.hosts_edit.text())
         s.set("certs/key_type", self.cert_panel.key_type().value)
         self.app_panel.save_settings()
@@ -405,7 +452,8 @@ class MainWindow(QMainWindow):
     def report_exception(self, exc: BaseException) -> None:
         """User errors: the banner.  Anything else: a dialog with the traceback; the app goes on."""
         if isinstance(exc, LauncherError):
-            self.banner.show_message(str(exc), MessageLevel.ERROR, user_error_details(exc))
+            source = APP_SOURCE if isinstance(exc, AppLoadError) else ""
+            self.banner.show_message(str(exc), MessageLevel.ERROR, user_error_details(exc), source)
             return
         self.unexpected_errors += 1
         details = format_exception(exc)
@@ -420,6 +468,19 @@ class MainWindow(QMainWindow):
         self.last_exception_dialog = dialog
         dialog.open()
 
+    def _app_error_shown(self, exc: BaseException) -> None:
+        """An app that did not load: on the banner too (the app panel's line may be out of sight)."""
+        if isinstance(exc, AppLoadError):
+            self.banner.show_message(str(exc), MessageLevel.ERROR, user_error_details(exc), APP_SOURCE)
+
+    def _app_changed(self, _app: object) -> None:
+        """An app is served (Apply worked, a restart or reload): its old load error goes."""
+        self.banner.dismiss_source(APP_SOURCE)
+        self.inspector_panel.mark_stale("the app")
+
+    def _listener_problem(self, scheme: str, text: str) -> None:
+        self.banner.show_message(text, MessageLevel.ERROR, source=listener_source(scheme))
+
     def _problem_cleared(self, text: str) -> None:
         """A reload worked again: take its old error off the banner (not someone else's message)."""
         if self.banner.isVisibleTo(self) and self.banner.text == text:
@@ -427,10 +488,22 @@ class MainWindow(QMainWindow):
 
     def _state_changed(self, scheme: str, state: ListenerState) -> None:
         self._update_status()
+        if state is ListenerState.RUNNING:
+            self.banner.dismiss_source(listener_source(scheme))  # e.g. a port conflict, solved
         if scheme == Scheme.HTTPS and state in (ListenerState.RUNNING, ListenerState.ERROR):
             # Starting HTTPS may have made the CA or a new leaf (``CertStore.ensure`` runs before
             # the bind, so also when the port then turned out taken).  Two small file reads.
             self.cert_panel.refresh()
+
+    def show_inspector(self) -> None:
+        """Show the Inspector tab, its path field focused."""
+        self.tabs.setCurrentWidget(self.inspector_panel)
+        self.inspector_panel.path_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.inspector_panel.path_edit.selectAll()
+
+    def show_log(self) -> None:
+        """Show the Request log tab."""
+        self.tabs.setCurrentWidget(self.log_panel)
 
     def inspect_path(self, path: str) -> None:
         """Show the Inspector tab and probe *path* over both schemes (the log's "Inspect")."""

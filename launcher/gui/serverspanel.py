@@ -10,13 +10,21 @@ whichever thread changed the state, so it reaches the GUI thread through the win
 The panel holds the serving options as a ``launcher.options.ServeConfig`` (``config``): every
 control changes it, never the other way round, and the window saves it as it is.  The redirect and
 HSTS controls also update the shared ``Policy`` (only the fields that changed, in one
-``Policy.update``), so they take effect on the next request, running or not.
+``Policy.update``), so they take effect on the next request, running or not.  ``configChanged``
+says when ``config`` changed (the Inspector marks its report out of date).
+
+Open (``open_in_browser``) uses ``browser_url``: ``localhost`` instead of a loopback address when
+the served certificate covers it (browsers ignore HSTS for IP hosts, and cookies set for an IP
+are not sent to ``localhost``).  When the system's opener fails, the address goes to the
+clipboard and a warning says why (``launcher.gui.opener``).  A listener that fails to start is
+reported with ``listenerProblem(scheme, text)``, so the window can take that message down once
+the listener runs.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import urllib.parse
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -36,7 +44,8 @@ from PySide6.QtWidgets import (
 )
 
 from launcher.control import ListenerControl, ServersControl
-from launcher.errors import ConfigError
+from launcher.errors import ConfigError, LauncherError
+from launcher.gui.opener import Opener, open_external
 from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
 from launcher.messages import MessageLevel
@@ -137,6 +146,11 @@ class ServersPanel(Panel, QGroupBox):
     stateChanged = Signal(str, object)
     #: The Restart button was pressed (the window hands it to the app panel).
     restartRequested = Signal()
+    #: The serving options changed (``config``): the new ``ServeConfig``.
+    configChanged = Signal(object)
+    #: A listener did not start or stop: (scheme, the message).  The window shows it until that
+    #: listener runs.
+    listenerProblem = Signal(str, str)
 
     def __init__(
         self,
@@ -154,7 +168,7 @@ class ServersPanel(Panel, QGroupBox):
         #: The serving options as the controls show them (see the module docstring).
         self.config = config if config is not None else config_of(servers)
         #: How URLs are opened; a hook so embedding code may route it elsewhere.
-        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
+        self.open_url: Opener = QDesktopServices.openUrl
 
         self.host_combo = QComboBox(self)
         self.host_combo.setObjectName("hostCombo")
@@ -186,7 +200,7 @@ class ServersPanel(Panel, QGroupBox):
             row.start_button.clicked.connect(lambda _c=False, s=scheme: self.toggle(s))
             row.open_button.clicked.connect(lambda _c=False, s=scheme: self.open_in_browser(s))
             row.copy_button.clicked.connect(lambda _c=False, s=scheme: self.copy_url(s))
-            row.url_label.linkActivated.connect(lambda url: self.open_url(QUrl(url)))
+            row.url_label.linkActivated.connect(lambda _url, s=scheme: self.open_in_browser(s))
             self.rows[scheme] = row
             separator = QFrame(self)
             separator.setFrameShape(QFrame.Shape.HLine)
@@ -236,6 +250,17 @@ class ServersPanel(Panel, QGroupBox):
         self.redirect_status_combo.setAccessibleName("Redirect status code")
         for code in sorted(REDIRECT_STATUSES):
             self.redirect_status_combo.addItem(f"{code} {REDIRECT_STATUSES[code]}", code)
+            self.redirect_status_combo.setItemData(
+                self.redirect_status_combo.count() - 1,
+                f"{code} {REDIRECT_STATUSES[code]}",
+                Qt.ItemDataRole.ToolTipRole,
+            )
+        # Narrow windows: the combo may elide its text ("308 Permanent R…"); the list shows it whole.
+        self.redirect_status_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.redirect_status_combo.setMinimumContentsLength(12)
+        self.redirect_status_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.hsts_check = QCheckBox("Send HSTS, max-age", self)
         self.hsts_check.setObjectName("hstsCheck")
         self.hsts_check.setAccessibleName("Send Strict-Transport-Security")
@@ -313,9 +338,12 @@ class ServersPanel(Panel, QGroupBox):
             self.hsts_age_spin.setValue(HSTS_MAX_AGE if config.hsts is None else config.hsts)
         finally:
             self._updating = False
+        changed = config != getattr(self, "config", None)
         self.config = config
         self.servers.policy.update(**config.live_values())
         self._update_policy_controls()
+        if changed:
+            self.configChanged.emit(config)
 
     def _change(self, **changes: object) -> None:
         """Make *changes* to ``config``; the live ones go to the policy in one update."""
@@ -331,6 +359,8 @@ class ServersPanel(Panel, QGroupBox):
         live = {name: value for name, value in changed.items() if name in LIVE_FIELDS}
         if live:
             self.servers.policy.update(**live)
+        if changed:
+            self.configChanged.emit(new)
 
     def _host_edited(self, _text: str) -> None:
         host = self.host()
@@ -377,7 +407,7 @@ class ServersPanel(Panel, QGroupBox):
         row.port_spin.setEnabled(state in (ListenerState.STOPPED, ListenerState.ERROR))
         row.open_button.setEnabled(running)
         row.copy_button.setEnabled(running)
-        url = listener.url
+        url = self.browser_url(scheme)
         if running:
             row.url_label.setText(f"<a href='{url}'>{url}</a>")
             row.url_label.setToolTip(f"Open {url} in the browser")
@@ -452,14 +482,36 @@ class ServersPanel(Panel, QGroupBox):
 
     def _failed(self, scheme: str, what: str, exc: BaseException) -> None:
         self.refresh()
-        self.route_error(
-            exc, lambda error: self.say(f"{scheme.upper()} did not {what}: {error}", MessageLevel.ERROR)
-        )
+
+        def show(error: LauncherError) -> None:
+            self.listenerProblem.emit(scheme, f"{scheme.upper()} did not {what}: {error}")
+
+        self.route_error(exc, show)
+
+    def browser_url(self, scheme: str) -> str:
+        """The listener's URL as a browser should open it: with ``localhost`` for a loopback
+        address when the served certificate names localhost (see the module docstring)."""
+        url = self._listener(scheme).url
+        parts = urllib.parse.urlsplit(url)
+        if parts.hostname not in ("127.0.0.1", "::1") or not self._certificate_covers("localhost"):
+            return url
+        return parts._replace(netloc=f"localhost:{parts.port}").geturl()
+
+    def _certificate_covers(self, name: str) -> bool:
+        try:
+            info = self.servers.cert_store.leaf_info()
+        except LauncherError:
+            return False
+        return info is not None and any(san.split(":", 1)[-1] == name for san in info.sans)
 
     def open_in_browser(self, scheme: str) -> None:
+        """Open the listener's page (``browser_url``); a failed opener is reported, the URL copied."""
         listener = self._listener(scheme)
-        if listener.running:
-            self.open_url(QUrl(listener.url))
+        if not listener.running:
+            return
+        problem = open_external(QUrl(self.browser_url(scheme)), self.open_url)
+        if problem is not None:
+            self.say(problem, MessageLevel.WARNING)
 
     def copy_url(self, scheme: str) -> None:
         listener = self._listener(scheme)

@@ -3,7 +3,7 @@
 Kept: the serving options that have a settings key in ``launcher.options`` (host, both ports,
 threads, the redirect and HSTS options: ``load_config``/``save_config`` read and write them as a
 ``ServeConfig``, never from the widgets), window geometry and splitter state, the last tab,
-the log's auto-scroll toggle, the certificate form (hosts, key type) and the app
+the log's auto-scroll toggle and hidden columns, the certificate form (hosts, key type) and the app
 selector (demo or custom, target, folder, the last ten targets as JSON, reload on change).
 ``open_settings(None)`` uses the per-user native store (organisation "flask-https-launcher",
 application "Flask HTTPS Launcher"); a path opens an ini file (what tests use).
@@ -29,6 +29,7 @@ APPLICATION = "Flask HTTPS Launcher"
 DEFAULTS: dict[str, Any] = {
     "window/last_tab": 0,
     "log/autoscroll": True,
+    "log/hidden_columns": "",  # the request log's hidden columns, lower-case names, comma-separated
     "certs/hosts": "localhost, 127.0.0.1, ::1",
     "certs/key_type": "ecdsa-p256",
     "app/mode": "demo",  # "demo" or "custom"

@@ -20,6 +20,11 @@ browsers need a restart, as measured on Debian 12 (docs/trust.md): a running Chr
 new CA from its NSS database but keeps refusing a site it refused before until it restarts;
 a running Firefox ESR picks the CA up from its profile at once (reload the page).
 
+"Trusted" means the served certificate verifies: when the served certificate was not issued by the
+local CA (an imported one from elsewhere, ``set_served_by_ca(False)``), a store that trusts the
+local CA says "trusts the local CA, not the served certificate's issuer" in grey, and a note above
+the list says so.
+
 Limits: the status is read when the section is made, after each action, when the CA changes and
 on "Check again"; a change made outside the launcher (the user's own sudo) shows after "Check
 again".  Commands are shown shell-quoted for a POSIX shell (``shlex.join``), also on Windows.
@@ -250,6 +255,8 @@ class TrustSection(Panel, QWidget):
         #: time.time() of the last Trust CA… that trusted the CA somewhere (None: none since).
         self._trusted_at: float | None = None
         self._restart_reported = False
+        #: Whether the local CA issued the served certificate (see the module docstring).
+        self.served_by_ca = True
 
         title = QLabel("Trusted by", self)
         title.setProperty("role", "sectionTitle")
@@ -266,6 +273,17 @@ class TrustSection(Panel, QWidget):
         title_row.addWidget(title)
         title_row.addStretch(1)
         title_row.addWidget(self.recheck_button)
+
+        self.foreign_label = QLabel(
+            "The served certificate was imported and is not issued by this CA: the list below is "
+            "the local CA's trust, not the served certificate's.",
+            self,
+        )
+        self.foreign_label.setObjectName("trustForeignCertLabel")
+        self.foreign_label.setAccessibleName("The served certificate has another issuer")
+        self.foreign_label.setProperty("state", "warning")
+        self.foreign_label.setWordWrap(True)
+        self.foreign_label.hide()
 
         self.status_box = QWidget(self)
         self.status_box.setObjectName("trustStatusList")
@@ -307,6 +325,7 @@ class TrustSection(Panel, QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(title_row)
+        layout.addWidget(self.foreign_label)
         layout.addWidget(self.status_box)
         layout.addLayout(manual_row)
         layout.addWidget(self.manual_view)
@@ -367,6 +386,35 @@ class TrustSection(Panel, QWidget):
             self._ca_fingerprint = fingerprint
             self.refresh_states()
 
+    def set_served_by_ca(self, served: bool, *, imported: bool = False) -> None:
+        """Whether the local CA issued the served certificate; False changes "trusted" rows'
+        words (see the module docstring)."""
+        changed = served != self.served_by_ca
+        self.served_by_ca = served
+        self.foreign_label.setText(
+            (
+                "The served certificate was imported and is not issued by this CA"
+                if imported
+                else "The served certificate is not issued by this CA"
+            )
+            + ": the list below is the local CA's trust, not the served certificate's."
+        )
+        self.foreign_label.setVisible(not served)
+        if changed and self.states:
+            self.show_states(list(self.states.values()))
+
+    def state_words(self, state: StoreState) -> tuple[str, str, str]:
+        """(symbol, colour, text) of one store's row, telling the truth about the served certificate."""
+        symbol, colour = STATE_STYLE[state.state]
+        text = state.text()
+        if state.state is TrustState.TRUSTED and not self.served_by_ca:
+            return (
+                "○",
+                STATE_STYLE[TrustState.NO_CA][1],
+                "trusts the local CA, not the served certificate's issuer",
+            )
+        return symbol, colour, text
+
     def _states_read(self, states: list[StoreState]) -> None:
         self.show_states(states)
         self._set_busy(False)
@@ -376,11 +424,11 @@ class TrustSection(Panel, QWidget):
         if not self._rows_built or list(self.status_labels) != [s.name for s in states]:
             self._rebuild_rows(states)
         for state in states:
-            symbol, colour = STATE_STYLE[state.state]
+            symbol, colour, text = self.state_words(state)
             label = self.status_labels[state.name]
-            label.setText(f"<span style='color:{colour}'>{symbol}</span>&nbsp;{html.escape(state.text())}")
+            label.setText(f"<span style='color:{colour}'>{symbol}</span>&nbsp;{html.escape(text)}")
             label.setProperty("state", state.state.value)
-            label.setAccessibleName(f"{state.name}: {state.text()}")
+            label.setAccessibleName(f"{state.name}: {text}")
             label.setToolTip(state.detail or state.text())
         # The sudo commands stay on screen until the stores say they were run.
         if self._manual_wanted and all(

@@ -287,6 +287,12 @@ class InspectReport:
     def to_text(self) -> str:
         return render_text(self)
 
+    def to_markdown(self) -> str:
+        """The report as Markdown: the fact matrix, then the verdicts (``launcher.inspector.markdown``)."""
+        from launcher.inspector.markdown import render_markdown  # it imports this module
+
+        return render_markdown(self)
+
 
 def worst_level(verdicts: list[Verdict]) -> VerdictLevel:
     """The most severe level among *verdicts* (BAD > WARN > OK > INFO); INFO when there are none."""

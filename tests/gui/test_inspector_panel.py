@@ -157,3 +157,82 @@ def test_a_newer_probe_wins(qtbot, panel) -> None:
     panel.inspect_path("/hsts")
     qtbot.waitUntil(lambda: panel.last_report is not None and panel.tasks.running == 0, timeout=10_000)
     assert panel.last_report.target == "/hsts"
+
+
+def test_the_fact_matrix_reads_at_a_glance(qtbot, panel, servers) -> None:
+    from launcher.inspector.matrix import FACTS, fact_matrix
+
+    panel.lens_check.setChecked(False)
+    panel.inspect_path("/login")
+    report = wait_report(qtbot, panel)
+    assert set(panel.matrix_cells) == {(fact, s) for fact in FACTS for s in ("http", "https")}
+    for row in fact_matrix(report):
+        for scheme in ("http", "https"):
+            label = panel.matrix_cells[(row.fact, scheme)]
+            cell = row.cell(scheme)
+            assert label.text() == cell.text
+            assert label.property("level") == cell.level.value
+    cells = panel.matrix_cells
+    assert cells[("Served over", "http")].property("level") == "warn"
+    assert cells[("Served over", "https")].property("level") == "ok"
+    assert cells[("What Flask saw", "https")].text() == "https (is_secure=True)"
+    assert cells[("Certificate verified", "https")].property("level") == "ok"
+    assert cells[("Certificate verified", "http")].text() == "no TLS"
+    # The style sheet colours the cells by level: an amber cell is not drawn like a green one.
+    panel.show()
+    qtbot.waitExposed(panel)
+    amber = cells[("Served over", "http")].grab().toImage().pixelColor(3, 3)
+    green = cells[("Served over", "https")].grab().toImage().pixelColor(3, 3)
+    assert amber != green
+
+
+def test_verdicts_are_summed_up_and_expand_on_demand(qtbot, panel) -> None:
+    panel.lens_check.setChecked(False)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.inspect_path("/login")
+    report = wait_report(qtbot, panel)
+    http = panel.columns["http"]
+    assert not panel.verdicts_expanded and not http.body.isVisible()
+    assert http.summary.isVisible()
+    assert "warning" in http.summary.text()
+    worst = max(report.http.verdicts, key=lambda v: v.level.severity)
+    assert worst.text in http.summary.text()
+    qtbot.mouseClick(panel.verdicts_toggle, Qt.MouseButton.LeftButton)
+    assert panel.verdicts_expanded and http.body.isVisible() and panel.columns["https"].body.isVisible()
+    assert panel.verdicts_toggle.text() == "Hide the details"
+    qtbot.mouseClick(panel.verdicts_toggle, Qt.MouseButton.LeftButton)
+    assert not http.body.isVisible()
+
+
+def test_copy_as_markdown(qtbot, panel) -> None:
+    panel.lens_check.setChecked(False)
+    assert not panel.copy_markdown_button.isEnabled()
+    panel.inspect_path("/hsts")
+    report = wait_report(qtbot, panel)
+    with qtbot.waitSignal(panel.message) as blocker:
+        qtbot.mouseClick(panel.copy_markdown_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["Inspector report copied as Markdown.", "info"]
+    copied = QGuiApplication.clipboard().text()
+    assert copied == report.to_markdown()
+    assert "| Fact | HTTP | HTTPS |" in copied
+
+
+def test_stale_mark_waits_for_a_report_and_the_next_one_clears_it(qtbot, panel) -> None:
+    panel.lens_check.setChecked(False)
+    panel.mark_stale("the certificate")
+    assert not panel.stale  # no report to be stale yet
+    panel.inspect_path("/")
+    wait_report(qtbot, panel)
+    panel.mark_stale("the certificate")
+    panel.mark_stale("the app")
+    panel.mark_stale("the app")
+    assert (
+        panel.stale_label.text()
+        == "Settings changed since this report (the certificate, the app): run it again."
+    )
+    assert not panel.stale_label.isHidden()
+    previous = panel.last_report
+    panel.inspect()
+    wait_report(qtbot, panel, previous)
+    assert not panel.stale and panel.stale_label.isHidden()

@@ -270,7 +270,9 @@ def test_open_in_browser_stays_one_click(qtbot, make_window):
         qtbot.waitUntil(lambda: window.servers.https.running, timeout=10_000)
         qtbot.waitUntil(lambda: window.findChild(QPushButton, "httpsOpenButton").isEnabled(), timeout=5000)
         qtbot.mouseClick(window.findChild(QPushButton, "httpsOpenButton"), Qt.MouseButton.LeftButton)
-        assert opened == [window.servers.https.url]
+        # The certificate names localhost: the browser gets localhost, not 127.0.0.1.
+        expected = window.servers.https.url.replace("127.0.0.1", "localhost")
+        assert opened == [expected] == [window.servers_panel.browser_url("https")]
         assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, TrustConfirmDialog)]
     finally:
         QDesktopServices.unsetUrlHandler("https")

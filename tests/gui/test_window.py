@@ -547,7 +547,7 @@ def test_export_to_unwritable_folder_shows_banner(qtbot, make_window, tmp_path, 
 
 @BOTH_MODES
 def test_inspect_a_logged_request(qtbot, make_window, process):
-    window = make_window(process=process)
+    window = make_window(process=process, show=True)  # a click needs the button laid out
     window.servers_panel.start_all()
     wait_state(qtbot, window, "https", "running")
     wait_state(qtbot, window, "http", "running")
