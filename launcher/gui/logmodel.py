@@ -107,6 +107,8 @@ SCHEME_COLOURS = {"http": QColor("#64748b"), "https": QColor("#15803d")}
 EVENT_BADGE = "⚠ TLS"
 EVENT_BADGE_COLOUR = QColor("#b45309")
 EVENT_FOREGROUND = QColor("#78350f")
+#: The text of an inspector probe's row: muted, so visitors' requests stand out.
+PROBE_FOREGROUND = "#64748b"
 EVENT_BACKGROUND = QColor("#fef3c7")
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _RIGHT_INT = int(_RIGHT.value)
@@ -202,6 +204,11 @@ class RowCells(NamedTuple):
     tooltip: tuple[str | None, ...]
 
 
+#: Shown after the path of an inspector probe (``RequestRecord.probe``), and its tool tip.
+PROBE_MARK = "(inspector probe)"
+PROBE_TIP = "The inspector's own request (it asked what the app saw); hide these with “Probes”."
+
+
 def row_cells(record: RequestRecord) -> RowCells:
     """A row's texts; what the client sent is escaped (``format_wsgi``): no control character
     reaches a cell, so a request cannot break a row into lines or hide text with bidi marks."""
@@ -213,12 +220,14 @@ def row_cells(record: RequestRecord) -> RowCells:
     )
     error_tip = "The app raised an exception: select the row to see the traceback." if record.error else None
     target = format_wsgi(record.target)
+    if record.probe:  # the inspector's own request: marked, so nobody takes it for a visitor
+        error_tip = error_tip or PROBE_TIP
     return RowCells(
         (
             format_clock(record.time),
             None,  # the badge
             format_wsgi(record.method),
-            target,
+            f"{target}  {PROBE_MARK}" if record.probe else target,
             str(record.status),
             format_ms(record.duration_ms),
             format_size(record.response_bytes),
@@ -299,6 +308,9 @@ class RequestLogModel(QAbstractTableModel):
         font = QGuiApplication.font()
         self._bold = QFont(font)
         self._bold.setBold(True)
+        self._italic = QFont(font)
+        self._italic.setItalic(True)
+        self._probe_foreground = QBrush(QColor(PROBE_FOREGROUND))
         self._badges = {
             scheme: badge_icon(scheme.upper(), colour, font) for scheme, colour in SCHEME_COLOURS.items()
         }
@@ -345,6 +357,8 @@ class RequestLogModel(QAbstractTableModel):
             return self._event_data(row, item, column, role)
         if role in (_BACKGROUND, _EVENT):
             return None if role == _BACKGROUND else False
+        if item.probe and role in (_FOREGROUND, _FONT) and column != COL_STATUS:
+            return self._probe_foreground if role == _FOREGROUND else self._italic
         if column == COL_STATUS:
             if role == _FOREGROUND:
                 return self._status_brushes.get(item.status // 100)
@@ -469,9 +483,13 @@ class RequestLogModel(QAbstractTableModel):
 ROW_KINDS = ("", "requests", "wire")
 
 
-def filter_pattern(text: str, scheme: str, status_class: int, rows: str = "") -> str:
+def filter_pattern(
+    text: str, scheme: str, status_class: int, rows: str = "", *, hide_probes: bool = False
+) -> str:
     """The regular expression ``RequestFilterProxy`` applies to each row's search text."""
     parts = ["^"]
+    if hide_probes:
+        parts.append(f"(?![\\s\\S]*{SEP}probe=1{SEP})")
     if rows == "wire":
         parts.append(f"(?=[\\s\\S]*{SEP}class=wire{SEP})")
     elif rows == "requests":
@@ -496,6 +514,7 @@ class RequestFilterProxy(QSortFilterProxyModel):
         self._scheme = ""  # "" = any, "http", "https"
         self._status_class = 0  # 0 = any, 1..5 = 1xx..5xx, -1 = errors (>= 400)
         self._rows = ""  # see ROW_KINDS
+        self._hide_probes = False  # the inspector's own requests (``RequestRecord.probe``)
         self.setFilterKeyColumn(COL_TIME)
         self.setFilterRole(FilterRole)
         self.setDynamicSortFilter(True)
@@ -505,7 +524,9 @@ class RequestFilterProxy(QSortFilterProxyModel):
             self.setFilterRegularExpression(QRegularExpression())
             return
         expression = QRegularExpression(
-            filter_pattern(self._text, self._scheme, self._status_class, self._rows),
+            filter_pattern(
+                self._text, self._scheme, self._status_class, self._rows, hide_probes=self._hide_probes
+            ),
             QRegularExpression.PatternOption.CaseInsensitiveOption,
         )
         self.setFilterRegularExpression(expression)
@@ -540,9 +561,15 @@ class RequestFilterProxy(QSortFilterProxyModel):
             self._rows = rows
             self._apply()
 
+    def set_hide_probes(self, hide: bool) -> None:
+        """Hide (or show again) the rows of the inspector's own requests."""
+        if hide != self._hide_probes:
+            self._hide_probes = hide
+            self._apply()
+
     @property
     def active(self) -> bool:
-        return bool(self._text or self._scheme or self._status_class or self._rows)
+        return bool(self._text or self._scheme or self._status_class or self._rows or self._hide_probes)
 
     def item_at(self, index: QModelIndex) -> LogItem | None:
         """The record or wire event of a proxy index (None for an invalid one)."""

@@ -148,6 +148,17 @@ class LogPanel(Panel, QWidget):
             lambda _i: self._filter_changed(self.proxy.set_status_class, self.status_combo.currentData())
         )
 
+        self.probes_check = QCheckBox("Probes", self)
+        self.probes_check.setObjectName("logProbesCheck")
+        self.probes_check.setAccessibleName("Show the inspector's own requests")
+        self.probes_check.setToolTip(
+            "Show the requests the inspector makes (marked “(inspector probe)”); untick to hide them"
+        )
+        self.probes_check.setChecked(True)
+        self.probes_check.toggled.connect(
+            lambda shown: self._filter_changed(self.proxy.set_hide_probes, not shown)
+        )
+
         self.pause_button = QPushButton("Pause", self)
         self.pause_button.setObjectName("logPauseButton")
         self.pause_button.setAccessibleName("Pause the log")
@@ -201,6 +212,7 @@ class LogPanel(Panel, QWidget):
         bar.addWidget(self.filter_edit, 1)
         bar.addWidget(self.scheme_combo)
         bar.addWidget(self.status_combo)
+        bar.addWidget(self.probes_check)
         actions = QHBoxLayout()
         actions.setSpacing(6)
         actions.addWidget(self.pause_button)

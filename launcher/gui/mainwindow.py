@@ -407,6 +407,7 @@ class MainWindow(QMainWindow):
         self.cert_panel.set_hosts_text(s.get("certs/hosts"))
         self.cert_panel.set_key_type(s.get("certs/key_type"))
         self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
+        self.log_panel.probes_check.setChecked(s.get("log/show_probes"))
         self.log_panel.set_hidden_columns(s.get("log/hidden_columns").split(","))
         geometry = s.get_bytes("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
@@ -431,6 +432,7 @@ class MainWindow(QMainWindow):
         s.save_config(self.servers_panel.config)
         s.set("window/last_tab", self.tabs.currentIndex())
         s.set("log/autoscroll", self.log_panel.autoscroll_check.isChecked())
+        s.set("log/show_probes", self.log_panel.probes_check.isChecked())
         s.set("log/hidden_columns", ",".join(self.log_panel.hidden_columns()))
         s.set("certs/hosts", self.cert_panel.hosts_edit.text())
         s.set("certs/key_type", self.cert_panel.key_type().value)

@@ -29,6 +29,7 @@ APPLICATION = "Flask HTTPS Launcher"
 DEFAULTS: dict[str, Any] = {
     "window/last_tab": 0,
     "log/autoscroll": True,
+    "log/show_probes": True,  # the inspector's own requests in the log
     "log/hidden_columns": "",  # the request log's hidden columns, lower-case names, comma-separated
     "certs/hosts": "localhost, 127.0.0.1, ::1",
     "certs/key_type": "ecdsa-p256",
