@@ -44,7 +44,7 @@ import socket
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -56,35 +56,52 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from launcher.errors import (
     CertDirError,
+    CertError,
     CertExpiredError,
     CertFileError,
     CertNotYetValidError,
     ChainError,
+    ConfigError,
     HostNotCoveredError,
     InvalidNameError,
     KeyMismatchError,
+    NameNotPermittedError,
     UnsafeCertDirError,
 )
 from launcher.recordformat import escape_control
 
 __all__ = [
     "BACKDATE",
+    "CA_PERMITTED_DNS",
+    "CA_PERMITTED_NETWORKS",
     "CA_VALIDITY",
     "CA_WARN_BEFORE",
     "DEFAULT_HOSTS",
     "LEAF_RENEW_BEFORE",
     "LEAF_VALIDITY",
+    "MAX_LEAF_DAYS",
     "CertInfo",
     "CertStore",
+    "CheckResult",
+    "CheckStatus",
     "KeyType",
+    "Rotation",
+    "RotationPlan",
     "build_ca",
     "build_leaf",
+    "ca_constraints",
+    "ca_name_constraints",
+    "check_permitted",
+    "constraint_texts",
     "default_cert_dir",
     "describe",
     "generate_key",
     "host_covered",
+    "leaf_validity",
     "name_text",
+    "parse_ca_domain",
     "parse_name",
+    "permits",
     "validate_pair",
 ]
 
@@ -102,6 +119,29 @@ BACKDATE = dt.timedelta(hours=1)
 LEAF_RENEW_BEFORE = dt.timedelta(days=30)
 #: The CA's own expiry is announced this far ahead (re-trusting a new CA is a manual step).
 CA_WARN_BEFORE = dt.timedelta(days=365)
+
+#: The longest leaf ``cert create --days`` makes (the browsers' cap for public leaves, see above).
+MAX_LEAF_DAYS = 397
+
+#: DNS subtrees a new local CA may sign for (RFC 5280: a subtree covers the name and every name
+#: below it, so ``localhost`` covers ``*.localhost`` too): names that no public CA can issue for
+#: (RFC 6761 special-use names, ``.internal``, mDNS ``.local``, ``home.arpa``), so a stolen
+#: ``ca-key.pem`` cannot impersonate a public web site to a browser that trusts the CA.
+CA_PERMITTED_DNS = ("localhost", "test", "example", "invalid", "local", "internal", "home.arpa")
+#: IP subtrees of a new local CA: loopback, private (RFC 1918, RFC 4193) and link-local ranges.
+CA_PERMITTED_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
 
 #: What a generated leaf covers by default.
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -254,6 +294,138 @@ def host_covered(cert: x509.Certificate, host: str) -> bool:
     return False
 
 
+# --- name constraints -----------------------------------------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_ca_domain(text: str) -> x509.GeneralName:
+    """A ``--ca-domain`` value as a permitted subtree: a DNS name (``example.dev`` permits it and
+    every name below it; a leading ``.`` or ``*.`` is dropped) or an IP address or network
+    (``203.0.113.5``, ``203.0.113.0/24``).  Raises InvalidNameError."""
+    raw = text.strip() if isinstance(text, str) else ""
+    if not raw:
+        raise InvalidNameError("An empty --ca-domain was given: give a domain such as example.dev.")
+    try:
+        return x509.IPAddress(ipaddress.ip_network(raw.strip("[]"), strict=False))
+    except ValueError:
+        pass
+    name = raw.lower()
+    for prefix in ("*.", "."):
+        name = name.removeprefix(prefix)
+    if "*" in name or "/" in name:
+        raise InvalidNameError(
+            f"{raw!r} is not a domain or IP network: give a domain such as example.dev (it covers its"
+            " subdomains too) or a network such as 203.0.113.0/24."
+        )
+    return x509.DNSName(_dns_name(name, raw))
+
+
+def ca_name_constraints(ca_domains: Sequence[str | x509.GeneralName] = ()) -> x509.NameConstraints:
+    """The NameConstraints of a new local CA: ``CA_PERMITTED_DNS`` and ``CA_PERMITTED_NETWORKS``,
+    plus the user's ``ca_domains`` (see ``parse_ca_domain``), without duplicates."""
+    subtrees: list[x509.GeneralName] = [x509.DNSName(name) for name in CA_PERMITTED_DNS]
+    subtrees += [x509.IPAddress(net) for net in CA_PERMITTED_NETWORKS]
+    for domain in ca_domains:
+        subtree = parse_ca_domain(domain) if isinstance(domain, str) else domain
+        if subtree not in subtrees:
+            subtrees.append(subtree)
+    return x509.NameConstraints(permitted_subtrees=subtrees, excluded_subtrees=None)
+
+
+def ca_constraints(ca: x509.Certificate) -> x509.NameConstraints | None:
+    """The CA's NameConstraints, or None when it has none (it may sign for any name)."""
+    try:
+        return ca.extensions.get_extension_for_class(x509.NameConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _dns_in_subtree(name: str, base: str) -> bool:
+    """RFC 5280 4.2.1.10: ``base`` covers itself and any name made by adding labels on its left
+    (a wildcard label counts as a label, as OpenSSL and Chromium count it)."""
+    name, base = name.lower().rstrip("."), base.lower().strip(".")
+    return not base or name == base or name.endswith("." + base)
+
+
+def permits(constraints: x509.NameConstraints | None, name: x509.GeneralName) -> bool:
+    """Whether a CA with ``constraints`` (None: unconstrained) may sign a leaf naming ``name``.
+
+    A type with no permitted subtree is not constrained (RFC 5280); an excluded subtree wins.
+    """
+    if constraints is None:
+        return True
+
+    def matches(subtree: x509.GeneralName) -> bool | None:
+        if isinstance(name, x509.DNSName) and isinstance(subtree, x509.DNSName):
+            return _dns_in_subtree(name.value, subtree.value)
+        if isinstance(name, x509.IPAddress) and isinstance(subtree, x509.IPAddress):
+            net = subtree.value
+            addr = name.value
+            return isinstance(net, Network) and addr.version == net.version and addr in net
+        return None  # another type: this subtree says nothing about the name
+
+    if any(matches(sub) for sub in constraints.excluded_subtrees or ()):
+        return False
+    permitted = [matches(sub) for sub in constraints.permitted_subtrees or ()]
+    same_type = [verdict for verdict in permitted if verdict is not None]
+    return not same_type or any(same_type)
+
+
+def _fix_domain(name: x509.GeneralName) -> str:
+    if isinstance(name, x509.IPAddress):
+        return str(name.value)
+    return str(name.value).removeprefix("*.")
+
+
+def check_permitted(
+    ca: x509.Certificate | x509.NameConstraints | None,
+    names: Sequence[x509.GeneralName],
+    *,
+    ca_exists: bool = True,
+) -> None:
+    """Refuse (NameNotPermittedError) the first of ``names`` that ``ca`` (a CA certificate, or the
+    constraints of one about to be made; None: unconstrained) may not sign for.
+
+    ``ca_exists`` False: the CA is about to be made (``cert create``), so the fix is a
+    ``--ca-domain`` there rather than a new CA.
+    """
+    constraints = ca_constraints(ca) if isinstance(ca, x509.Certificate) else ca
+    for name in names:
+        if permits(constraints, name):
+            continue
+        shown, fix = _shown(name_text(name)), _shown(_fix_domain(name))
+        how = (
+            f"add `--ca-domain {fix}` to `flask-launcher cert create`"
+            if not ca_exists
+            else f"make a new CA that permits it with `flask-launcher cert rotate-ca --ca-domain {fix}`"
+            " (trust moves to it)"
+        )
+        raise NameNotPermittedError(
+            f"The local CA may not sign for {shown}: its name constraints permit only local names"
+            f" (localhost, .test, .internal, private IPs…) and the domains it was made with; {how}.",
+            name_text(name),
+        )
+
+
+def constraint_texts(constraints: x509.NameConstraints | None) -> tuple[str, ...] | None:
+    """The permitted subtrees as short words (``localhost``, ``.test``, ``10.0.0.0/8``); None when
+    unconstrained.  The special-use subtrees are shown as suffixes (``.test``); ``localhost`` and a
+    user's domain (``example.dev``, which covers its subdomains too) as names."""
+    if constraints is None:
+        return None
+    out: list[str] = []
+    for sub in constraints.permitted_subtrees or ():
+        if isinstance(sub, x509.DNSName):
+            special = sub.value in CA_PERMITTED_DNS and sub.value != "localhost"
+            out.append(f".{sub.value}" if special else sub.value)
+        elif isinstance(sub, x509.IPAddress):
+            out.append(str(sub.value))
+        else:
+            out.append(name_text(sub))
+    return tuple(out)
+
+
 # --- keys and builders ----------------------------------------------------------------------------
 
 
@@ -309,9 +481,14 @@ def build_ca(
     common_name: str | None = None,
     now: dt.datetime | None = None,
     validity: dt.timedelta = CA_VALIDITY,
+    ca_domains: Sequence[str | x509.GeneralName] = (),
+    constrained: bool = True,
 ) -> x509.Certificate:
     """A self-signed CA certificate for ``key`` that may sign leaves only (path_length=0).
 
+    By default it carries a critical NameConstraints extension (``ca_name_constraints``: local
+    names, private IPs and ``ca_domains``), so its key cannot sign for a public site that browsers
+    and OpenSSL would accept; ``constrained=False`` leaves it out (any name: the old behaviour).
     ``now`` is the creation time (tests pass one in the past to make an expired CA).
     """
     now = _aware(now)
@@ -322,7 +499,7 @@ def build_ca(
         ]
     )
     public = key.public_key()
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -346,8 +523,10 @@ def build_ca(
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
     )
+    if constrained:
+        builder = builder.add_extension(ca_name_constraints(ca_domains), critical=True)
+    return builder.sign(key, hashes.SHA256())
 
 
 def build_leaf(
@@ -361,7 +540,9 @@ def build_leaf(
 ) -> x509.Certificate:
     """A server certificate for ``hosts`` (names or IPs, see ``parse_name``) signed by the CA.
 
-    No SubjectKeyIdentifier on leaves: identical SKIs break Windows SChannel (mitmproxy's finding).
+    A name the CA's NameConstraints do not permit is refused (NameNotPermittedError) before
+    anything is signed.  No SubjectKeyIdentifier on leaves: identical SKIs break Windows SChannel
+    (mitmproxy's finding).
     """
     now = _aware(now)
     sans: list[x509.GeneralName] = []
@@ -371,8 +552,13 @@ def build_leaf(
             sans.append(san)
     if not sans:
         raise InvalidNameError("A certificate needs at least one host name or IP address.")
-    first = next((s for s in sans if isinstance(s, x509.DNSName)), sans[0])
-    cn = str(first.value)[:64]
+    check_permitted(ca_cert, sans)
+    first = next((s for s in sans if isinstance(s, x509.DNSName)), None)
+    # No DNS name: no common name either.  OpenSSL checks a CN that looks like a host name
+    # ("127.0.0.1") against a constrained CA's DNS subtrees when the leaf has no DNS SAN.
+    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION)]
+    if first is not None:
+        subject.append(x509.NameAttribute(NameOID.COMMON_NAME, str(first.value)[:64]))
     try:
         ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
@@ -382,14 +568,7 @@ def build_leaf(
     not_after = min(now + validity, ca_cert.not_valid_after_utc)
     return (
         x509.CertificateBuilder()
-        .subject_name(
-            x509.Name(
-                [
-                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-                    x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                ]
-            )
-        )
+        .subject_name(x509.Name(subject))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -435,6 +614,13 @@ class CertInfo:
     key_type: str
     is_ca: bool
     serial: str
+    #: A CA's permitted subtrees in words (``constraint_texts``); None: no name constraints.
+    permitted: tuple[str, ...] | None = None
+
+    @property
+    def constrained(self) -> bool:
+        """Whether this (CA) certificate carries name constraints."""
+        return self.permitted is not None
 
     @property
     def expired(self) -> bool:
@@ -476,6 +662,10 @@ class CertInfo:
             out.insert(2, f"Names:       {_shown(', '.join(self.sans))}")
         if self.is_ca:
             out.insert(0, "Type:        certificate authority")
+            allowed = (
+                ", ".join(self.permitted) if self.permitted is not None else "any name (no name constraints)"
+            )
+            out.insert(3, f"May sign:    {_shown(allowed)}")
         return out
 
 
@@ -549,6 +739,7 @@ def describe(cert: x509.Certificate | bytes | str | Path, *, now: dt.datetime | 
         key_type=_describe_key(cert.public_key()),
         is_ca=is_ca,
         serial=f"{cert.serial_number:X}",
+        permitted=constraint_texts(ca_constraints(cert)) if is_ca else None,
     )
 
 
@@ -857,6 +1048,89 @@ def _write_atomic(path: Path, data: bytes, mode: int) -> None:
                 os.close(dfd)
 
 
+def leaf_validity(days: int | None) -> dt.timedelta:
+    """A leaf lifetime of ``days`` (None: ``MAX_LEAF_DAYS``); ConfigError outside 1 to 397."""
+    if days is None:
+        return LEAF_VALIDITY
+    if not 1 <= days <= MAX_LEAF_DAYS:
+        raise ConfigError(
+            f"A certificate lifetime of {days} days is not possible: give 1 to {MAX_LEAF_DAYS} days"
+            " (clients refuse longer-lived server certificates)."
+        )
+    return dt.timedelta(days=days)
+
+
+def _lifetime(leaf: x509.Certificate) -> dt.timedelta:
+    """How long ``leaf`` was made to live (its backdate taken off), within 1 to 397 days: a renewed
+    leaf lives as long as the one it replaces (``cert create --days`` stays the choice)."""
+    life = leaf.not_valid_after_utc - leaf.not_valid_before_utc - BACKDATE
+    return max(
+        dt.timedelta(days=1), min(LEAF_VALIDITY, dt.timedelta(days=round(life / dt.timedelta(days=1))))
+    )
+
+
+def _renew_before(leaf: x509.Certificate) -> dt.timedelta:
+    """How long before its expiry ``ensure()`` renews ``leaf``: 30 days, or a third of a shorter
+    life (a 7-day leaf made with ``--days 7`` is not replaced at once)."""
+    return min(LEAF_RENEW_BEFORE, _lifetime(leaf) / 3)
+
+
+@dataclass(frozen=True)
+class RotationPlan:
+    """What ``CertStore.rotate_ca`` will do, worked out (and checked) before anything is written.
+
+    The new CA (and its key) exist in memory only, so its exact name and fingerprint, and with
+    them the exact trust-store commands, can be shown first.  ``leaf_hosts`` is empty when the
+    served certificate is the user's imported one: it is not ours to re-sign, so it stays.
+    """
+
+    old_ca: x509.Certificate
+    new_ca: x509.Certificate
+    new_ca_key: PrivateKey = field(repr=False)
+    leaf_hosts: tuple[x509.GeneralName, ...]
+    leaf_key_type: KeyType
+    leaf_validity: dt.timedelta
+    backup_dir: Path
+
+    @property
+    def new_ca_pem(self) -> bytes:
+        return _cert_pem(self.new_ca)
+
+    @property
+    def new_info(self) -> CertInfo:
+        return describe(self.new_ca)
+
+    @property
+    def old_info(self) -> CertInfo:
+        return describe(self.old_ca)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What ``CertStore.rotate_ca`` did: where the old files went, the new CA and leaf."""
+
+    backup_dir: Path
+    old_ca_path: Path  # the old CA certificate, in the backup folder
+    ca: CertInfo
+    leaf: CertInfo | None  # None: an imported certificate, left as it was
+
+
+class CheckStatus(enum.IntEnum):
+    """``flask-launcher cert check``'s exit status."""
+
+    OK = 0
+    EXPIRING = 1
+    BAD = 2  # expired, not yet valid, not issued by the CA, no certificate
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One verdict on the served certificate, in one line."""
+
+    status: CheckStatus
+    message: str
+
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 #: One lock for every store's writes in this process: the GUI's worker threads and the HTTPS
@@ -1135,13 +1409,28 @@ class CertStore:
 
     @_locked
     def ensure_ca(
-        self, key_type: KeyType | str = KeyType.ECDSA_P256, *, now: dt.datetime | None = None
+        self,
+        key_type: KeyType | str = KeyType.ECDSA_P256,
+        *,
+        now: dt.datetime | None = None,
+        ca_domains: Sequence[str] = (),
+        constrained: bool = True,
     ) -> tuple[x509.Certificate, PrivateKey]:
-        """Load the CA, or create it when there is none (or the old one has expired)."""
-        self.check_folder()
-        return self._ensure_ca(key_type, _aware(now))
+        """Load the CA, or create it when there is none (or the old one has expired).
 
-    def _ensure_ca(self, key_type: KeyType | str, now: dt.datetime) -> tuple[x509.Certificate, PrivateKey]:
+        A new CA is name-constrained (``build_ca``) to local names and ``ca_domains``, unless
+        ``constrained`` is False.  Those two only shape a CA made now; an existing one is kept.
+        """
+        self.check_folder()
+        return self._ensure_ca(key_type, _aware(now), ca_domains, constrained)
+
+    def _ensure_ca(
+        self,
+        key_type: KeyType | str,
+        now: dt.datetime,
+        ca_domains: Sequence[str] = (),
+        constrained: bool = True,
+    ) -> tuple[x509.Certificate, PrivateKey]:
         loaded = self._load_ca()
         if loaded is not None and now < loaded[0].not_valid_after_utc:
             return loaded
@@ -1154,10 +1443,46 @@ class CertStore:
             )
         self._require_writable(why)
         key = generate_key(key_type)
-        ca = build_ca(key, now=now)
+        ca = build_ca(key, now=now, ca_domains=ca_domains, constrained=constrained)
         self._write(self.ca_key_path, _key_pem(key), 0o600, why)
         self._write(self.ca_cert_path, _cert_pem(ca), 0o644, why)
         return ca, key
+
+    def _check_new_names(
+        self,
+        sans: Sequence[x509.GeneralName],
+        now: dt.datetime,
+        ca_domains: Sequence[str],
+        constrained: bool,
+    ) -> None:
+        """Before anything is written: the CA that will sign ``sans`` permits them, and the CA
+        options (``ca_domains``, ``constrained``) can be honoured (they only shape a new CA)."""
+        subtrees = [parse_ca_domain(d) for d in ca_domains]
+        loaded = self._load_ca()
+        if loaded is None or now >= loaded[0].not_valid_after_utc:
+            check_permitted(ca_name_constraints(subtrees) if constrained else None, sans, ca_exists=False)
+            return
+        ca = loaded[0]
+        constraints = ca_constraints(ca)
+        where = _shown(self.ca_cert_path)
+        if not constrained and constraints is not None:
+            raise CertError(
+                f"The local CA {where} already exists and is name-constrained; --unconstrained-ca only"
+                " shapes a new CA: leave it out (the existing CA is kept, so trust survives)."
+            )
+        for subtree in subtrees:
+            probe = subtree
+            if isinstance(subtree, x509.IPAddress) and isinstance(subtree.value, Network):
+                probe = x509.IPAddress(subtree.value.network_address)
+            if not permits(constraints, probe):
+                fix = _shown(_fix_domain(probe) if isinstance(probe, x509.DNSName) else str(subtree.value))
+                raise NameNotPermittedError(
+                    f"The local CA {where} already exists and does not permit {fix}; --ca-domain only"
+                    f" shapes a new CA: make one with `flask-launcher cert rotate-ca --ca-domain {fix}`"
+                    " (trust moves to it).",
+                    name_text(probe),
+                )
+        check_permitted(ca, sans)
 
     def ca_info(self) -> CertInfo | None:
         """The CA's summary, or None before the CA exists."""
@@ -1201,19 +1526,38 @@ class CertStore:
         key_type: KeyType | str = KeyType.ECDSA_P256,
         *,
         now: dt.datetime | None = None,
+        days: int | None = None,
+        ca_domains: Sequence[str] = (),
+        constrained: bool = True,
     ) -> CertInfo:
-        """Generate a new leaf for exactly ``hosts`` (replacing any imported pair); return its CertInfo."""
+        """Generate a new leaf for exactly ``hosts`` (replacing any imported pair); return its CertInfo.
+
+        ``days``: the leaf's lifetime (1 to ``MAX_LEAF_DAYS``, the default).  ``ca_domains`` and
+        ``constrained`` shape the CA when one is made now (see ``ensure_ca``); with an existing CA,
+        a domain it does not permit, or ``constrained=False`` for a constrained one, is refused.
+        Every name is checked against the CA's constraints (NameNotPermittedError) before anything
+        is written.
+        """
+        validity = leaf_validity(days)
         sans = [parse_name(h) for h in hosts]  # validate before touching any file
+        now = _aware(now)
         self.check_folder()
-        return self._make_leaf(sans, key_type, _aware(now), "A new certificate was asked for")
+        self._check_new_names(sans, now, ca_domains, constrained)
+        self._ensure_ca(KeyType.ECDSA_P256, now, ca_domains, constrained)
+        return self._make_leaf(sans, key_type, now, "A new certificate was asked for", validity)
 
     def _make_leaf(
-        self, sans: list[x509.GeneralName], key_type: KeyType | str, now: dt.datetime, why: str
+        self,
+        sans: list[x509.GeneralName],
+        key_type: KeyType | str,
+        now: dt.datetime,
+        why: str,
+        validity: dt.timedelta = LEAF_VALIDITY,
     ) -> CertInfo:
         ca, ca_key = self._ensure_ca(KeyType.ECDSA_P256, now)
         self._require_writable(why)
         key = generate_key(key_type)
-        leaf = build_leaf(ca, ca_key, key, sans, now=now)
+        leaf = build_leaf(ca, ca_key, key, sans, now=now, validity=validity)
         # Key first: a crash between the two writes leaves a mismatched pair that ensure() repairs,
         # never a certificate whose key is gone.
         self._write(self.key_path, _key_pem(key), 0o600, why)
@@ -1282,7 +1626,7 @@ class CertStore:
                 " writable (`flask-launcher cert create --cert-dir FOLDER`) and mount the result."
             )
             return describe(leaf, now=now)
-        return self._make_leaf([*have, *missing], new_type, now, why)
+        return self._make_leaf([*have, *missing], new_type, now, why, _lifetime(leaf))
 
     def _may_serve_until_expiry(
         self,
@@ -1315,7 +1659,7 @@ class CertStore:
         not_after = leaf.not_valid_after_utc
         if now >= not_after:
             return f"{cert} expired on {_when(not_after)} and must be renewed"
-        if now + LEAF_RENEW_BEFORE >= not_after:
+        if now + _renew_before(leaf) >= not_after:
             return f"{cert} expires in {(not_after - now).days} days and must be renewed"
         if now < leaf.not_valid_before_utc:
             return f"{cert} is not valid until {_when(leaf.not_valid_before_utc)}, so a new one must be made"
@@ -1386,3 +1730,177 @@ class CertStore:
         self._write(self.cert_path, cert_pem, 0o644, why)
         self._write(self.marker_path, (json.dumps(record, indent=2) + "\n").encode(), 0o644, why)
         return info
+
+    # -- CA rotation --------------------------------------------------------------------------------
+
+    def _rotation_ca_cn(self, old: x509.Certificate, now: dt.datetime) -> str:
+        """A common name for the new CA that differs from the old one's: it is the nickname in NSS
+        databases, where certificates of one name share a nickname and would be hard to tell apart."""
+        base = _default_ca_cn()
+        old_cn = old.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if not old_cn or old_cn[0].value != base:
+            return base
+        stamped = base.replace(" local CA ", f" local CA {now:%Y%m%d-%H%M%S} ", 1)
+        return stamped[:64]
+
+    @_locked
+    def plan_rotation(
+        self, ca_domains: Sequence[str] = (), *, now: dt.datetime | None = None
+    ) -> RotationPlan:
+        """Work out a rotation to a new name-constrained CA (``ca_domains`` added); write nothing.
+
+        The served leaf's names (a generated leaf; the defaults when it is unreadable) must be
+        permitted by the new CA, else NameNotPermittedError names the one to add with ``--ca-domain``.
+        CertError when there is no CA to rotate.
+        """
+        now = _aware(now)
+        subtrees = [parse_ca_domain(d) for d in ca_domains]
+        self.check_folder()
+        loaded = self._load_ca()
+        if loaded is None:
+            raise CertError(
+                f"There is no local CA in {_shown(self.directory)} to replace:"
+                " `flask-launcher cert create` makes a name-constrained one."
+            )
+        old_ca = loaded[0]
+        hosts: tuple[x509.GeneralName, ...] = ()
+        key_type, validity = KeyType.ECDSA_P256, LEAF_VALIDITY
+        if not self.is_imported:
+            current = self._current_leaf(old_ca) if self.cert_path.exists() else "none"
+            if isinstance(current, str):
+                hosts = tuple(parse_name(h) for h in DEFAULT_HOSTS)
+            else:
+                leaf, key = current
+                hosts = tuple(_san_names(leaf)) or tuple(parse_name(h) for h in DEFAULT_HOSTS)
+                key_type = _key_type_of(key) or KeyType.ECDSA_P256
+                validity = _lifetime(leaf)
+        constraints = ca_name_constraints(subtrees)
+        for name in hosts:
+            if not permits(constraints, name):
+                fix = _shown(_fix_domain(name))
+                raise NameNotPermittedError(
+                    f"The served certificate names {_shown(name_text(name))}, which a name-constrained CA"
+                    f" permits only when asked: add `--ca-domain {fix}` to `flask-launcher cert rotate-ca`.",
+                    name_text(name),
+                )
+        key = generate_key(KeyType.ECDSA_P256)
+        new_ca = build_ca(key, common_name=self._rotation_ca_cn(old_ca, now), now=now, ca_domains=subtrees)
+        backup = self.directory / f"backup-{now:%Y%m%d-%H%M%S}"
+        return RotationPlan(old_ca, new_ca, key, hosts, key_type, validity, backup)
+
+    @_locked
+    def rotate_ca(self, plan: RotationPlan, *, now: dt.datetime | None = None) -> Rotation:
+        """Carry out ``plan``: copy the folder's files into ``plan.backup_dir`` (0700; keys 0600),
+        write the new CA, and re-sign the generated leaf with it (same names, key type, lifetime).
+
+        Refuses (CertError) when the CA changed since the plan was made.  Trust is not touched here:
+        ``launcher.trustmove`` moves it from the old CA to the new one.
+        """
+        now = _aware(now)
+        self.check_folder()
+        loaded = self._load_ca()
+        if loaded is None or _fingerprint(loaded[0]) != _fingerprint(plan.old_ca):
+            raise CertError(
+                f"The local CA {_shown(self.ca_cert_path)} changed while the rotation was being prepared:"
+                " run `flask-launcher cert rotate-ca` again."
+            )
+        why = "Replacing the local CA writes a backup of the old files and the new CA"
+        self._require_writable(why)
+        backup = plan.backup_dir
+        for n in range(2, 100):
+            try:
+                backup.mkdir(mode=0o700)
+                break
+            except FileExistsError:
+                backup = plan.backup_dir.with_name(f"{plan.backup_dir.name}-{n}")
+            except OSError as exc:
+                raise _dir_error(self.directory, exc, why) from None
+        os.chmod(backup, 0o700)
+        for path, mode in (
+            (self.ca_cert_path, 0o644),
+            (self.ca_key_path, 0o600),
+            (self.cert_path, 0o644),
+            (self.key_path, 0o600),
+            (self.marker_path, 0o644),
+        ):
+            if path.exists():
+                self._write(backup / path.name, _read(path, "file to back up"), mode, why)
+        self._write(self.ca_key_path, _key_pem(plan.new_ca_key), 0o600, why)
+        self._write(self.ca_cert_path, plan.new_ca_pem, 0o644, why)
+        leaf = None
+        if plan.leaf_hosts:
+            leaf = self._make_leaf(list(plan.leaf_hosts), plan.leaf_key_type, now, why, plan.leaf_validity)
+        return Rotation(backup, backup / self.ca_cert_path.name, describe(plan.new_ca, now=now), leaf)
+
+    # -- check ----------------------------------------------------------------------------------------
+
+    def check(self, within_days: int = 30, *, now: dt.datetime | None = None) -> CheckResult:
+        """A verdict on the served certificate for CI and containers (reads only, writes nothing).
+
+        BAD: no certificate, unreadable, its key does not match, not yet valid or expired, or (a
+        generated one) not issued by the folder's CA, a name the CA does not permit, or the CA
+        expired.  EXPIRING: it expires within ``within_days``.  OK otherwise.  An imported
+        certificate is checked against the local CA only when that CA issued it.
+        """
+        now = _aware(now)
+        cert_path = _shown(self.cert_path)
+        if not self.cert_path.exists():
+            return CheckResult(
+                CheckStatus.BAD,
+                f"No certificate in {_shown(self.directory)}: run `flask-launcher cert create`.",
+            )
+        try:
+            leaf = _load_certs(_read(self.cert_path, "certificate"), f"The certificate {cert_path}")[0]
+            key = _load_key(_read(self.key_path, "key"), f"The key {_shown(self.key_path)}")
+            if _spki(key.public_key()) != _spki(leaf.public_key()):
+                return CheckResult(
+                    CheckStatus.BAD, f"The key {_shown(self.key_path)} does not belong to {cert_path}."
+                )
+            ca = None
+            if self.ca_cert_path.exists():
+                ca = _load_certs(
+                    _read(self.ca_cert_path, "CA certificate"), f"The CA {_shown(self.ca_cert_path)}"
+                )[0]
+        except CertError as exc:
+            return CheckResult(CheckStatus.BAD, str(exc))
+        names = _shown(", ".join(name_text(n) for n in _san_names(leaf))) or "no names"
+        what = f"{cert_path} ({names})"
+        if now < leaf.not_valid_before_utc:
+            return CheckResult(
+                CheckStatus.BAD, f"{what} is not valid until {_when(leaf.not_valid_before_utc)}."
+            )
+        if now >= leaf.not_valid_after_utc:
+            return CheckResult(CheckStatus.BAD, f"{what} expired on {_when(leaf.not_valid_after_utc)}.")
+        imported = self.is_imported
+        chained = ""
+        if ca is not None and (not imported or _issued_by(leaf, ca)):
+            if not _issued_by(leaf, ca):
+                return CheckResult(
+                    CheckStatus.BAD, f"{what} was not issued by the local CA {_shown(self.ca_cert_path)}."
+                )
+            refused = [n for n in _san_names(leaf) if not permits(ca_constraints(ca), n)]
+            if refused:
+                return CheckResult(
+                    CheckStatus.BAD,
+                    f"{what} names {_shown(name_text(refused[0]))}, which the local CA's name constraints"
+                    " do not permit: clients refuse it.",
+                )
+            if now >= ca.not_valid_after_utc:
+                return CheckResult(
+                    CheckStatus.BAD,
+                    f"The local CA that issued {what} expired on {_when(ca.not_valid_after_utc)}.",
+                )
+            chained = " and chains to the local CA"
+        elif ca is None and not imported:
+            return CheckResult(
+                CheckStatus.BAD, f"{what} cannot be checked: the CA {_shown(self.ca_cert_path)} is missing."
+            )
+        elif imported:
+            chained = " (imported; its issuer is not the local CA, so the chain is not checked)"
+        left = leaf.not_valid_after_utc - now
+        until = f"{_when(leaf.not_valid_after_utc)} ({left.days} days left)"
+        if left <= dt.timedelta(days=within_days):
+            return CheckResult(
+                CheckStatus.EXPIRING, f"{what} expires on {until}, within {within_days} days{chained}."
+            )
+        return CheckResult(CheckStatus.OK, f"{what} is valid until {until}{chained}.")

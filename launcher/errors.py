@@ -59,6 +59,18 @@ class InvalidNameError(CertError):
     """A subject alternative name is neither a valid DNS name nor an IP address."""
 
 
+class NameNotPermittedError(CertError):
+    """A leaf would name a host that the local CA's name constraints do not permit.
+
+    ``name`` is the refused name as written in the certificate (``DNS:x`` / ``IP:x``); the message
+    names it and the fix (a CA that permits it: ``cert rotate-ca --ca-domain NAME``).
+    """
+
+    def __init__(self, message: str, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name
+
+
 class TrustError(LauncherError):
     """A trust-store command failed, or a store cannot be used."""
 

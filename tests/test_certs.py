@@ -438,8 +438,10 @@ def test_validate_wildcard_one_label_deep(store: CertStore) -> None:
 
 
 def test_validate_ip_in_dns_name_is_explained(store: CertStore) -> None:
-    """A werkzeug-style certificate with the IP in a DNS SAN: clients reject it, and we say why."""
-    ca, ca_key = store.ensure_ca()
+    """A werkzeug-style certificate with the IP in a DNS SAN: clients reject it, and we say why.
+    (Made by an unconstrained CA: a constrained one refuses to sign that name at all.)"""
+    ca_key = generate_key()
+    ca = build_ca(ca_key, constrained=False)
     key = generate_key()
     bad = build_leaf(ca, ca_key, key, [x509.DNSName("127.0.0.1")])
     with pytest.raises(HostNotCoveredError, match=r"lists 127.0.0.1 as a DNS name"):
