@@ -19,12 +19,20 @@ and when it was not issued by the local CA (``served_by_local_ca``), the trust s
 the local CA's trust is not the served certificate's.  ``certificateChanged`` says when the served
 certificate changed (Regenerate, Import, or HTTPS making a new one).  Open folder reports a failed
 system opener and copies the path (``launcher.gui.opener``).
+
+Name constraints: a CA without them is flagged under its facts (anyone who copies its key could
+impersonate any site to the browsers that trust it).  Rotate CA… makes a new name-constrained CA
+(``CertStore.plan_rotation``/``rotate_ca``: local names, private IPs and the "CA domains" under
+"Names & key"), re-signs the leaf, keeps the old files in a dated backup folder and moves trust
+(``launcher.trustmove``): the exact commands are shown first, nothing runs on Cancel.  The CA
+domains also shape a CA that Generate makes when there is none.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +48,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QToolButton,
@@ -47,7 +56,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from launcher.certs import CertInfo, CertStore, KeyType, parse_name
+from launcher.certs import CertInfo, CertStore, KeyType, RotationPlan, parse_ca_domain, parse_name
 from launcher.control import ServersControl
 from launcher.errors import InvalidNameError, LauncherError
 from launcher.gui.opener import Opener, open_external
@@ -55,6 +64,15 @@ from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
 from launcher.gui.trustpanel import StoresFactory, TrustSection
 from launcher.messages import MessageLevel
+from launcher.trust import LocalCA
+from launcher.trustmove import MovePlan, MoveResult, local_ca, plan_move, run_move
+
+#: Shown under the CA's facts when it has no name constraints.
+UNCONSTRAINED_TEXT = (
+    "This CA has no name constraints: anyone who copies its key (ca-key.pem) can impersonate any web "
+    "site to the browsers that trust it. Press Rotate CA… to replace it with a name-constrained CA; "
+    "trust moves with it."
+)
 
 KEY_TYPE_LABELS = {
     KeyType.ECDSA_P256: "ECDSA P-256 (fast, recommended)",
@@ -214,13 +232,32 @@ class CertificatePanel(Panel, QGroupBox):
         self.ca_warning_label.setProperty("state", "warning")
         self.ca_warning_label.setWordWrap(True)
         self.ca_warning_label.hide()
+        self.ca_constraint_label = QLabel(UNCONSTRAINED_TEXT, self)
+        self.ca_constraint_label.setObjectName("certCaUnconstrainedLabel")
+        self.ca_constraint_label.setAccessibleName("CA without name constraints")
+        self.ca_constraint_label.setProperty("state", "warning")
+        self.ca_constraint_label.setWordWrap(True)
+        self.ca_constraint_label.hide()
+        self.rotate_button = QPushButton("Rotate CA…", self)
+        self.rotate_button.setObjectName("certRotateCaButton")
+        self.rotate_button.setAccessibleName("Replace the CA with a new name-constrained one")
+        self.rotate_button.setToolTip(
+            "Make a new name-constrained CA (local names, private IPs and the CA domains under Names & key),"
+            " re-sign the certificate, and move trust to it; the old files are kept in a backup folder"
+        )
+        self.rotate_button.clicked.connect(self.rotate_ca)
+        #: Set by Rotate CA… while its confirmation is open (tests answer it).
+        self.rotate_dialog: QMessageBox | None = None
 
         self.trust = TrustSection(store, tasks, self, stores_factory=stores_factory)
         self.trust.caCreated.connect(self.refresh)
         # Two short rows rather than one long one: the left column stays narrow in a 1024 px window.
         ca_buttons = QVBoxLayout()
         ca_buttons.setSpacing(6)
-        for group in (self.trust.buttons, (self.copy_ca_button, self.open_folder_button)):
+        for group in (
+            (*self.trust.buttons, self.rotate_button),
+            (self.copy_ca_button, self.open_folder_button),
+        ):
             row = QHBoxLayout()
             row.setSpacing(6)
             for button in group:
@@ -289,9 +326,22 @@ class CertificatePanel(Panel, QGroupBox):
         key_label = QLabel("New key", self)
         key_label.setProperty("role", "fieldName")
         key_label.setBuddy(self.key_combo)
+        self.ca_domains_edit = QLineEdit(self)
+        self.ca_domains_edit.setObjectName("certCaDomainsEdit")
+        self.ca_domains_edit.setAccessibleName("Extra domains for a new CA")
+        self.ca_domains_edit.setPlaceholderText("example.dev (only for a new CA)")
+        self.ca_domains_edit.setToolTip(
+            "Domains (with their subdomains) or IP networks a new CA may sign for, besides localhost, "
+            ".test, .internal, .local and private IPs. Used by Rotate CA…, and by Generate when there is"
+            " no CA."
+        )
+        domains_label = QLabel("CA domains", self)
+        domains_label.setProperty("role", "fieldName")
+        domains_label.setBuddy(self.ca_domains_edit)
         new_form.addRow(names_label, self.hosts_edit)
         new_form.addRow(QLabel(self), self.hosts_status)
         new_form.addRow(key_label, self.key_combo)
+        new_form.addRow(domains_label, self.ca_domains_edit)
         self.options_button = QToolButton(self)
         self.options_button.setObjectName("certOptionsButton")
         self.options_button.setAccessibleName("Show the names and key type for a new certificate")
@@ -314,6 +364,7 @@ class CertificatePanel(Panel, QGroupBox):
         layout.addWidget(ca_title)
         layout.addWidget(self.ca_facts)
         layout.addWidget(self.ca_warning_label)
+        layout.addWidget(self.ca_constraint_label)
         layout.addWidget(self.trust)
         layout.addLayout(ca_buttons)
         layout.addSpacing(6)
@@ -351,6 +402,8 @@ class CertificatePanel(Panel, QGroupBox):
         self.served_by_local_ca = self._issued_by_local_ca()
         self._show_warning()
         self.copy_ca_button.setEnabled(self.ca_info is not None)
+        self.rotate_button.setEnabled(self.ca_info is not None and not self._busy)
+        self.ca_constraint_label.setVisible(self.ca_info is not None and not self.ca_info.constrained)
         self.trust.ca_changed(self.ca_info.fingerprint_sha256 if self.ca_info is not None else None)
         self.trust.set_served_by_ca(self.served_by_local_ca, imported=imported)
         fingerprint = self.leaf_info.fingerprint_sha256 if self.leaf_info is not None else None
@@ -470,7 +523,12 @@ class CertificatePanel(Panel, QGroupBox):
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.import_button.setEnabled(not busy)
+        self.rotate_button.setEnabled(not busy and self.ca_info is not None)
         self._names_changed()
+
+    def ca_domains(self) -> tuple[str, ...]:
+        """The "CA domains" field, split on commas and whitespace (checked when used)."""
+        return tuple(n for n in _SPLIT.split(self.ca_domains_edit.text().strip()) if n)
 
     def generate(self) -> None:
         """Make a new leaf (in a worker thread); restart HTTPS if it runs."""
@@ -481,10 +539,11 @@ class CertificatePanel(Panel, QGroupBox):
         extra = tuple(h for h in hosts if h not in self.servers.cert_hosts())
         key_type = self.key_type()
         servers, store = self.servers, self.store
+        domains = self.ca_domains() if not store.ca_cert_path.exists() else ()
 
         def work() -> bool:
+            store.create_leaf(hosts, key_type, ca_domains=domains)  # checks the names first
             servers.extra_hosts = tuple(dict.fromkeys((*servers.extra_hosts, *extra)))
-            store.create_leaf(hosts, key_type)
             restarted = servers.https.running
             if restarted:
                 servers.reload_tls()
@@ -572,3 +631,114 @@ class CertificatePanel(Panel, QGroupBox):
         )
         if problem is not None:
             self.say(problem, MessageLevel.WARNING)
+
+    # --- Rotate CA… -----------------------------------------------------------------------------------
+
+    def rotate_ca(self) -> None:
+        """Rotate CA…: work out the new CA and the trust commands (worker), ask, then carry it out."""
+        if self._busy:
+            return
+        store, factory = self.store, self.trust.stores_factory
+        domains = self.ca_domains()
+
+        def work() -> tuple[RotationPlan, LocalCA, LocalCA, MovePlan]:
+            for domain in domains:
+                parse_ca_domain(domain)
+            plan = store.plan_rotation(domains)
+            old = LocalCA.load(store.ca_cert_path)
+            old = LocalCA(
+                plan.backup_dir.resolve() / store.ca_cert_path.name, old.nickname, old.sha256, old.sha1
+            )
+            new = local_ca(plan.new_ca, store.ca_cert_path)
+            return plan, old, new, plan_move(list(factory()), old, new)
+
+        self._set_busy(True)
+        self.tasks.submit(
+            work, on_done=self._rotation_planned, on_error=self._failed, name="launcher-ca-plan"
+        )
+
+    def _rotation_planned(self, planned: tuple[RotationPlan, LocalCA, LocalCA, MovePlan]) -> None:
+        plan, old, new, moves = planned
+        lines = [f"# {step.name}\n{step.command_text()}" for step in moves.steps]
+        lines += [f"# {name}: left alone ({why})" for name, why in moves.left_alone]
+        allowed = ", ".join(plan.new_info.permitted or ())
+        text = (
+            f"Replace the local CA “{old.nickname}” with “{new.nickname}”, which may sign only for: "
+            f"{allowed}.\n\nThe old files are kept in {plan.backup_dir}. "
+            + (
+                "The server certificate is re-signed by the new CA. "
+                if plan.leaf_hosts
+                else "The imported server certificate is left as it is. "
+            )
+            + (
+                f"Trust moves in {len(moves.steps)} store(s): they will trust the new CA and no longer"
+                " the old one. These exact commands will run (Show Details)."
+                if moves.steps
+                else "No trust store trusts the old CA: trust the new one with Trust CA… afterwards."
+            )
+        )
+
+        def proceed() -> None:
+            self._rotate(plan, old, new, moves)
+
+        def cancelled() -> None:
+            self._set_busy(False)
+
+        self.confirm_rotation(text, "\n\n".join(lines), proceed, cancelled)
+
+    def confirm_rotation(
+        self, text: str, details: str, proceed: Callable[[], None], cancelled: Callable[[], None]
+    ) -> None:
+        """Ask before rotating: a window-modal message box with the commands in its details;
+        ``proceed()`` on Rotate, ``cancelled()`` otherwise (Cancel is the default button)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Rotate the local CA", text, parent=self.window())
+        box.setObjectName("certRotateDialog")
+        box.setDetailedText(details)
+        rotate = box.addButton("Rotate", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(box.addButton(QMessageBox.StandardButton.Cancel))
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.rotate_dialog = box
+
+        def done(_code: int) -> None:
+            self.rotate_dialog = None
+            if box.clickedButton() is rotate:
+                proceed()
+            else:
+                cancelled()
+
+        box.finished.connect(done)
+        box.open()
+
+    def _rotate(self, plan: RotationPlan, old: LocalCA, new: LocalCA, moves: MovePlan) -> None:
+        servers, store = self.servers, self.store
+
+        def work() -> tuple[MoveResult, bool]:
+            rotation = store.rotate_ca(plan)
+            moved_old = LocalCA(rotation.old_ca_path.resolve(), old.nickname, old.sha256, old.sha1)
+            result = run_move(moves.steps, moved_old, new)
+            restarted = servers.https.running
+            if restarted:
+                servers.reload_tls()
+            return result, restarted
+
+        self.tasks.submit(work, on_done=self._rotated, on_error=self._failed, name="launcher-ca-rotate")
+
+    def _rotated(self, done: tuple[MoveResult, bool]) -> None:
+        result, restarted = done
+        self._set_busy(False)
+        self.refresh()
+        self.trust.refresh_states()
+        parts = ["The local CA was replaced by a name-constrained one."]
+        parts += [o.message for o in result.outcomes]
+        parts += [f"{name}: {exc}" for name, exc in result.failures]
+        if restarted:
+            parts.append("HTTPS restarted with the re-signed certificate.")
+        level = (
+            MessageLevel.ERROR
+            if result.failures
+            else MessageLevel.WARNING
+            if result.manual
+            else MessageLevel.INFO
+        )
+        self.say(" ".join(parts), level)
