@@ -281,7 +281,6 @@ def _rotate(store: object, args: argparse.Namespace, out: TextIO) -> int:
     import shlex
 
     from launcher.certs import CertStore, name_text
-    from launcher.commands.trust import _select
     from launcher.recordformat import escape_control
     from launcher.trust import LocalCA, default_stores
     from launcher.trustmove import local_ca, plan_move, run_move
@@ -292,7 +291,8 @@ def _rotate(store: object, args: argparse.Namespace, out: TextIO) -> int:
         LocalCA.load(store.ca_cert_path), path=(plan.backup_dir / store.ca_cert_path.name).resolve()
     )
     new = local_ca(plan.new_ca, store.ca_cert_path)
-    stores = _select(default_stores(), args.store)
+    patterns = [p.lower() for p in args.store or ()]
+    stores = [s for s in default_stores() if not patterns or any(p in s.name.lower() for p in patterns)]
     if not stores:
         raise LauncherError(f"No trust store matches --store {' '.join(args.store)}: see `trust status`.")
     moves = plan_move(stores, old, new)
