@@ -259,17 +259,8 @@ def test_close_notify_from_the_client_does_not_stall_the_loop(servers, client_co
 def test_renegotiation_is_refused(servers, ca_file):
     """A client asking to renegotiate TLS 1.2 gets OpenSSL's no_renegotiation alert."""
     done = subprocess.run(
-        [
-            "openssl",
-            "s_client",
-            "-connect",
-            f"127.0.0.1:{servers.https.port}",
-            "-tls1_2",
-            "-CAfile",
-            str(ca_file),
-            "-servername",
-            "localhost",
-        ],
+        ["openssl", "s_client", "-connect", f"127.0.0.1:{servers.https.port}", "-tls1_2",
+         "-CAfile", str(ca_file), "-servername", "localhost"],
         input=b"R\n",  # s_client's command to renegotiate
         capture_output=True,
         timeout=20,
