@@ -405,6 +405,7 @@ class MainWindow(QMainWindow):
     def _load_settings(self) -> None:
         s = self.settings
         self.cert_panel.set_hosts_text(s.get("certs/hosts"))
+        self.cert_panel.ca_domains_edit.setText(s.get("certs/ca_domains"))
         self.cert_panel.set_key_type(s.get("certs/key_type"))
         self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
         self.log_panel.probes_check.setChecked(s.get("log/show_probes"))
@@ -435,6 +436,7 @@ class MainWindow(QMainWindow):
         s.set("log/show_probes", self.log_panel.probes_check.isChecked())
         s.set("log/hidden_columns", ",".join(self.log_panel.hidden_columns()))
         s.set("certs/hosts", self.cert_panel.hosts_edit.text())
+        s.set("certs/ca_domains", self.cert_panel.ca_domains_edit.text())
         s.set("certs/key_type", self.cert_panel.key_type().value)
         self.app_panel.save_settings()
         s.set_bytes("window/geometry", self.saveGeometry())

@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "log/show_probes": True,  # the inspector's own requests in the log
     "log/hidden_columns": "",  # the request log's hidden columns, lower-case names, comma-separated
     "certs/hosts": "localhost, 127.0.0.1, ::1",
+    "certs/ca_domains": "",  # extra domains a new (rotated) CA may sign for, comma-separated
     "certs/key_type": "ecdsa-p256",
     "app/mode": "demo",  # "demo" or "custom"
     "app/target": "",

@@ -69,3 +69,12 @@ def test_threads_from_the_settings_serve(qtbot, make_window, gui_settings) -> No
     workers = [t for t in threading.enumerate() if t.name.startswith("launcher-https-worker-")]
     assert len(workers) == 3
     assert window.servers_panel.config.threads == 3
+
+
+def test_the_ca_domains_field_is_kept(qtbot, make_window) -> None:
+    window = make_window()
+    window.cert_panel.ca_domains_edit.setText("example.dev, intranet.test")
+    window.close()
+    qtbot.waitUntil(lambda: window._close_done, timeout=3000)
+    again = make_window()
+    assert again.cert_panel.ca_domains() == ("example.dev", "intranet.test")
