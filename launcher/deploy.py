@@ -249,12 +249,13 @@ def caddy_config(spec: DeploySpec) -> str:
         "# Run it:    caddy run --config FILE --adapter caddyfile",
         "",
         "{",
-        "    admin off                       # no admin endpoint on localhost:2019 (two Caddys never collide)",
+        "    admin off  # no admin endpoint on localhost:2019: two Caddys never collide",
         f"    storage file_system {spec.state_dir}   # not ~/.local/share/caddy",
         "    # We bring our own certificate (below) and write the HTTP→HTTPS redirect ourselves:",
         "    # no ACME, no automatic redirect.",
         "    auto_https off",
-        f"    default_sni {spec.server_name}   # clients that send no server name (an IP address) get our certificate",
+        "    # Clients that send no server name (an IP address) get our certificate too:",
+        f"    default_sni {spec.server_name}",
         "    skip_install_trust",
         "}",
         "",
@@ -316,14 +317,16 @@ def app_side(spec: DeploySpec) -> str:
     if is_loopback(host):
         lines += [
             "   With this launcher (the proxy on this machine):",
-            f"     flask-launcher serve --app APP --no-https --host {host} --http-port {port} --trusted-proxy",
+            f"     flask-launcher serve --app APP --no-https --host {host} --http-port {port} \\",
+            "       --trusted-proxy",
         ]
     lines += [
         "   Running waitress yourself:",
         f'     waitress.serve(app, host="{host}", port={port}, trusted_proxy="{peer}",',
         f"                    trusted_proxy_count={n}, clear_untrusted_proxy_headers=True,",
-        '                    trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})',
-        "   Trust the proxy's address only, never \"*\": whoever reaches the app directly could",
+        "                    trusted_proxy_headers={",
+        '                        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"})',
+        '   Trust the proxy\'s address only, never "*": whoever reaches the app directly could',
         "   then claim any scheme and client address.",
         "",
         "2. Flask (needed with any other WSGI server; harmless with waitress when the counts",
@@ -415,7 +418,9 @@ class ProxyRun:
     def __init__(self, spec: DeploySpec, *, folder: Path | None = None) -> None:
         self.program = find_proxy(spec.proxy)
         self._own_folder = folder is None
-        self.folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix=f"flask-launch-{spec.proxy}-"))
+        if folder is None:
+            folder = Path(tempfile.mkdtemp(prefix=f"flask-launch-{spec.proxy}-"))  # 0700
+        self.folder = Path(folder)
         if spec.proxy == ProxyKind.CADDY:
             spec = _with_state_dir(spec, str(self.folder / "caddy-data"))
         self.spec = spec
@@ -433,16 +438,24 @@ class ProxyRun:
     def check_command(self) -> list[str]:
         """The server's own validation of the written configuration."""
         if self.spec.proxy == ProxyKind.NGINX:
-            return [self.program, "-t", "-q", "-p", f"{self.folder}/", "-c", str(self.config_path), "-e", "stderr"]
+            prefix = f"{self.folder}/"
+            return [self.program, "-t", "-q", "-p", prefix, "-c", str(self.config_path), "-e", "stderr"]
         return [self.program, "validate", "--config", str(self.config_path), "--adapter", "caddyfile"]
 
     def run_command(self) -> list[str]:
         """The command that runs the server in the foreground."""
         if self.spec.proxy == ProxyKind.NGINX:
             return [
-                self.program, "-p", f"{self.folder}/", "-c", str(self.config_path), "-e", "stderr",
-                "-g", "daemon off;",
-            ]  # fmt: skip
+                self.program,
+                "-p",
+                f"{self.folder}/",
+                "-c",
+                str(self.config_path),
+                "-e",
+                "stderr",
+                "-g",
+                "daemon off;",
+            ]
         return [self.program, "run", "--config", str(self.config_path), "--adapter", "caddyfile"]
 
     def write(self) -> Path:
@@ -456,11 +469,18 @@ class ProxyRun:
         self.write()
         try:
             done = subprocess.run(
-                self.check_command(), capture_output=True, text=True, timeout=VALIDATE_TIMEOUT,
-                env=self._env(), cwd=self.folder, check=False,
-            )  # fmt: skip
+                self.check_command(),
+                capture_output=True,
+                text=True,
+                timeout=VALIDATE_TIMEOUT,
+                env=self._env(),
+                cwd=self.folder,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
-            raise ProxyStartError(f"{self.spec.proxy} did not check its configuration within {VALIDATE_TIMEOUT:g} s.") from None
+            raise ProxyStartError(
+                f"{self.spec.proxy} did not check its configuration within {VALIDATE_TIMEOUT:g} s."
+            ) from None
         output = (done.stdout + done.stderr).strip()
         if done.returncode != 0:
             last = output.splitlines()[-1] if output else f"exit code {done.returncode}"
@@ -476,9 +496,14 @@ class ProxyRun:
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child writes to it until stop()
         try:
             self.process = subprocess.Popen(
-                self.run_command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=self._env(), cwd=self.folder, start_new_session=True,
-            )  # fmt: skip
+                self.run_command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._env(),
+                cwd=self.folder,
+                start_new_session=True,
+            )
         finally:
             log.close()
         host = _connect_host(self.spec.listen_host)
@@ -487,7 +512,8 @@ class ProxyRun:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 tail = self.log_tail()
                 self.stop()
-                why = "exited" if self.process.returncode is not None else f"did not listen within {START_TIMEOUT:g} s"
+                exited = self.process.returncode is not None
+                why = "exited" if exited else f"did not listen within {START_TIMEOUT:g} s"
                 raise ProxyStartError(f"{self.spec.proxy} {why}: {tail or 'no output'}")
             time.sleep(0.05)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -20,10 +21,10 @@ from launcher.options import HSTS_MAX_AGE, parse_max_age, parse_port
 NAME = "deploy-config"
 
 
-def _type(parse: object) -> object:
+def _type(parse: Callable[[str], object]) -> Callable[[str], object]:
     def convert(text: str) -> object:
         try:
-            return parse(text)  # type: ignore[operator]
+            return parse(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -53,40 +54,60 @@ def _listen(text: str) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         NAME,
-        help="print an nginx or Caddy configuration that terminates TLS in front of the app, and the app side",
+        help="print an nginx or Caddy configuration that terminates TLS in front of the app",
         description="Print a complete nginx or Caddy configuration that terminates TLS and forwards "
         "X-Forwarded-For/-Proto/-Host to the app, then (as comments) what the app needs to trust it.",
     )
     parser.add_argument("proxy", choices=("nginx", "caddy"), help="the reverse proxy")
     parser.add_argument(
-        "--server-name", default="example.com", metavar="NAME",
+        "--server-name",
+        default="example.com",
+        metavar="NAME",
         help="the site's name(s), comma-separated (default example.com)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--upstream", type=_type(_upstream), default=("127.0.0.1", 8080), metavar="HOST:PORT",
+        "--upstream",
+        type=_type(_upstream),
+        default=("127.0.0.1", 8080),
+        metavar="HOST:PORT",
         help="the app's plain-HTTP server (default 127.0.0.1:8080)",
-    )  # fmt: skip
-    parser.add_argument("--listen", type=_type(_listen), default=443, metavar="PORT", help="HTTPS port (default 443)")
+    )
     parser.add_argument(
-        "--http-listen", type=_type(_listen), default=None, metavar="PORT",
+        "--listen", type=_type(_listen), default=443, metavar="PORT", help="HTTPS port (default 443)"
+    )
+    parser.add_argument(
+        "--http-listen",
+        type=_type(_listen),
+        default=None,
+        metavar="PORT",
         help="plain-HTTP port (default 80 with --redirect-https, else none)",
-    )  # fmt: skip
+    )
     parser.add_argument("--listen-host", default=None, metavar="ADDR", help="address to bind (default: all)")
     parser.add_argument("--cert", default=None, metavar="FILE", help="certificate chain (PEM, leaf first)")
     parser.add_argument("--key", default=None, metavar="FILE", help="its private key (PEM)")
     parser.add_argument(
-        "--hsts", type=_type(parse_max_age), nargs="?", const=HSTS_MAX_AGE, default=None, metavar="MAX_AGE",
+        "--hsts",
+        type=_type(parse_max_age),
+        nargs="?",
+        const=HSTS_MAX_AGE,
+        default=None,
+        metavar="MAX_AGE",
         help=f"send Strict-Transport-Security with MAX_AGE seconds ({HSTS_MAX_AGE} when not given)",
-    )  # fmt: skip
+    )
     parser.add_argument("--redirect-https", action="store_true", help="answer plain HTTP with a 308 to HTTPS")
     parser.add_argument(
-        "--proxies", type=_type(_proxies), default=1, metavar="N",
+        "--proxies",
+        type=_type(_proxies),
+        default=1,
+        metavar="N",
         help="proxies in a row that set X-Forwarded-* before the app, this one included (default 1)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--state-dir", default=None, metavar="DIR", help="Caddy's storage folder (default /var/lib/caddy)"
     )
-    parser.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help="write the configuration to FILE")
+    parser.add_argument(
+        "--output", "-o", type=Path, default=None, metavar="FILE", help="write the configuration to FILE"
+    )
     parser.set_defaults(func=run)
 
 

@@ -144,7 +144,7 @@ def _serve(
     sink = RequestSink(capacity=0, body_budget=options.body_budget_bytes)
     public = options
     if options.behind is not None:
-        from launcher.deploy import find_proxy, ProxyKind
+        from launcher.deploy import ProxyKind, find_proxy
 
         find_proxy(ProxyKind(options.behind))  # not installed: one line, before anything starts
         options = behind_upstream_config(options)
@@ -226,7 +226,13 @@ def behind_upstream_config(options: ServeConfig) -> ServeConfig:
     the proxy there (``--trusted-proxy``); the redirect and HSTS are the proxy's (waitress's own
     redirect would loop: the proxy talks HTTP to it)."""
     return options.replace(
-        host="127.0.0.1", http_port=0, http=True, https=False, trusted_proxy=True, redirect_https=None, hsts=None,
+        host="127.0.0.1",
+        http_port=0,
+        http=True,
+        https=False,
+        trusted_proxy=True,
+        redirect_https=None,
+        hsts=None,
         behind=None,
     )
 
@@ -235,7 +241,10 @@ def start_proxy(options: ServeConfig, store: Any, upstream_port: int) -> ProxyRu
     """Run ``options.behind`` on the public ports in front of waitress at *upstream_port*, with the
     tool's leaf (see ``launcher.deploy.ProxyRun``); raises ``LauncherError`` when it cannot."""
     from launcher.deploy import ProxyKind, ProxyRun, free_port, trial_spec
-    from launcher.servers import WILDCARD_HOSTS, cert_hosts_for
+    from launcher.options import WILDCARD_HOSTS
+    from launcher.servers import cert_hosts_for
+
+    assert options.behind is not None
 
     store.ensure(hosts=cert_hosts_for(options.host))
     bind = None if options.host in WILDCARD_HOSTS else options.host
@@ -275,7 +284,9 @@ def print_proxy_banner(proxy: ProxyRun, options: ServeConfig, upstream_url: str,
     if spec.http_listen is not None:
         what = "redirects to HTTPS" if spec.redirect_https else "forwards to the app"
         print(f"http://{host}:{spec.http_listen}/  HTTP listening ({name}: {what})", file=out, flush=True)
-    print(f"https://{host}:{spec.listen}/  HTTPS listening ({name}: TLS ends here{extra})", file=out, flush=True)
+    print(
+        f"https://{host}:{spec.listen}/  HTTPS listening ({name}: TLS ends here{extra})", file=out, flush=True
+    )
     print(
         f"{upstream_url}  upstream: waitress, plain HTTP, trusting X-Forwarded-* from {name} on 127.0.0.1",
         file=out,
