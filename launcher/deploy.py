@@ -367,13 +367,16 @@ def config_text(spec: DeploySpec) -> str:
 # --- running the real proxy for a trial ---------------------------------------------------------
 
 
-def find_proxy(kind: ProxyKind) -> str:
-    """The path of *kind*'s program; ``ProxyNotInstalledError`` (one line, the Debian package)
-    when it is not installed."""
-    found = shutil.which(kind.binary) or next(
-        (p for p in (f"/usr/sbin/{kind.binary}", f"/usr/bin/{kind.binary}") if os.access(p, os.X_OK)),
-        None,
-    )
+#: Where Debian installs the proxies, searched after PATH (a user's PATH often lacks /usr/sbin).
+SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+
+
+def find_proxy(kind: ProxyKind, path: str | None = None) -> str:
+    """The path of *kind*'s program on *path* (default: PATH, then ``SBIN_DIRS``);
+    ``ProxyNotInstalledError`` (one line, naming the Debian package) when it is not installed."""
+    if path is None:
+        path = os.pathsep.join([os.environ.get("PATH", os.defpath), *SBIN_DIRS])
+    found = shutil.which(kind.binary, path=path)
     if found is None:
         raise ProxyNotInstalledError(
             f"{kind.binary} is not installed: install the Debian package {kind.package} "
