@@ -155,6 +155,9 @@ def test_demo_app_through_the_proxy_flask_sees_https(trial, kind: ProxyKind) -> 
     assert not [v for v in texts(report) if "HSTS missing" in v or "Redirect loop" in v]
     text = report.to_text()
     assert "== Behind a proxy:" in text and "2. proxy → app server (plain HTTP)" in text
+    markdown = report.to_markdown()
+    assert "### Behind a proxy:" in markdown and "**3. what Flask saw**" in markdown
+    assert report.to_dict()["behind"]["hops"][2]["label"] == "3. what Flask saw"
 
 
 @pytest.mark.parametrize("kind", KINDS)
