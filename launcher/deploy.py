@@ -556,7 +556,11 @@ class ProxyRun:
             shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> ProxyRun:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.cleanup()  # a refused configuration leaves no folder behind
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:

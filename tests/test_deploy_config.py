@@ -190,3 +190,16 @@ def test_bad_upstream_is_a_one_line_usage_error(text: str, capsys) -> None:
         build_parser().parse_args(["deploy-config", "nginx", "--upstream", text])
     assert caught.value.code == 2
     assert "is not HOST:PORT" in capsys.readouterr().err
+
+
+def test_a_refused_trial_leaves_no_folder(tmp_path: Path) -> None:
+    program(ProxyKind.CADDY)
+    spec = trial_spec(
+        ProxyKind.CADDY, upstream=("127.0.0.1", 1), listen=18443, http_listen=None,
+        cert=tmp_path / "missing.pem", key=tmp_path / "missing-key.pem",
+    )  # fmt: skip
+    run = ProxyRun(spec)
+    assert run.folder.is_dir()
+    with pytest.raises(ProxyStartError), run:
+        pass
+    assert not run.folder.exists()
