@@ -18,7 +18,7 @@ from launcher.errors import LauncherError
 from launcher.remote.wire import CHILD_COMMAND
 
 PROG = "flask-launcher"
-COMMANDS = ("serve", "cert", "trust", "inspect", "gui")
+COMMANDS = ("serve", "cert", "trust", "inspect", "deploy-config", "gui")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -39,9 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"launcher.commands.{name}")
+            module = importlib.import_module(f"launcher.commands.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name != f"launcher.commands.{name}":
+            if exc.name != f"launcher.commands.{name.replace('-', '_')}":
                 raise
             continue
         module.register(sub)

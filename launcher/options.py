@@ -157,6 +157,17 @@ def parse_host(text: str) -> str:
     return value
 
 
+#: The reverse proxies ``--behind`` can run for a trial (``launcher.deploy.ProxyKind``'s values).
+BEHIND_PROXIES = ("nginx", "caddy")
+
+
+def parse_behind(text: str) -> str:
+    word = str(text).strip().lower()
+    if word not in BEHIND_PROXIES:
+        raise ValueError(f"invalid proxy {text!r}: use {' or '.join(BEHIND_PROXIES)}")
+    return word
+
+
 def parse_text(text: str) -> str:
     return str(text)
 
@@ -365,6 +376,17 @@ class ServeConfig:
         env=("FLASK_RUN_RELOAD",),
     )
 
+    behind: str | None = option(
+        None,
+        help="a trial behind a real reverse proxy (nginx or caddy, installed): it runs with the "
+        "tool's certificate on the HTTP and HTTPS ports and forwards to the app on a private "
+        "loopback port, which trusts it (--trusted-proxy); the redirect and HSTS are the proxy's",
+        parse=parse_behind,
+        flag="--behind",
+        metavar="PROXY",
+        commands=frozenset({"serve"}),
+    )
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -380,6 +402,8 @@ class ServeConfig:
                 raise ConfigError(f"{meta.flag or f.name}: {exc}.") from None
         if not (self.http or self.https):
             raise ConfigError("Nothing to serve: --no-http and --no-https were both given.")
+        if self.behind is not None and not self.https:
+            raise ConfigError("--behind runs a proxy on the HTTPS port: it cannot go with --no-https.")
         if (self.cert is None) != (self.key is None) and not _is_adhoc(self.cert, self.key):
             raise ConfigError(
                 "--cert and --key go together: give both (or FLASK_RUN_CERT and FLASK_RUN_KEY)."

@@ -62,6 +62,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="also send X-Forwarded-Proto: https over HTTP and show what Flask makes of it",
     )
+    parser.add_argument(
+        "--behind",
+        nargs="?",
+        const="any",
+        default=None,
+        metavar="PROXY",
+        help="the URL is served through a TLS-terminating proxy (nginx, caddy, ...): always add the "
+        "behind-a-proxy section (without it, it appears when a proxy is detected)",
+    )
+    parser.add_argument(
+        "--direct",
+        default=None,
+        metavar="URL",
+        help="the app's own http:// address behind the proxy: send it forged X-Forwarded-* headers "
+        "to see whether the app trusts whoever reaches it directly",
+    )
     add_arguments(
         parser,
         names=("host", "http_port", "https_port"),
@@ -89,6 +105,18 @@ def _probe_mark(cert_dir: Path, host: str) -> tuple[ProbeMark | None, str | None
         )
     token, served_host, ports = found
     return ProbeMark(token, ports, frozenset({served_host, host})), None
+
+
+def _direct_url(text: str | None) -> str | None:
+    """``--direct``: an http:// URL (``HOST:PORT`` alone is taken as http://HOST:PORT/)."""
+    from launcher.inspector import InvalidTargetError
+
+    if text is None:
+        return None
+    url = text if "://" in text else f"http://{text}/"
+    if not url.lower().startswith("http://"):
+        raise InvalidTargetError(f"--direct {text!r}: give the app's plain-HTTP address, http://HOST:PORT/.")
+    return url
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -121,6 +149,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         notes=notes,
         probe_mark=mark,
         no_probe=no_probe,
+        behind=args.behind,
+        direct_url=_direct_url(args.direct),
     )
     if args.json:
         print(report.to_json(), file=out)

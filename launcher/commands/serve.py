@@ -28,6 +28,7 @@ from launcher.options import ServeConfig, add_arguments, config_from_args
 
 if TYPE_CHECKING:
     from launcher.apptarget import AppTarget
+    from launcher.deploy import ProxyRun
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -141,6 +142,12 @@ def _serve(
     store = CertStore(cert_dir or options.cert_dir or default_cert_dir(), on_warning=warn)
     # serve keeps no log beyond printing it: a sink of capacity 0 (bodies die once printed).
     sink = RequestSink(capacity=0, body_budget=options.body_budget_bytes)
+    public = options
+    if options.behind is not None:
+        from launcher.deploy import ProxyKind, find_proxy
+
+        find_proxy(ProxyKind(options.behind))  # not installed: one line, before anything starts
+        options = behind_upstream_config(options)
     servers = Servers.from_config(app, options, cert_store=store, sink=sink)
     stop = stop_event or threading.Event()
     # Client-caused notices, one line per reason per interval; waitress's own chatter ("Task
@@ -159,15 +166,22 @@ def _serve(
     restore = _install_signal_handlers(stop) if install_signals else (lambda: None)
     reloader = None
     token_file: Path | None = None
+    proxy: ProxyRun | None = None
     try:
         listeners = [
             lst for lst, wanted in ((servers.https, options.https), (servers.http, options.http)) if wanted
         ]
         for listener in listeners:
             listener.start()
-        token_file = _write_token(store, servers, listeners, warn)  # before the banner says "up"
-        for listener in sorted(listeners, key=lambda lst: lst.scheme):
-            print(f"{listener.url}  {listener.scheme.upper()} listening", file=out, flush=True)
+        if public.behind is not None:
+            proxy = start_proxy(public, store, servers.http.port)
+            ports = [servers.http.port, *proxy.ports()]
+            token_file = _write_token(store, servers, ports, warn, host=public.host)
+            print_proxy_banner(proxy, public, servers.http.url, out)
+        else:
+            token_file = _write_token(store, servers, [lst.port for lst in listeners], warn)
+            for listener in sorted(listeners, key=lambda lst: lst.scheme):
+                print(f"{listener.url}  {listener.scheme.upper()} listening", file=out, flush=True)
         if store.is_imported:
             print(f"CA certificate: none (serving your imported {Path(store.cert_path).resolve()})", file=out)
         else:
@@ -175,15 +189,23 @@ def _serve(
             warning = store.ca_expiry_warning()
             if warning:
                 print(f"warning: {warning}", file=out, flush=True)
-        if options.exposed:
+        if public.exposed:
             print("warning: listening on all interfaces: other machines can reach these servers.", file=out)
         printer.start()
         if options.reload and target is not None:
             reloader = _start_reloader(target, app, servers, out)
         while not stop.wait(0.5):
-            pass
+            if proxy is not None and not proxy.running:
+                print(
+                    f"error: {public.behind} stopped: {escape_control(proxy.log_tail())}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return 1
     finally:
         restore()
+        if proxy is not None:
+            proxy.cleanup()
         if reloader is not None:
             reloader.stop()
         servers.stop_all()
@@ -199,13 +221,87 @@ def _serve(
     return 0
 
 
-def _write_token(store: Any, servers: Any, listeners: list[Any], warn: Callable[[str], None]) -> Path | None:
+def behind_upstream_config(options: ServeConfig) -> ServeConfig:
+    """How waitress serves behind ``--behind``'s proxy: plain HTTP on a free loopback port, trusting
+    the proxy there (``--trusted-proxy``); the redirect and HSTS are the proxy's (waitress's own
+    redirect would loop: the proxy talks HTTP to it)."""
+    return options.replace(
+        host="127.0.0.1",
+        http_port=0,
+        http=True,
+        https=False,
+        trusted_proxy=True,
+        redirect_https=None,
+        hsts=None,
+        behind=None,
+    )
+
+
+def start_proxy(options: ServeConfig, store: Any, upstream_port: int) -> ProxyRun:
+    """Run ``options.behind`` on the public ports in front of waitress at *upstream_port*, with the
+    tool's leaf (see ``launcher.deploy.ProxyRun``); raises ``LauncherError`` when it cannot."""
+    from launcher.deploy import ProxyKind, ProxyRun, free_port, trial_spec
+    from launcher.options import WILDCARD_HOSTS
+    from launcher.servers import cert_hosts_for
+
+    assert options.behind is not None
+
+    store.ensure(hosts=cert_hosts_for(options.host))
+    bind = None if options.host in WILDCARD_HOSTS else options.host
+    probe_host = "127.0.0.1" if bind is None else bind
+    https_port = options.https_port or free_port(probe_host)
+    http_port = (options.http_port or free_port(probe_host)) if options.http else None
+    names = cert_hosts_for(options.host)
+    spec = trial_spec(
+        ProxyKind(options.behind),
+        upstream=("127.0.0.1", upstream_port),
+        listen=https_port,
+        http_listen=http_port,
+        cert=Path(store.cert_path),
+        key=Path(store.key_path),
+        listen_host=bind,
+        hsts=options.hsts,
+        redirect_https=options.redirect_https,
+        names=names,
+    )
+    proxy = ProxyRun(spec)
+    try:
+        proxy.start()
+    except BaseException:
+        proxy.cleanup()
+        raise
+    return proxy
+
+
+def print_proxy_banner(proxy: ProxyRun, options: ServeConfig, upstream_url: str, out: TextIO) -> None:
+    """The listening lines of a trial behind a proxy: the proxy's ports first, then waitress's."""
+    from launcher.servers import url_host
+
+    host = url_host(options.host)
+    spec = proxy.spec
+    name = spec.proxy
+    extra = f", HSTS max-age={spec.hsts}" if spec.hsts is not None else ""
+    if spec.http_listen is not None:
+        what = "redirects to HTTPS" if spec.redirect_https else "forwards to the app"
+        print(f"http://{host}:{spec.http_listen}/  HTTP listening ({name}: {what})", file=out, flush=True)
+    print(
+        f"https://{host}:{spec.listen}/  HTTPS listening ({name}: TLS ends here{extra})", file=out, flush=True
+    )
+    print(
+        f"{upstream_url}  upstream: waitress, plain HTTP, trusting X-Forwarded-* from {name} on 127.0.0.1",
+        file=out,
+        flush=True,
+    )
+    print(f"{name} configuration: {proxy.config_path}", file=out, flush=True)
+
+
+def _write_token(
+    store: Any, servers: Any, ports: list[int], warn: Callable[[str], None], *, host: str | None = None
+) -> Path | None:
     """Leave the servers' probe token where ``flask-launcher inspect`` finds it (the certificate
     folder, see ``launcher.appview``); a folder that cannot be written costs only that."""
     try:
-        return write_token_file(
-            store.directory, servers.probe_token, servers.host, [lst.port for lst in listeners]
-        )
+        return write_token_file(store.directory, servers.probe_token, host or servers.host, ports)
     except OSError as exc:
         warn(
             f"cannot write the inspector's token in {store.directory} ({exc.strerror or exc}): "

@@ -230,6 +230,8 @@ class Client:
             hop.location = resp.getheader("Location")
             hop.hsts = resp.getheader("Strict-Transport-Security")
             hop.content_type = resp.getheader("Content-Type")
+            hop.server = resp.getheader("Server")
+            hop.via = resp.getheader("Via")
             answer.view = resp.getheader(VIEW_HEADER) if answer.marked else None
             hop.cookies = [
                 c

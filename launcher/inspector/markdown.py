@@ -58,6 +58,15 @@ def render_markdown(report: InspectReport) -> str:
     for column in report.columns:
         lines.append("")
         lines += _column(column)
+    behind = report.behind
+    if behind is not None:
+        lines += ["", f"### Behind a proxy: {md_escape(behind.url)}", ""]
+        lines.append(f"Proxy: {md_escape(behind.proxy or 'not named')} ({md_escape(behind.detected_by)})")
+        lines.append("")
+        lines += [f"- **{LEVEL_TAG[v.level]}** {md_escape(v.text)}" for v in behind.verdicts]
+        for hop in behind.hops:
+            lines += ["", f"**{md_escape(hop.label)}**", "", "| Fact | Value |", "|---|---|"]
+            lines += [f"| {md_escape(k)} | {md_escape(v)} |" for k, v in hop.facts]
     lens = report.proxy_lens
     if lens is not None:
         lines += ["", "### Behind a proxy: X-Forwarded-Proto over HTTP", ""]

@@ -10,6 +10,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from launcher.inspector.behind import FORGED_HEADERS, build_behind
 from launcher.inspector.client import Client
 from launcher.inspector.flaskview import read_flask_view
 from launcher.inspector.limits import DEFAULT_TIMEOUT
@@ -23,15 +24,23 @@ if TYPE_CHECKING:
     from launcher.control import PolicyControl, ServersControl
 
 
-def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool = True) -> SchemeReport:
+def probe(
+    client: Client,
+    url: str,
+    *,
+    skip: str | None = None,
+    flask_view: bool = True,
+    headers: dict[str, str] | None = None,
+) -> SchemeReport:
     """Fetch *url* (following redirects) and explain it, with what the app saw of the final hop
-    (the launcher's capture in that answer's header, ``launcher.appview``: no extra request)."""
+    (the launcher's capture in that answer's header, ``launcher.appview``: no extra request).
+    *headers* are sent with every hop (the behind-a-proxy section's forged headers)."""
     scheme = urllib.parse.urlsplit(url).scheme
     report = SchemeReport(scheme=scheme, url=url, skipped=skip)
     if skip:
         report.verdicts = [Verdict(VerdictLevel.INFO, skip)]
         return report
-    answers, chain_error = client.follow(url)
+    answers, chain_error = client.follow(url, headers)
     report.hops = [a.hop for a in answers]
     last = report.hops[-1]
     report.error = last.error or chain_error
@@ -49,6 +58,8 @@ def probe(client: Client, url: str, *, skip: str | None = None, flask_view: bool
     report.cookies = [c for h in report.hops for c in h.cookies]
     if flask_view and report.reachable:
         report.flask = read_flask_view(client, answers, chain_error)
+        if chain_error and answers[0].view is not None:
+            report.first_flask = read_flask_view(client, answers[:1], None)
     report.verdicts = scheme_verdicts(report, first_body=answers[0].body if answers else b"")
     return report
 
@@ -64,6 +75,8 @@ def inspect_target(
     notes: list[str] | None = None,
     probe_mark: ProbeMark | None = None,
     no_probe: str | None = None,
+    behind: str | None = None,
+    direct_url: str | None = None,
 ) -> InspectReport:
     """Probe both URLs of *target* (in parallel) and, when asked, the proxy lens.
 
@@ -71,6 +84,9 @@ def inspect_target(
     ``launcher.inspector.proxylens``), without it only the current one.  *probe_mark*: the servers'
     probe token and where it may go (default: the target's, see ``target_for_servers``); without
     one what the app saw is "not available" (*no_probe*, else the target's, says why in one line).
+    *behind*: there is a TLS-terminating proxy in front (its name, or "any"); without it the
+    "behind a proxy" section appears only when one is detected (``launcher.inspector.behind``).
+    *direct_url*: the app's own address behind the proxy, probed with forged ``X-Forwarded-*``.
     Raises ``InvalidTargetError`` only for an unusable *cafile*; network
     trouble is reported, never raised.
     """
@@ -93,6 +109,10 @@ def inspect_target(
         cafile=client.cafile,
         notes=list(notes or []),
     )
+    direct = None
+    if direct_url is not None:
+        direct = probe(client, direct_url, headers=dict(FORGED_HEADERS))
+    report.behind = build_behind(report, hint=behind, direct=direct)
     if proxy_lens:
         if target.http_skip:
             report.proxy_lens = ProxyLens(

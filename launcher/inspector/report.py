@@ -21,6 +21,7 @@ from launcher.inspector.text import render_text
 from launcher.scheme import Scheme
 
 if TYPE_CHECKING:
+    from launcher.inspector.behind import BehindProxy
     from launcher.inspector.proxylens import ProxyLens
 
 
@@ -108,6 +109,9 @@ class Hop:
     cookies: list[Cookie] = field(default_factory=list)
     tls: TLSFacts | None = None
     content_type: str | None = None
+    #: The answer's ``Server`` and ``Via`` headers (a proxy in front names itself there).
+    server: str | None = None
+    via: str | None = None
     error: str | None = None
 
     @property
@@ -241,6 +245,9 @@ class SchemeReport:
     hsts: str | None = None
     cookies: list[Cookie] = field(default_factory=list)
     flask: FlaskView | None = None
+    #: What the app saw of the chain's first request when the chain never ended (a redirect
+    #: loop): why it redirected.  None otherwise.
+    first_flask: FlaskView | None = None
     verdicts: list[Verdict] = field(default_factory=list)
 
     @property
@@ -265,6 +272,9 @@ class InspectReport:
     https: SchemeReport
     cafile: str | None
     proxy_lens: ProxyLens | None = None
+    #: The "behind a proxy" section: three hops and their verdicts (``launcher.inspector.behind``),
+    #: when a proxy was detected in front of the app or the caller said there is one.
+    behind: BehindProxy | None = None
     notes: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
 

@@ -233,6 +233,11 @@ def render_text(report: InspectReport) -> str:
     for column in report.columns:
         lines.append("")
         lines += _column_text(column)
+    if report.behind is not None:
+        from launcher.inspector.behind import behind_text
+
+        lines.append("")
+        lines += behind_text(report.behind)
     if report.proxy_lens is not None:
         lines.append("")
         lines += proxy_lens_text(report.proxy_lens)
