@@ -77,6 +77,7 @@ from launcher.gui.errorui import (
 )
 from launcher.gui.inspector_panel import InspectorPanel
 from launcher.gui.logpanel import LogPanel
+from launcher.gui.productionpanel import ProductionPanel
 from launcher.gui.resources import app_icon
 from launcher.gui.serverspanel import ServersPanel
 from launcher.gui.settings import Settings, open_settings
@@ -206,6 +207,8 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.log_panel, "Request log")
         self.tabs.addTab(self.inspector_panel, "Inspector")
+        self.production_panel = ProductionPanel(self.servers_panel.config, self)
+        self.tabs.addTab(self.production_panel, "Production")
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("mainSplitter")
@@ -234,6 +237,7 @@ class MainWindow(QMainWindow):
             self.cert_panel.trust,
             self.log_panel,
             self.inspector_panel,
+            self.production_panel,
         ):
             source.message.connect(self.show_message)
         self.cert_panel.trust.report.connect(self.banner.show_message)
