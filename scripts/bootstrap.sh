@@ -12,8 +12,8 @@ purpose="${1:-app}"
 qt_pkgs=(libgl1 libegl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
          libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
          libxcb-xkb1 libxkbcommon-x11-0 fonts-dejavu-core)
-# The tests also drive a real browser with a real NSS trust store, a real X server, and h2load.
-test_pkgs=(chromium libnss3-tools ca-certificates openssl xvfb xauth nghttp2-client)
+# The tests also drive real browsers (Chromium, Firefox ESR) with a real NSS trust store, a real X server, and h2load.
+test_pkgs=(chromium firefox-esr libnss3-tools ca-certificates openssl xvfb xauth nghttp2-client)
 pkgs=("${qt_pkgs[@]}")
 [ "$purpose" = test ] && pkgs+=("${test_pkgs[@]}")
 
