@@ -2,11 +2,12 @@
 
 ``flask-launcher trust install`` finds the profile in ``~/.mozilla/firefox`` (made here with real
 ``certutil``, as Firefox itself would) and adds the CA to its ``cert9.db``; ``trust uninstall``
-removes it.  Firefox is run as ``firefox-esr --headless -profile DIR URL`` and stopped once our server has
-heard from it (at most 60 s).  What decides is what the server heard, as in docs/trust.md: a refused certificate is a wire event of
-kind "untrusted CA" (Firefox sends ``unknown_ca``) and no request; a loaded page is a ``GET /``
-request record on the HTTPS listener.  Trust goes through the CLI limited to ``--store firefox``,
-so the machine's system store is never touched.
+removes it.  Firefox is run as ``firefox-esr --headless -profile DIR URL`` and stopped once our
+server has heard from it (at most 60 s).  What decides is what the server heard, as in
+docs/trust.md: a refused certificate is a wire event of kind "untrusted CA" (Firefox sends
+``unknown_ca``) and no request; a loaded page is a ``GET /`` request record on the HTTPS
+listener.  Trust goes through the CLI limited to ``--store firefox``, so the machine's system
+store is never touched.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ def make_profile(home: Path) -> Path:
     return profile
 
 
-def browse(firefox: str, profile: Path, home: Path, url: str, servers) -> tuple[list[tuple[str, int, str]], list[str]]:
+Heard = tuple[list[tuple[str, int, str]], list[str]]
+
+
+def browse(firefox: str, profile: Path, home: Path, url: str, servers) -> Heard:
     """Open *url* in headless Firefox on *profile*; return what our server heard meanwhile.
 
     Firefox runs until the server has heard either a request or a refused handshake (at most 60 s),
@@ -59,7 +63,7 @@ def browse(firefox: str, profile: Path, home: Path, url: str, servers) -> tuple[
     """
     n_rec, n_ev = len(servers.sink.snapshot()), len(servers.sink.snapshot_events())
 
-    def news() -> tuple[list[tuple[str, int, str]], list[str]]:
+    def news() -> Heard:
         records = servers.sink.snapshot()[n_rec:]
         events = servers.sink.snapshot_events()[n_ev:]
         return [(r.listener, r.status, r.path) for r in records], [e.kind.value for e in events]
@@ -111,7 +115,7 @@ def test_firefox_trusts_the_local_ca_only_while_installed(
     ca = LocalCA.load(cert_dir / "ca.pem")
     store = NssStore("Firefox profile", profile)
 
-    def visit() -> tuple[list[tuple[str, int, str]], list[str]]:
+    def visit() -> Heard:
         return browse(firefox, profile, home, url, servers)
 
     # 1. Not trusted yet: Firefox refuses the certificate (unknown_ca) and asks for nothing.
