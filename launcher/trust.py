@@ -16,20 +16,29 @@ Stores:
   user's password in a dialog).
 * ``WindowsUserRootStore``: the current user's Root store via ``certutil -user -addstore Root``
   (Windows shows a confirmation dialog).
+* ``WslWindowsHostStore``: under WSL (``is_wsl``: the kernel's ``osrelease`` names Microsoft/WSL),
+  the Windows host's current-user Root store through interop: ``certutil.exe -user -addstore Root``
+  with the CA's Windows path from ``wslpath -w``; read back with ``certutil.exe -user -store Root``
+  (our SHA-1 thumbprint in its listing).  Windows browsers (Chrome, Edge) read that store.
 
 ``uninstall`` removes only our CA: the certificate whose nickname (the CA's common name) *and*
 SHA-256 fingerprint match.  In NSS, certificates with the same subject share a nickname, and
 ``certutil -D`` cannot pick one by fingerprint; when another certificate shares our nickname it is
 exported first and re-added with its trust flags if ``certutil -D`` happened to remove it.
 
-Limits: HOME is read at call time (``Path.home()``).  Firefox picks up changes on its next start.
-Other Linux system stores (Fedora's ``update-ca-trust``, Arch's ``trust``) are not handled.
-The macOS and Windows stores are tested only through their command builders (no such OS here).
+Firefox profiles are found under the classic, ESR, Snap and Flatpak roots, from each root's
+``profiles.ini`` and the folders in it (``firefox_profiles``).
+
+Limits: HOME is read at call time (``Path.home()``).  Other Linux system stores (Fedora's
+``update-ca-trust``, Arch's ``trust``) are not changed here; ``launcher.trustdoctor`` reports them
+with the command to run.  The macOS and Windows stores are tested only through their command
+builders, the WSL store with a stand-in Windows side (no such OS here).
 """
 
 from __future__ import annotations
 
 import base64
+import configparser
 import enum
 import hashlib
 import os
@@ -47,6 +56,7 @@ from launcher.errors import LauncherError, TrustError
 
 __all__ = [
     "DebianSystemStore",
+    "FirefoxProfile",
     "LocalCA",
     "MacKeychainStore",
     "NssStore",
@@ -54,9 +64,14 @@ __all__ = [
     "TrustError",
     "TrustStore",
     "WindowsUserRootStore",
+    "WslWindowsHostStore",
     "chromium_store",
     "default_stores",
     "firefox_profile_dirs",
+    "firefox_profiles",
+    "firefox_store",
+    "is_wsl",
+    "pem_file_holds",
     "run_command",
 ]
 
@@ -126,6 +141,16 @@ def _pem_blocks(data: bytes) -> list[bytes]:
 
 def _sha256_hex(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest().upper()
+
+
+def pem_file_holds(path: str | Path, ca: LocalCA) -> bool:
+    """Whether the PEM file (a bundle) at *path* holds *ca* (by SHA-256); False when unreadable."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return False
+    target = ca.sha256.replace(":", "")
+    return any(_sha256_hex(der) == target for der in _pem_blocks(data))
 
 
 def _colon(hex_upper: str) -> str:
@@ -372,20 +397,81 @@ def chromium_store(runner: Runner | None = None) -> NssStore:
     return NssStore("Chromium/Chrome (NSS)", Path.home() / ".pki" / "nssdb", create=True, runner=runner)
 
 
-def firefox_profile_dirs() -> list[Path]:
-    """Firefox profiles (deb/tarball, snap, flatpak, macOS) that have a ``cert9.db``."""
-    home = Path.home()
-    roots = [
-        home / ".mozilla" / "firefox",
-        home / "snap" / "firefox" / "common" / ".mozilla" / "firefox",
-        home / ".var" / "app" / "org.mozilla.firefox" / ".mozilla" / "firefox",
-        home / "Library" / "Application Support" / "Firefox" / "Profiles",
-    ]
-    found = []
-    for root in roots:
-        if root.is_dir():
-            found.extend(sorted(p for p in root.iterdir() if (p / "cert9.db").is_file()))
+#: Where Firefox keeps its profiles, relative to HOME: (variant, folder).
+FIREFOX_ROOTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("", (".mozilla", "firefox")),
+    ("ESR", (".mozilla", "firefox-esr")),
+    ("Snap", ("snap", "firefox", "common", ".mozilla", "firefox")),
+    ("Flatpak", (".var", "app", "org.mozilla.firefox", ".mozilla", "firefox")),
+    ("macOS", ("Library", "Application Support", "Firefox", "Profiles")),
+)
+
+
+@dataclass(frozen=True)
+class FirefoxProfile:
+    """One Firefox profile folder: which install it belongs to and whether it has an NSS db yet."""
+
+    variant: str  # "" (deb/tarball), "ESR", "Snap", "Flatpak", "macOS"
+    path: Path
+
+    @property
+    def name(self) -> str:
+        """The store's name: ``Firefox profile X`` (``Firefox Snap profile X`` for the other roots)."""
+        kind = f"Firefox {self.variant} profile" if self.variant else "Firefox profile"
+        return f"{kind} {self.path.name}"
+
+    @property
+    def has_db(self) -> bool:
+        return (self.path / "cert9.db").is_file()
+
+
+def _profiles_ini(root: Path) -> list[Path]:
+    """The profile folders a root's ``profiles.ini`` lists (relative or absolute ``Path=``)."""
+    ini = root / "profiles.ini"
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(ini.read_text(errors="replace"))
+    except (OSError, configparser.Error):
+        return []
+    out = []
+    for section in parser.sections():
+        if not section.startswith("Profile") or "Path" not in parser[section]:
+            continue
+        path = Path(parser[section]["Path"])
+        relative = parser[section].get("IsRelative", "1").strip() != "0"
+        out.append(root / path if relative else path)
+    return out
+
+
+def firefox_profiles(home: Path | None = None) -> list[FirefoxProfile]:
+    """Every Firefox profile under HOME: those ``profiles.ini`` lists (with or without a
+    ``cert9.db``: a profile never started has none) and any folder with a ``cert9.db``."""
+    home = home or Path.home()
+    found: list[FirefoxProfile] = []
+    seen: set[Path] = set()
+    for variant, parts in FIREFOX_ROOTS:
+        root = home.joinpath(*parts)
+        if not root.is_dir():
+            continue
+        candidates = _profiles_ini(root)
+        candidates += sorted(p for p in root.iterdir() if (p / "cert9.db").is_file())
+        for path in candidates:
+            key = path.resolve() if path.exists() else path
+            if key in seen or not path.is_dir():
+                continue
+            seen.add(key)
+            found.append(FirefoxProfile(variant, path))
     return found
+
+
+def firefox_profile_dirs() -> list[Path]:
+    """Firefox profiles (deb/tarball, ESR, snap, flatpak, macOS) that have a ``cert9.db``."""
+    return [p.path for p in firefox_profiles() if p.has_db]
+
+
+def firefox_store(profile: FirefoxProfile, runner: Runner | None = None) -> NssStore:
+    """The NSS store of one Firefox profile (its database must exist: Firefox makes it)."""
+    return NssStore(profile.name, profile.path, runner=runner)
 
 
 # --- Debian/Ubuntu system store -----------------------------------------------------------------
@@ -594,11 +680,76 @@ class WindowsUserRootStore(TrustStore):
         return [["certutil", "-user", "-delstore", "Root", ca.sha1]]
 
 
+# --- WSL: the Windows host's store, through interop ------------------------------------------------
+
+#: Points ``is_wsl`` at another ``osrelease`` file (tests; a kernel that hides its name).
+OSRELEASE_ENV = "FLASK_LAUNCHER_OSRELEASE"
+
+
+def is_wsl(osrelease: str | Path | None = None) -> bool:
+    """Whether this Linux runs under WSL: the kernel's release (``/proc/sys/kernel/osrelease``, or
+    the file *osrelease* / ``$FLASK_LAUNCHER_OSRELEASE``) names "microsoft" or "WSL"."""
+    path = Path(osrelease or os.environ.get(OSRELEASE_ENV) or "/proc/sys/kernel/osrelease")
+    try:
+        text = path.read_text(errors="replace").lower()
+    except OSError:
+        return False
+    return "microsoft" in text or "wsl" in text
+
+
+class WslWindowsHostStore(TrustStore):
+    """Under WSL: the Windows host's current-user Root store, through ``certutil.exe`` (interop).
+
+    The CA's Windows path comes from ``wslpath -w``.  Status reads ``certutil.exe -user -store Root``
+    and looks for our SHA-1 thumbprint (spaces and case ignored, as Windows versions differ).
+    Windows shows a confirmation dialog on the host when a root is added.
+    """
+
+    name = "Windows host user Root store (WSL)"
+
+    def __init__(self, osrelease: str | Path | None = None, *, runner: Runner | None = None) -> None:
+        super().__init__(runner)
+        self.osrelease = osrelease
+
+    def unavailable_reason(self) -> str | None:
+        if not is_wsl(self.osrelease):
+            return "not WSL"
+        for tool in ("certutil.exe", "wslpath"):
+            if shutil.which(tool) is None:
+                return f"{tool} was not found: WSL interop is off (see /etc/wsl.conf [interop])"
+        return None
+
+    def windows_path(self, path: Path) -> str:
+        """*path* as Windows sees it (``wslpath -w``)."""
+        proc = self._check(["wslpath", "-w", str(path)])
+        return proc.stdout.decode(errors="replace").strip()
+
+    def status(self, ca: LocalCA) -> bool:
+        proc = self._run(["certutil.exe", "-user", "-store", "Root"])
+        if proc.returncode != 0:
+            return False
+        text = proc.stdout.decode(errors="replace").upper()
+        hashes = re.findall(r"HASH\(SHA1\):\s*([0-9A-F ]{40,59})", text)
+        return ca.sha1 in {h.replace(" ", "") for h in hashes}
+
+    def install_commands(self, ca: LocalCA) -> list[list[str]]:
+        return [["certutil.exe", "-user", "-addstore", "Root", self.windows_path(ca.path)]]
+
+    def uninstall_commands(self, ca: LocalCA) -> list[list[str]]:
+        if not self.status(ca):
+            return []
+        return [["certutil.exe", "-user", "-delstore", "Root", ca.sha1]]
+
+
 # --- all stores of this machine ---------------------------------------------------------------------
 
 
-def default_stores(platform: str | None = None, runner: Runner | None = None) -> list[TrustStore]:
-    """The stores that matter on this OS (looked up now: HOME and Firefox profiles at call time)."""
+def default_stores(
+    platform: str | None = None, runner: Runner | None = None, *, osrelease: str | Path | None = None
+) -> list[TrustStore]:
+    """The stores that matter on this OS (looked up now: HOME and Firefox profiles at call time).
+
+    Under WSL (``is_wsl(osrelease)``) the Windows host's user Root store comes last."""
     platform = platform or sys.platform
     stores: list[TrustStore] = []
     if platform == "darwin":
@@ -608,8 +759,11 @@ def default_stores(platform: str | None = None, runner: Runner | None = None) ->
         return stores  # Firefox on Windows reads the Windows store (enterprise roots)
     else:
         stores.append(chromium_store(runner))
-    for profile in firefox_profile_dirs():
-        stores.append(NssStore(f"Firefox profile {profile.name}", profile, runner=runner))
+    for profile in firefox_profiles():
+        if profile.has_db:
+            stores.append(firefox_store(profile, runner))
     if platform.startswith("linux"):
         stores.append(DebianSystemStore(runner=runner))
+        if is_wsl(osrelease):
+            stores.append(WslWindowsHostStore(osrelease, runner=runner))
     return stores

@@ -12,8 +12,11 @@ purpose="${1:-app}"
 qt_pkgs=(libgl1 libegl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0
          libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0
          libxcb-xkb1 libxkbcommon-x11-0 fonts-dejavu-core)
-# The tests also drive a real browser with a real NSS trust store, a real X server, and h2load.
-test_pkgs=(chromium libnss3-tools ca-certificates openssl xvfb xauth nghttp2-client nginx caddy)
+# The tests also drive real browsers (Chromium, Firefox ESR) with a real NSS trust store, a real X
+# server, h2load, real nginx and Caddy in front of the app, and (already on Debian's images, named
+# so a slimmer machine gets them too) curl, iproute2 for network namespaces, e2fsprogs for chattr.
+test_pkgs=(chromium firefox-esr libnss3-tools ca-certificates openssl xvfb xauth nghttp2-client nginx caddy
+           curl iproute2 e2fsprogs)
 pkgs=("${qt_pkgs[@]}")
 [ "$purpose" = test ] && pkgs+=("${test_pkgs[@]}")
 

@@ -149,3 +149,10 @@ def chromium() -> str:
 def chromium_flags() -> list[str]:
     """``CHROMIUM_FLAGS`` as a fresh list: headless, no sandbox, no background traffic."""
     return list(CHROMIUM_FLAGS)
+
+
+@pytest.fixture(scope="session")
+def firefox() -> str:
+    """The path of Debian firefox-esr, installed (with certutil for its profile's NSS database) when
+    missing and root; otherwise the test is skipped with the apt-get line."""
+    return _apt_tools_or_skip({"firefox-esr": "firefox-esr", "certutil": "libnss3-tools"})["firefox-esr"]

@@ -1,4 +1,9 @@
-"""``flask-launcher trust install|uninstall|status``: trust the local CA in browsers and the OS.
+"""``flask-launcher trust install|uninstall|status|doctor``: trust the local CA in browsers and the OS.
+
+``doctor`` lists every place a client might look for trust (browsers, system stores, WSL's Windows
+host, runtimes, which running browsers need a restart), each trusted / not trusted / absent with
+the one command that fixes it (``launcher.trustdoctor``); ``--json`` for scripts.  It changes
+nothing; its exit status is 0 when every browser store found trusts the CA, else 1.
 
 ``install`` and ``uninstall`` print each command before running it; ``--dry-run`` prints them only.
 ``--store`` limits the action to stores whose name contains the text (e.g. ``chromium``, ``firefox``,
@@ -51,7 +56,47 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         if name != "status":
             action.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
         action.set_defaults(func=run)
+    doctor = actions.add_parser(
+        "doctor",
+        help="check every place a client looks for trust, with the fix for each",
+        description="Check every place a client might look for trust (browsers, system stores, WSL's "
+        "Windows host, Python, Node, curl, wget, Java, containers) and which running browsers need a "
+        "restart; print the one command that fixes each.  Changes nothing.  Exit status: 0 when every "
+        "browser store found trusts the CA, 1 otherwise.",
+    )
+    doctor.add_argument(
+        "--cert-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="folder of the CA and certificates (default: the user data dir)",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the rows as JSON")
+    doctor.set_defaults(func=run_doctor)
     parser.set_defaults(func=run)
+
+
+def run_doctor(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """``trust doctor``: print the report (text or JSON); 0 when every browser found trusts the CA."""
+    import json
+
+    from launcher.certs import CertStore, default_cert_dir
+    from launcher.trust import LocalCA
+    from launcher.trustdoctor import diagnose
+
+    out = out or sys.stdout
+    store = CertStore(getattr(args, "cert_dir", None) or default_cert_dir())
+    if not store.ca_cert_path.exists():
+        text = f"No CA in {store.directory} yet: nothing can be trusted. Run `flask-launcher trust install`."
+        if args.json:
+            print(
+                json.dumps({"ca": None, "ok": False, "exit_code": 1, "rows": [], "message": text}), file=out
+            )
+        else:
+            print(text, file=out)
+        return 1
+    report = diagnose(LocalCA.load(store.ca_cert_path))
+    print(report.to_json() if args.json else report.to_text(), file=out)
+    return report.exit_code
 
 
 def _select(stores: list[TrustStore], patterns: list[str] | None) -> list[TrustStore]:

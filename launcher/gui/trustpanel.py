@@ -25,6 +25,11 @@ local CA (an imported one from elsewhere, ``set_served_by_ca(False)``), a store 
 local CA says "trusts the local CA, not the served certificate's issuer" in grey, and a note above
 the list says so.
 
+"Trust doctor…" (next to Check again) opens ``TrustDoctorDialog``: every row of
+``launcher.trustdoctor.diagnose`` (browsers, system stores, WSL's Windows host, runtimes, which
+running browsers need a restart), each with its state and a Copy button for its fix; read in a
+worker thread, again on its "Check again".
+
 Limits: the status is read when the section is made, after each action, when the CA changes and
 on "Check again"; a change made outside the launcher (the user's own sudo) shows after "Check
 again".  Commands are shown shell-quoted for a POSIX shell (``shlex.join``), also on Windows.
@@ -57,9 +62,10 @@ from PySide6.QtWidgets import (
 from launcher.certs import CertStore
 from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
-from launcher.gui.widgets import DetailsView
+from launcher.gui.widgets import DetailsView, monospace_font
 from launcher.messages import MessageLevel
 from launcher.trust import LocalCA, TrustState, TrustStore, default_stores
+from launcher.trustdoctor import Area, Check, DoctorEnv, DoctorReport, DoctorRow, diagnose
 from launcher.trustplan import (
     StorePlan,
     StoreState,
@@ -81,6 +87,163 @@ STATE_STYLE = {  # state -> (symbol, colour)
     TrustState.UNAVAILABLE: ("–", "#64748b"),
     TrustState.FAILED: ("✗", "#b91c1c"),
 }
+
+
+DOCTOR_STYLE = {  # doctor verdict -> (symbol, colour)
+    Check.TRUSTED: ("●", "#15803d"),
+    Check.NOT_TRUSTED: ("○", "#b45309"),
+    Check.ABSENT: ("–", "#64748b"),
+    Check.ADVICE: ("i", "#2563eb"),
+    Check.ERROR: ("✗", "#b91c1c"),
+}
+
+DOCTOR_AREAS = {
+    Area.BROWSER: "Browsers",
+    Area.SYSTEM: "System stores",
+    Area.RUNTIME: "Runtimes and tools",
+    Area.RESTART: "Restart needed",
+}
+
+
+# --- the trust doctor ---------------------------------------------------------------------------------
+
+
+class TrustDoctorDialog(QDialog):
+    """Every place a client looks for trust (``launcher.trustdoctor``), one row each: the place, its
+    state, why, and its fix with a Copy button.  Reads nothing itself: ``show_report`` fills it,
+    ``recheckRequested`` asks the section to read again."""
+
+    recheckRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trustDoctorDialog")
+        self.setAccessibleName("Trust doctor")
+        self.setWindowTitle("Trust doctor")
+        self.resize(900, 560)
+        self.report: DoctorReport | None = None
+        #: Row name -> (state label, fix label, copy button or None), for tests and accessibility.
+        self.rows: dict[str, tuple[QLabel, QLabel, QToolButton | None]] = {}
+
+        self.summary = QLabel("Checking…", self)
+        self.summary.setObjectName("trustDoctorSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.body = QWidget(self)
+        self.grid = QGridLayout(self.body)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.grid.setHorizontalSpacing(10)
+        self.grid.setVerticalSpacing(4)
+        self.grid.setColumnStretch(2, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidget(self.body)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+
+        buttons = QDialogButtonBox(self)
+        self.recheck_button = buttons.addButton("Check again", QDialogButtonBox.ButtonRole.ActionRole)
+        self.recheck_button.setObjectName("trustDoctorRecheckButton")
+        self.recheck_button.setAccessibleName("Run the trust doctor again")
+        self.recheck_button.clicked.connect(self.recheckRequested)
+        self.copy_button = buttons.addButton("Copy report", QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy_button.setObjectName("trustDoctorCopyButton")
+        self.copy_button.setAccessibleName("Copy the whole report as text")
+        self.copy_button.setEnabled(False)
+        self.copy_button.clicked.connect(lambda: _copy(self.report.to_text() if self.report else ""))
+        close = buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        close.setObjectName("trustDoctorCloseButton")
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(buttons)
+
+    def set_checking(self) -> None:
+        self.summary.setText("Checking…")
+        self.recheck_button.setEnabled(False)
+
+    def show_message(self, text: str) -> None:
+        """No report (no CA yet, an error): the text instead."""
+        self.report = None
+        self._clear()
+        self.summary.setText(text)
+        self.recheck_button.setEnabled(True)
+        self.copy_button.setEnabled(False)
+
+    def show_report(self, report: DoctorReport) -> None:
+        self.report = report
+        self._clear()
+        self.recheck_button.setEnabled(True)
+        self.copy_button.setEnabled(True)
+        verdict = (
+            "Every browser found trusts the CA."
+            if report.ok
+            else "Some browser does not trust the CA yet: use the fixes below."
+        )
+        self.summary.setText(
+            f"<b>{html.escape(verdict)}</b><br><span style='color:#475569'>"
+            f"{html.escape(report.ca.nickname)} · SHA-256 {html.escape(report.ca.sha256)}</span>"
+        )
+        self.summary.setProperty("state", "ok" if report.ok else "warning")
+        line = 0
+        for area, title in DOCTOR_AREAS.items():
+            rows = report.area(area)
+            if not rows:
+                continue
+            heading = QLabel(title, self.body)
+            heading.setProperty("role", "sectionTitle")
+            self.grid.addWidget(heading, line, 0, 1, 4)
+            line += 1
+            for row in rows:
+                self._add_row(line, row)
+                line += 2 if row.fix else 1
+        self.grid.setRowStretch(line, 1)
+
+    def _add_row(self, line: int, row: DoctorRow) -> None:
+        symbol, colour = DOCTOR_STYLE[row.state]
+        name = QLabel(row.name, self.body)
+        name.setProperty("role", "fieldName")
+        name.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        state = QLabel(
+            f"<span style='color:{colour}'>{symbol}&nbsp;{html.escape(str(row.state))}</span>", self.body
+        )
+        state.setTextFormat(Qt.TextFormat.RichText)
+        state.setProperty("state", row.state.value)
+        state.setAccessibleName(f"{row.name}: {row.state}")
+        state.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        detail = QLabel(row.detail, self.body)
+        detail.setWordWrap(True)
+        detail.setProperty("role", "hint")
+        detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.grid.addWidget(name, line, 0)
+        self.grid.addWidget(state, line, 1)
+        self.grid.addWidget(detail, line, 2, 1, 2)
+        fix = QLabel(row.fix, self.body)
+        copy: QToolButton | None = None
+        if row.fix:
+            fix.setFont(monospace_font())
+            fix.setWordWrap(True)
+            fix.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            fix.setAccessibleName(f"Fix for {row.name}")
+            copy = QToolButton(self.body)
+            copy.setText("Copy")
+            copy.setAccessibleName(f"Copy the fix for {row.name}")
+            copy.clicked.connect(lambda _c=False, text=row.fix: _copy(text))
+            self.grid.addWidget(fix, line + 1, 2)
+            self.grid.addWidget(copy, line + 1, 3, Qt.AlignmentFlag.AlignTop)
+        else:
+            fix.hide()
+        self.rows[row.name] = (state, fix, copy)
+
+    def _clear(self) -> None:
+        while self.grid.count():
+            item = self.grid.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self.rows = {}
 
 
 # --- the confirmation dialog ---------------------------------------------------------------------------
@@ -269,9 +432,23 @@ class TrustSection(Panel, QWidget):
         )
         self.recheck_button.setAutoRaise(True)
         self.recheck_button.clicked.connect(self.refresh_states)
+        self.doctor_button = QToolButton(self)
+        self.doctor_button.setObjectName("trustDoctorButton")
+        self.doctor_button.setAccessibleName("Trust doctor: every place a client looks for trust")
+        self.doctor_button.setText("Trust doctor…")
+        self.doctor_button.setToolTip(
+            "Every browser, system store, WSL's Windows host and runtime: trusted or not, and the fix"
+        )
+        self.doctor_button.setAutoRaise(True)
+        self.doctor_button.clicked.connect(self.open_doctor)
+        #: Where the doctor looks (tests point it at a temporary tree); read at each check.
+        self.doctor_env_factory: Callable[[], DoctorEnv] = DoctorEnv
+        self.doctor_dialog: TrustDoctorDialog | None = None
+        self._doctor_running = False
         title_row = QHBoxLayout()
         title_row.addWidget(title)
         title_row.addStretch(1)
+        title_row.addWidget(self.doctor_button)
         title_row.addWidget(self.recheck_button)
 
         self.foreign_label = QLabel(
@@ -603,6 +780,55 @@ class TrustSection(Panel, QWidget):
         if not self._restart_reported:
             self._restart_reported = True
             self.report.emit(text, MessageLevel.WARNING)
+
+    # --- the trust doctor ------------------------------------------------------------------------------
+
+    def open_doctor(self) -> None:
+        """Trust doctor…: show the dialog (one per section) and read every row in a worker thread."""
+        if self.doctor_dialog is None:
+            dialog = TrustDoctorDialog(self.window())
+            dialog.recheckRequested.connect(self.run_doctor)
+            self.doctor_dialog = dialog
+        self.doctor_dialog.show()
+        self.doctor_dialog.raise_()
+        self.run_doctor()
+
+    @property
+    def doctor_running(self) -> bool:
+        return self._doctor_running
+
+    def run_doctor(self) -> None:
+        """Read the doctor's rows again (off the GUI thread); the dialog shows them when done."""
+        dialog = self.doctor_dialog
+        if dialog is None or self._doctor_running:
+            return
+        load_ca, make_env = self._load_ca, self.doctor_env_factory
+
+        def work() -> DoctorReport | None:
+            ca = load_ca()
+            return None if ca is None else diagnose(ca, make_env())
+
+        def done(report: DoctorReport | None) -> None:
+            self._doctor_running = False
+            if report is None:
+                dialog.show_message(
+                    f"There is no local CA in {self.cert_store.directory} yet: nothing can be trusted. "
+                    "Press Trust CA… to make it and trust it."
+                )
+            else:
+                dialog.show_report(report)
+
+        def failed(exc: BaseException) -> None:
+            self._doctor_running = False
+            dialog.show_message(f"The trust doctor failed: {exc}")
+            self._failed_doctor(exc)
+
+        self._doctor_running = True
+        dialog.set_checking()
+        self.tasks.submit(work, on_done=done, on_error=failed, name="launcher-trust-doctor")
+
+    def _failed_doctor(self, exc: BaseException) -> None:
+        self.route_error(exc, lambda error: self.report.emit(str(error), MessageLevel.ERROR))
 
     def _copy_manual(self) -> None:
         _copy(self.manual_view.toPlainText())
