@@ -168,6 +168,17 @@ def parse_behind(text: str) -> str:
     return word
 
 
+def parse_label(text: str) -> str:
+    """A DNS label for ``--name`` (``myapp`` is served as ``myapp.localhost``)."""
+    word = str(text).strip().lower().removesuffix(".localhost")
+    ok = 0 < len(word) <= 63 and not word.startswith("-") and not word.endswith("-")
+    if not ok or not all(c.isascii() and (c.isalnum() or c == "-") for c in word):
+        raise ValueError(
+            f"invalid name {text!r}: use letters, digits and hyphens (myapp is served as myapp.localhost)"
+        )
+    return word
+
+
 def parse_text(text: str) -> str:
     return str(text)
 
@@ -387,6 +398,29 @@ class ServeConfig:
         commands=frozenset({"serve"}),
     )
 
+    lan: bool = option(
+        False,
+        help="share on the local network: bind all interfaces (0.0.0.0), add the machine's LAN "
+        "addresses and <hostname>.local to the certificate, and serve a phone set-up page (the CA "
+        "to install, with a QR code) over HTTP",
+        parse=parse_bool,
+        flag="--lan",
+    )
+    lan_bridges: bool = option(
+        False,
+        help="with --lan, offer the addresses of container and VM bridges too (docker0, virbr0…)",
+        parse=parse_bool,
+        flag="--lan-bridges",
+    )
+    name: str | None = option(
+        None,
+        help="serve under NAME.localhost too (added to the certificate; browsers resolve "
+        "*.localhost to this machine)",
+        parse=parse_label,
+        flag="--name",
+        metavar="NAME",
+    )
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -404,6 +438,12 @@ class ServeConfig:
             raise ConfigError("Nothing to serve: --no-http and --no-https were both given.")
         if self.behind is not None and not self.https:
             raise ConfigError("--behind runs a proxy on the HTTPS port: it cannot go with --no-https.")
+        if self.lan and self.host not in (*WILDCARD_HOSTS, "127.0.0.1"):
+            raise ConfigError(f"--lan binds all interfaces: it cannot go with --host {self.host}.")
+        if self.lan and not self.http:
+            raise ConfigError("--lan serves the phone set-up page over HTTP: it cannot go with --no-http.")
+        if self.lan and self.behind is not None:
+            raise ConfigError("--lan cannot go with --behind.")
         if (self.cert is None) != (self.key is None) and not _is_adhoc(self.cert, self.key):
             raise ConfigError(
                 "--cert and --key go together: give both (or FLASK_RUN_CERT and FLASK_RUN_KEY)."
@@ -425,7 +465,12 @@ class ServeConfig:
     @property
     def exposed(self) -> bool:
         """Bound to every interface: other machines can connect."""
-        return self.host in WILDCARD_HOSTS
+        return self.host in WILDCARD_HOSTS or self.lan
+
+    @property
+    def bind_host(self) -> str:
+        """The address the listeners bind: ``0.0.0.0`` for ``--lan`` with the default host."""
+        return "0.0.0.0" if self.lan and self.host not in WILDCARD_HOSTS else self.host
 
     @property
     def body_budget_bytes(self) -> int:

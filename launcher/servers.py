@@ -684,6 +684,9 @@ class Servers:
         #: Captures what the app saw of inspector probes (``launcher.appview``); its token is
         #: random per ``Servers``.
         self.appview = AppView()
+        #: Wraps the HTTP listener's request path inside the request log and outside the policy
+        #: (``serve --lan``'s phone set-up page, ``launcher.onboarding``); next start.
+        self.http_front: Callable[[WSGIApp], WSGIApp] | None = None
         self.http = Listener(
             Scheme.HTTP,
             lambda: (self._stack(Scheme.HTTP), None),
@@ -719,13 +722,16 @@ class Servers:
         policy: Policy | None = None,
         hosts: Iterable[str] | None = None,
     ) -> Servers:
-        """Servers as *config* says (its live options become the ``Policy``, unless one is given)."""
+        """Servers as *config* says (its live options become the ``Policy``, unless one is given).
+
+        ``--name`` adds ``<name>.localhost`` to *hosts* (the leaf's extra names)."""
+        hosts = (*(hosts or ()), *([f"{config.name}.localhost"] if config.name else []))
         return cls(
             app,
             cert_store=cert_store,
             sink=sink if sink is not None else RequestSink(body_budget=config.body_budget_bytes),
             policy=policy if policy is not None else Policy.from_config(config),
-            host=config.host,
+            host=config.bind_host,
             http_port=config.http_port,
             https_port=config.https_port,
             threads=config.threads,
@@ -787,7 +793,9 @@ class Servers:
     def _stack(self, scheme: Scheme) -> WSGIApp:
         """The request path: log → policy → the probe capture → the app (built at each start, so
         the capture follows the app served now: ``set_app`` and reloads restart the listeners)."""
-        app = PolicyMiddleware(self.appview.wrap(self.app), self.policy, scheme, self._https_port)
+        app: WSGIApp = PolicyMiddleware(self.appview.wrap(self.app), self.policy, scheme, self._https_port)
+        if scheme == Scheme.HTTP and self.http_front is not None:
+            app = self.http_front(app)
         return RequestLogMiddleware(app, self.sink, scheme, self.body_limit)
 
     def start_all(self) -> list[Exception]:
