@@ -64,7 +64,8 @@ class LanAddress:
 
 @dataclass(frozen=True)
 class LanScan:
-    """What ``scan`` found: the addresses to offer, IPv4 first, and the ones left out, with why."""
+    """What ``scan`` found: the addresses to offer (IPv4 first, bridges last), and the ones left
+    out, with why."""
 
     addresses: tuple[LanAddress, ...] = ()
     skipped: tuple[tuple[LanAddress, str], ...] = field(default=())
@@ -100,7 +101,7 @@ def classify(found: Iterable[LanAddress], *, include_bridges: bool = False, ipv6
             skipped.append((item, "not a private address: the local CA may not sign for it"))
         elif item not in offered:
             offered.append(item)
-    offered.sort(key=lambda a: (a.address.version, a.interface))
+    offered.sort(key=lambda a: (a.address.version, is_bridge(a.interface), a.interface))
     return LanScan(tuple(offered), tuple(skipped))
 
 

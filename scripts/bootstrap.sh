@@ -16,7 +16,7 @@ qt_pkgs=(libgl1 libegl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib
 # server, h2load, real nginx and Caddy in front of the app, and (already on Debian's images, named
 # so a slimmer machine gets them too) curl, iproute2 for network namespaces, e2fsprogs for chattr.
 test_pkgs=(chromium firefox-esr libnss3-tools ca-certificates openssl xvfb xauth nghttp2-client nginx caddy
-           curl iproute2 e2fsprogs)
+           curl iproute2 e2fsprogs zbar-tools)
 pkgs=("${qt_pkgs[@]}")
 [ "$purpose" = test ] && pkgs+=("${test_pkgs[@]}")
 
