@@ -1,7 +1,9 @@
 """``flask-launcher serve``: both listeners headless, for containers and CI.
 
 Once listening it prints one line per listener, each starting with its URL, then
-``CA certificate: <path>``, then one access-log line per request.  Ctrl+C and SIGTERM stop it
+``CA certificate: <path>``, then one access-log line per request.  With ``--name`` a
+``Named host:`` line follows the CA's; with ``--lan`` one ``LAN:`` line per address, a ``note:``
+per address left out, ``Phone set-up: <url>`` and the QR code of that URL.  Ctrl+C and SIGTERM stop it
 cleanly with exit code 0.
 """
 
