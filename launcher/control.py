@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from launcher.apptarget import AppTarget
     from launcher.certs import CertStore
+    from launcher.lan import LanScan
     from launcher.requestlog import RequestSink
     from launcher.scheme import Scheme
     from launcher.servers import ListenerState
@@ -134,6 +135,14 @@ class ServersControl(Protocol):
     @property
     def probe_token(self) -> str | None:
         """The secret that marks the inspector's probes (``launcher.appview``); None when unknown."""
+        ...
+
+    #: LAN sharing (``share``): the scan while on, else None; the names it adds to the leaf.
+    lan_scan: LanScan | None
+    lan_hosts: tuple[str, ...]
+
+    def share(self, lan: bool, lan_bridges: bool = False, name: str | None = None) -> None:
+        """Share on the local network or stop, and serve under ``<name>.localhost`` (next start)."""
         ...
 
     def cert_hosts(self) -> tuple[str, ...]: ...

@@ -20,10 +20,14 @@ import plistlib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+
+if TYPE_CHECKING:
+    from launcher.lan import LanScan
 
 PREFIX = "/.well-known/flask-https-launcher/"
 PEM_TYPE = "application/x-pem-file"
@@ -248,3 +252,48 @@ def _respond(
     ]
     start_response(status, headers)
     return [] if method == "HEAD" else [body]
+
+
+# --- shared by ``serve --lan`` and the window's "Share on my network" (``Servers.share``) -----------
+
+
+def lan_hosts(*, include_bridges: bool = False, ipv6: bool = False) -> tuple[LanScan, list[str]]:
+    """The ``launcher.lan.LanScan`` and the names the leaf gains for LAN sharing: the LAN
+    addresses and ``<hostname>.local``.  *ipv6*: the listeners bind ``::``."""
+    from launcher.lan import mdns_name, scan
+
+    found = scan(include_bridges=include_bridges, ipv6=ipv6)
+    hosts = [str(item.address) for item in found.addresses]
+    local = mdns_name()
+    if local is not None:
+        hosts.append(local)
+    return found, hosts
+
+
+def lan_url_hosts(scan: LanScan, extra_hosts: Iterable[str]) -> list[str]:
+    """The URL hosts other devices can use: the LAN addresses, then ``<hostname>.local``."""
+    hosts: list[str] = [item.url_host for item in scan.addresses]
+    return hosts + [h for h in extra_hosts if h.endswith(".local")]
+
+
+def onboarding_url(servers: Any, scan: LanScan, extra_hosts: Iterable[str]) -> str | None:
+    """The phone set-up page's URL (the first LAN address), or None when there is no LAN host."""
+    hosts = lan_url_hosts(scan, extra_hosts)
+    return f"http://{hosts[0]}:{servers.http.port}{PREFIX}" if hosts else None
+
+
+def onboarding_front(
+    store: Any, servers: Any, scan: LanScan, extra_hosts: Iterable[str]
+) -> Callable[[WSGIApp], WSGIApp]:
+    """The HTTP listener's wrapper that serves the phone set-up page (``OnboardingMiddleware``)."""
+    extra = tuple(extra_hosts)
+
+    def load_ca() -> x509.Certificate:
+        return x509.load_pem_x509_certificates(Path(store.ca_cert_path).read_bytes())[0]
+
+    def links() -> PageLinks:
+        https = servers.https.port if servers.https.running else None
+        checks = tuple(f"https://{h}:{https}/" for h in lan_url_hosts(scan, extra)) if https else ()
+        return PageLinks(onboarding_url(servers, scan, extra) or "", checks)
+
+    return lambda app: OnboardingMiddleware(app, load_ca, links)

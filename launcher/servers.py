@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -46,6 +46,9 @@ from launcher.policy import Policy, PolicyMiddleware
 from launcher.requestlog import RequestLogMiddleware, RequestSink
 from launcher.scheme import Scheme
 from launcher.wireevents import WireEvent
+
+if TYPE_CHECKING:
+    from launcher.lan import LanScan
 
 log = logging.getLogger("launcher.servers")
 #: Notices caused by clients (printed rate-limited, see ``launcher.notices``).
@@ -687,6 +690,11 @@ class Servers:
         #: Wraps the HTTP listener's request path inside the request log and outside the policy
         #: (``serve --lan``'s phone set-up page, ``launcher.onboarding``); next start.
         self.http_front: Callable[[WSGIApp], WSGIApp] | None = None
+        #: LAN sharing (``share``): the scan while on, else None; the names it adds to the leaf.
+        self.lan_scan: LanScan | None = None
+        self.lan_hosts: tuple[str, ...] = ()
+        #: ``--name``: the leaf covers ``<name>.localhost`` too.
+        self.name: str | None = None
         self.http = Listener(
             Scheme.HTTP,
             lambda: (self._stack(Scheme.HTTP), None),
@@ -724,9 +732,8 @@ class Servers:
     ) -> Servers:
         """Servers as *config* says (its live options become the ``Policy``, unless one is given).
 
-        ``--name`` adds ``<name>.localhost`` to *hosts* (the leaf's extra names)."""
-        hosts = (*(hosts or ()), *([f"{config.name}.localhost"] if config.name else []))
-        return cls(
+        ``--lan`` and ``--name`` go to ``share`` (LAN addresses, the set-up page, NAME.localhost)."""
+        servers = cls(
             app,
             cert_store=cert_store,
             sink=sink if sink is not None else RequestSink(body_budget=config.body_budget_bytes),
@@ -739,6 +746,28 @@ class Servers:
             hosts=hosts,
             body_limit=config.body_limit,
         )
+        servers.share(config.lan, config.lan_bridges, config.name)
+        return servers
+
+    def share(self, lan: bool, lan_bridges: bool = False, name: str | None = None) -> None:
+        """Share on the local network (*lan*) or stop, and serve under ``<name>.localhost`` (next start).
+
+        On: the machine's LAN addresses (``launcher.lan.scan``; bridges too with *lan_bridges*)
+        and ``<hostname>.local`` join the leaf's names, and the HTTP listener serves the phone
+        set-up page (``launcher.onboarding``) unless the store serves an imported certificate.
+        The bind address is the caller's (``ServeConfig.bind_host``): set ``host`` first, it
+        decides whether IPv6 addresses are offered.  Off: all of that goes.
+        """
+        self.name = name
+        if not lan:
+            self.lan_scan, self.lan_hosts, self.http_front = None, (), None
+            return
+        from launcher.onboarding import lan_hosts, onboarding_front
+
+        scan, hosts = lan_hosts(include_bridges=lan_bridges, ipv6=self.host == "::")
+        self.lan_scan, self.lan_hosts = scan, tuple(hosts)
+        imported = bool(getattr(self.cert_store, "is_imported", False))
+        self.http_front = None if imported else onboarding_front(self.cert_store, self, scan, hosts)
 
     @property
     def listeners(self) -> tuple[Listener, Listener]:
@@ -775,7 +804,8 @@ class Servers:
 
     def cert_hosts(self) -> tuple[str, ...]:
         """The names the generated leaf must cover: the defaults, the bind host, any extra."""
-        return cert_hosts_for(self.host, self.extra_hosts)
+        named = (f"{self.name}.localhost",) if self.name else ()
+        return cert_hosts_for(self.host, (*self.extra_hosts, *self.lan_hosts, *named))
 
     def _ssl_context(self) -> ssl.SSLContext:
         self.cert_store.ensure(hosts=self.cert_hosts())

@@ -110,7 +110,7 @@ def app_says_hello(environ, start_response):
 def lan_servers(tmp_path):
     """Servers on 127.0.0.1 with the set-up page in front of HTTP, a leaf for ``shop.localhost``."""
     from launcher.certs import CertStore
-    from launcher.commands.serve import onboarding_front
+    from launcher.onboarding import onboarding_front
     from launcher.servers import Servers
 
     store = CertStore(tmp_path / "certs")

@@ -150,10 +150,9 @@ def _serve(
 
         find_proxy(ProxyKind(options.behind))  # not installed: one line, before anything starts
         options = behind_upstream_config(options)
-    scan, extra_hosts = lan_hosts(options)
-    servers = Servers.from_config(app, options, cert_store=store, sink=sink, hosts=extra_hosts)
-    if options.lan and not store.is_imported:
-        servers.http_front = onboarding_front(store, servers, scan, extra_hosts)
+    # ``--lan`` and ``--name``: ``Servers.share`` (the LAN scan, the leaf's names, the set-up page).
+    servers = Servers.from_config(app, options, cert_store=store, sink=sink)
+    scan, extra_hosts = servers.lan_scan, list(servers.lan_hosts)
     stop = stop_event or threading.Event()
     # Client-caused notices, one line per reason per interval; waitress's own chatter ("Task
     # queue depth is N" hundreds of times a second under load) is not the user's problem.
@@ -230,56 +229,10 @@ def _serve(
     return 0
 
 
-def lan_hosts(options: ServeConfig) -> tuple[Any, list[str]]:
-    """For ``--lan``: the ``launcher.lan.LanScan`` and the names the leaf gains (the LAN addresses
-    and ``<hostname>.local``); (None, []) without it."""
-    if not options.lan:
-        return None, []
-    from launcher.lan import mdns_name, scan
-
-    found = scan(include_bridges=options.lan_bridges, ipv6=options.bind_host == "::")
-    hosts = [str(item.address) for item in found.addresses]
-    local = mdns_name()
-    if local is not None:
-        hosts.append(local)
-    return found, hosts
-
-
-def _lan_url_hosts(scan: Any, extra_hosts: list[str]) -> list[str]:
-    """The URL hosts other devices can use: the LAN addresses, then ``<hostname>.local``."""
-    hosts: list[str] = [item.url_host for item in scan.addresses]
-    return hosts + [h for h in extra_hosts if h.endswith(".local")]
-
-
-def onboarding_url(servers: Any, scan: Any, extra_hosts: list[str]) -> str | None:
-    """The phone set-up page's URL (the first LAN address), or None when there is no LAN host."""
-    from launcher.onboarding import PREFIX
-
-    hosts = _lan_url_hosts(scan, extra_hosts)
-    return f"http://{hosts[0]}:{servers.http.port}{PREFIX}" if hosts else None
-
-
-def onboarding_front(store: Any, servers: Any, scan: Any, extra_hosts: list[str]) -> Callable[[Any], Any]:
-    """The HTTP listener's wrapper that serves the phone set-up page (``launcher.onboarding``)."""
-    from cryptography import x509
-
-    from launcher.onboarding import OnboardingMiddleware, PageLinks
-
-    def load_ca() -> x509.Certificate:
-        return x509.load_pem_x509_certificates(Path(store.ca_cert_path).read_bytes())[0]
-
-    def links() -> PageLinks:
-        https = servers.https.port if servers.https.running else None
-        checks = tuple(f"https://{h}:{https}/" for h in _lan_url_hosts(scan, extra_hosts)) if https else ()
-        return PageLinks(onboarding_url(servers, scan, extra_hosts) or "", checks)
-
-    return lambda app: OnboardingMiddleware(app, load_ca, links)
-
-
 def print_lan_banner(servers: Any, scan: Any, extra_hosts: list[str], imported: bool, out: TextIO) -> None:
     """``--lan``'s lines: one per LAN address (its URLs), the addresses left out and why, the
     ``Phone set-up:`` URL and its QR code."""
-    from launcher.onboarding import qr_text
+    from launcher.onboarding import onboarding_url, qr_text
 
     schemes = [lst for lst in (servers.http, servers.https) if lst.running]
     for item in scan.addresses:

@@ -19,6 +19,13 @@ are not sent to ``localhost``).  When the system's opener fails, the address goe
 clipboard and a warning says why (``launcher.gui.opener``).  A listener that fails to start is
 reported with ``listenerProblem(scheme, text)``, so the window can take that message down once
 the listener runs.
+
+"Share on my network" (``config.lan``) and the name field (``config.name``, served as
+``NAME.localhost``) reach the servers through ``ServersControl.share`` together with the bind
+address (``config.bind_host``: 0.0.0.0 while sharing): at once while all listeners are stopped,
+else by restarting the running ones on their ports (``apply_sharing``).  While sharing, a box shows
+the LAN URLs, the phone set-up page's URL and QR code (``launcher.onboarding``), a warning that
+others on the network can reach the app, and a Stop sharing button.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import functools
 import urllib.parse
 
 from PySide6.QtCore import QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -36,6 +43,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -290,16 +298,88 @@ class ServersPanel(Panel, QGroupBox):
         options.addWidget(self.hsts_check, 1, 0)
         options.addWidget(self.hsts_age_spin, 1, 1)
         options.setColumnStretch(1, 1)
+        self._make_sharing(options)
 
         layout = QVBoxLayout(self)
         layout.setSpacing(8)
         layout.addLayout(grid)
         layout.addLayout(all_row)
         layout.addLayout(options)
+        layout.addWidget(self.lan_box)
 
         for listener in servers.listeners:
             listener.add_state_callback(tasks.bridge.callback(self._listener_changed))
             self._show_state(listener.scheme, listener.state)
+
+    def _make_sharing(self, options: QGridLayout) -> None:
+        """The "Share on my network" switch, the name field and the sharing box (hidden until on)."""
+        self.lan_check = QCheckBox("Share on my network", self)
+        self.lan_check.setObjectName("lanShareCheck")
+        self.lan_check.setAccessibleName("Share on my network")
+        self.lan_check.setToolTip(
+            "Listen on all interfaces (0.0.0.0), add this machine's LAN addresses and "
+            "<hostname>.local to the certificate, and serve a phone set-up page over HTTP. "
+            "Running servers restart to apply it."
+        )
+        self.name_edit = QLineEdit(self)
+        self.name_edit.setObjectName("nameEdit")
+        self.name_edit.setAccessibleName("Name, served as NAME.localhost")
+        self.name_edit.setPlaceholderText("name → name.localhost")
+        self.name_edit.setToolTip(
+            "Serve under NAME.localhost too (added to the certificate). Running servers restart to apply it."
+        )
+        self.name_edit.setText(self.config.name or "")
+        self.lan_check.setChecked(self.config.lan)
+        self.lan_check.toggled.connect(self.set_sharing)
+        self.name_edit.editingFinished.connect(self._name_edited)
+        options.addWidget(self.lan_check, 2, 0)
+        options.addWidget(self.name_edit, 2, 1)
+
+        self.lan_box = QFrame(self)
+        self.lan_box.setObjectName("lanShareBox")
+        self.lan_box.setAccessibleName("Sharing on the network")
+        self.lan_box.setFrameShape(QFrame.Shape.StyledPanel)
+        self.lan_warning = QLabel(self.lan_box)
+        self.lan_warning.setObjectName("lanWarningLabel")
+        self.lan_warning.setAccessibleName("Warning: others on the network can reach the app")
+        self.lan_warning.setWordWrap(True)
+        self.lan_warning.setStyleSheet("color:#b91c1c;font-weight:bold")
+        self.lan_warning.setText(
+            "⚠ Sharing on your network: anyone on it can reach this app while it runs "
+            "(the servers listen on all interfaces)."
+        )
+        self.stop_sharing_button = QPushButton("Stop sharing", self.lan_box)
+        self.stop_sharing_button.setObjectName("stopSharingButton")
+        self.stop_sharing_button.setAccessibleName("Stop sharing on the network")
+        self.stop_sharing_button.clicked.connect(lambda: self.set_sharing(False))
+        self.lan_urls = QLabel(self.lan_box)
+        self.lan_urls.setObjectName("lanUrlsLabel")
+        self.lan_urls.setAccessibleName("Addresses on your network")
+        self.lan_urls.setWordWrap(True)
+        self.lan_urls.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.lan_onboarding = QLabel(self.lan_box)
+        self.lan_onboarding.setObjectName("lanOnboardingLabel")
+        self.lan_onboarding.setAccessibleName("Phone set-up page")
+        self.lan_onboarding.setWordWrap(True)
+        self.lan_onboarding.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.lan_qr = QLabel(self.lan_box)
+        self.lan_qr.setObjectName("lanQrLabel")
+        self.lan_qr.setAccessibleName("QR code of the phone set-up page")
+        self._qr_url: str | None = None
+        top = QHBoxLayout()
+        top.addWidget(self.lan_warning, 1)
+        top.addWidget(self.stop_sharing_button, 0, Qt.AlignmentFlag.AlignTop)
+        texts = QVBoxLayout()
+        texts.addWidget(self.lan_urls)
+        texts.addWidget(self.lan_onboarding)
+        texts.addStretch(1)
+        bottom = QHBoxLayout()
+        bottom.addLayout(texts, 1)
+        bottom.addWidget(self.lan_qr, 0, Qt.AlignmentFlag.AlignTop)
+        box = QVBoxLayout(self.lan_box)
+        box.addLayout(top)
+        box.addLayout(bottom)
+        self.lan_box.setVisible(False)
 
     # --- helpers ---------------------------------------------------------------------------------------
 
@@ -336,6 +416,9 @@ class ServersPanel(Panel, QGroupBox):
             self.redirect_status_combo.setCurrentIndex(index)
             self.hsts_check.setChecked(config.hsts is not None)
             self.hsts_age_spin.setValue(HSTS_MAX_AGE if config.hsts is None else config.hsts)
+            if hasattr(self, "lan_check"):
+                self.lan_check.setChecked(config.lan)
+                self.name_edit.setText(config.name or "")
         finally:
             self._updating = False
         changed = config != getattr(self, "config", None)
@@ -380,6 +463,110 @@ class ServersPanel(Panel, QGroupBox):
         self.redirect_status_combo.setEnabled(self.redirect_check.isChecked())
         self.hsts_age_spin.setEnabled(self.hsts_check.isChecked())
 
+    # --- sharing on the network ----------------------------------------------------------------------
+
+    def set_sharing(self, on: bool) -> None:
+        """Turn "Share on my network" on or off (the switch and Stop sharing); see ``apply_sharing``."""
+        if getattr(self, "_updating", True):
+            return
+        if on == self.config.lan == (self.servers.lan_scan is not None):
+            self.refresh()  # already so (Stop sharing pressed twice)
+            return
+        self._change(lan=on)
+        if self.lan_check.isChecked() != self.config.lan:  # refused (a ConfigError was said) or Stop
+            self.lan_check.blockSignals(True)
+            self.lan_check.setChecked(self.config.lan)
+            self.lan_check.blockSignals(False)
+        if self.config.lan == on:
+            self.apply_sharing()
+
+    def _name_edited(self) -> None:
+        if getattr(self, "_updating", True):
+            return
+        text = self.name_edit.text().strip()
+        if (text or None) == self.config.name:
+            return
+        self._change(name=text or None)
+        if (text or None) != self.config.name:  # refused: a ConfigError was said
+            self.name_edit.setText(self.config.name or "")
+            return
+        self.apply_sharing()
+
+    def _share_now(self) -> None:
+        """Hand the bind address, LAN sharing and the name to the servers (all listeners stopped)."""
+        self.servers.host = self.config.bind_host
+        self.servers.share(self.config.lan, self.config.lan_bridges, self.config.name)
+
+    def apply_sharing(self) -> None:
+        """Make the servers share as ``config`` says: at once while all are stopped, else by
+        restarting the running listeners on the ports they have (in a worker thread)."""
+        if self._all_stopped():
+            self._share_now()
+            self.refresh()
+            return
+        running = [s for s in (Scheme.HTTPS, Scheme.HTTP) if self._listener(s).state is ListenerState.RUNNING]
+        ports = {scheme: self._listener(scheme).port for scheme in running}
+        self.say(
+            "Restarting the servers to share them on your network…"
+            if self.config.lan
+            else "Restarting the servers to apply the change…"
+        )
+
+        def work() -> None:
+            for scheme in running:
+                self._listener(scheme).stop(grace=0.5)
+            self._share_now()
+            for scheme in running:
+                self._listener(scheme).start(port=ports[scheme])
+
+        self.tasks.submit(
+            work,
+            on_done=lambda _r: self.refresh(),
+            on_error=functools.partial(self._failed, "http", "restart"),
+            name="launcher-share",
+        )
+
+    def _show_sharing(self) -> None:
+        """The sharing box: visible while sharing is on (or still in force), with the URLs,
+        the set-up page's URL and its QR code."""
+        from launcher.onboarding import lan_url_hosts, onboarding_url
+
+        servers = self.servers
+        scan = servers.lan_scan
+        self.lan_box.setVisible(self.config.lan or scan is not None)
+        self.host_combo.setEnabled(self._all_stopped() and not self.config.lan)
+        running = [lst for lst in (servers.http, servers.https) if lst.state is ListenerState.RUNNING]
+        url: str | None = None
+        if scan is None or not running:
+            self.lan_urls.setText("Sharing starts when the servers run: press Start all.")
+        else:
+            hosts = lan_url_hosts(scan, servers.lan_hosts)
+            lines = [f"{lst.scheme}://{host}:{lst.port}/" for host in hosts for lst in running]
+            skipped = [f"{item.address} ({item.interface}) left out: {why}" for item, why in scan.skipped]
+            self.lan_urls.setText(
+                "\n".join(["On your network:", *lines])
+                if lines
+                else "No LAN address found: connect to a network."
+            )
+            self.lan_urls.setToolTip("\n".join(skipped))
+            if servers.http.running and not servers.cert_store.is_imported:
+                url = onboarding_url(servers, scan, servers.lan_hosts)
+        if url is None:
+            self.lan_onboarding.setText("")
+            self.lan_qr.clear()
+            self.lan_qr.setVisible(False)
+        else:
+            self.lan_onboarding.setText(f"Set up a phone: scan the code or open {url}")
+            if url != self._qr_url:
+                from launcher.onboarding import qr_png
+
+                pixmap = QPixmap()
+                pixmap.loadFromData(qr_png(url, scale=3), "PNG")
+                self.lan_qr.setPixmap(pixmap)
+                self.lan_qr.setToolTip(url)
+            self.lan_qr.setVisible(True)
+        self._qr_url = url
+
     def _all_stopped(self) -> bool:
         return all(
             lst.state in (ListenerState.STOPPED, ListenerState.ERROR) for lst in self.servers.listeners
@@ -414,7 +601,7 @@ class ServersPanel(Panel, QGroupBox):
         else:
             row.url_label.setText(f"<span style='color:#94a3b8'>{url}</span>")
             row.url_label.setToolTip("Not running")
-        self.host_combo.setEnabled(self._all_stopped())
+        self._show_sharing()
         self.start_all_button.setEnabled(
             any(lst.state in (ListenerState.STOPPED, ListenerState.ERROR) for lst in self.servers.listeners)
         )
@@ -450,7 +637,7 @@ class ServersPanel(Panel, QGroupBox):
         if listener.state not in (ListenerState.STOPPED, ListenerState.ERROR):
             return
         if self._all_stopped():
-            self.servers.host = self.config.host
+            self._share_now()
         listener.port = getattr(self.config, f"{scheme}_port")
         self.rows[scheme].start_button.setEnabled(False)
         self.tasks.submit(

@@ -197,6 +197,8 @@ class ServerProcess:
             servers.threads = changes["threads"]
         if "extra_hosts" in changes:
             servers.extra_hosts = tuple(changes["extra_hosts"])
+        if "lan" in changes:
+            servers.share(changes["lan"], changes.get("lan_bridges", False), changes.get("name"))
 
     @remote_op(Op.POLICY)
     def call_policy(self, **changes: Any) -> None:

@@ -49,12 +49,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ConfigError, ServerProcessError
-from launcher.options import DEFAULTS, LIVE_FIELDS, MIB
+from launcher.options import DEFAULTS, LIVE_FIELDS, MIB, WILDCARD_HOSTS
 from launcher.policy import Policy
 from launcher.remote.wire import (
     CHILD_COMMAND,
@@ -87,6 +87,9 @@ from launcher.servers import (
     start_each,
     url_host,
 )
+
+if TYPE_CHECKING:
+    from launcher.lan import LanScan
 
 log = logging.getLogger("launcher.remote")
 
@@ -336,6 +339,11 @@ class RemoteServers:
         #: What each listener allows a client; sent at the (next) start of the server process.
         self.limits = limits
         self._extra_hosts = tuple(hosts or ())
+        #: LAN sharing and ``--name`` as last set (``share``): the child scans and serves the
+        #: set-up page itself; the scan here is what the window shows.
+        self._sharing: tuple[bool, bool, str | None] = (False, False, None)
+        self.lan_scan: LanScan | None = None
+        self.lan_hosts: tuple[str, ...] = ()
         self.app: Any = AppInfo("flaskapp")
         #: The server process's inspector token (``launcher.appview``); a new one with each process.
         self.probe_token: str | None = None
@@ -394,8 +402,27 @@ class RemoteServers:
         self._threads = value
         self._notify(Op.CONFIGURE, threads=value)
 
+    @property
+    def name(self) -> str | None:
+        """``<name>.localhost`` is served too (see ``share``)."""
+        return self._sharing[2]
+
+    def share(self, lan: bool, lan_bridges: bool = False, name: str | None = None) -> None:
+        """``Servers.share`` in the server process (next start); the same scan is made here, for
+        the window to show (set ``host`` first)."""
+        from launcher.onboarding import lan_hosts
+
+        self._sharing = (lan, lan_bridges, name)
+        if lan:
+            scan, hosts = lan_hosts(include_bridges=lan_bridges, ipv6=self.host == "::")
+            self.lan_scan, self.lan_hosts = scan, tuple(hosts)
+        else:
+            self.lan_scan, self.lan_hosts = None, ()
+        self._notify(Op.CONFIGURE, lan=lan, lan_bridges=lan_bridges, name=name)
+
     def cert_hosts(self) -> tuple[str, ...]:
-        return cert_hosts_for(self.host, self._extra_hosts)
+        named = (f"{self.name}.localhost",) if self.name else ()
+        return cert_hosts_for(self.host, (*self._extra_hosts, *self.lan_hosts, *named))
 
     @property
     def alive(self) -> bool:
@@ -523,6 +550,10 @@ class RemoteServers:
             body_limit=self.body_limit,
             log_body_budget=max(1, -(-self.sink.body_budget // MIB)),
             cert_dir=Path(self.cert_store.directory),
+            # ``--lan`` goes only with a loopback or wildcard host (``ServeConfig.validate``).
+            lan=self._sharing[0] and self.host in (*WILDCARD_HOSTS, "127.0.0.1"),
+            lan_bridges=self._sharing[1],
+            name=self._sharing[2],
             **self.policy.values(),
         )
         # The user's app imports as it would here (``flask launch`` and tests may add folders).
