@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import functools
 import urllib.parse
+from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -56,6 +57,8 @@ from launcher.errors import ConfigError, LauncherError
 from launcher.gui.opener import Opener, open_external
 from launcher.gui.panel import Panel
 from launcher.gui.tasks import TaskRunner
+from launcher.lan import LanScan
+from launcher.lan import scan as lan_scan
 from launcher.messages import MessageLevel
 from launcher.options import (
     HSTS_MAX_AGE,
@@ -100,6 +103,10 @@ def config_of(servers: ServersControl) -> ServeConfig:
         threads=servers.threads,
         **servers.policy.values(),
     )
+
+
+#: How often (ms) the window looks for a new network while sharing.
+LAN_CHECK_MS = 10_000
 
 
 class ListenerRow(QObject):
@@ -362,6 +369,24 @@ class ServersPanel(Panel, QGroupBox):
         self.lan_onboarding.setAccessibleName("Phone set-up page")
         self.lan_onboarding.setWordWrap(True)
         self.lan_onboarding.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.lan_changed = QLabel(self.lan_box)
+        self.lan_changed.setObjectName("lanChangedLabel")
+        self.lan_changed.setWordWrap(True)
+        self.lan_changed.setVisible(False)
+        self.resign_button = QPushButton("Re-sign for the new addresses", self.lan_box)
+        self.resign_button.setObjectName("lanResignButton")
+        self.resign_button.setAccessibleName("Re-sign the certificate for this network's addresses")
+        self.resign_button.setVisible(False)
+        self.resign_button.clicked.connect(self._resign)
+        #: How the panel looks for a new network (a worker thread calls it); see ``check_lan``.
+        self.scan_lan: Callable[[], LanScan] = lambda: lan_scan(
+            include_bridges=self.config.lan_bridges, ipv6=self.config.bind_host == "::"
+        )
+        self._lan_checking = False
+        self._lan_timer = QTimer(self)
+        self._lan_timer.setInterval(LAN_CHECK_MS)
+        self._lan_timer.timeout.connect(self.check_lan)
+        self._lan_timer.start()
         self.lan_qr = QLabel(self.lan_box)
         self.lan_qr.setObjectName("lanQrLabel")
         self.lan_qr.setAccessibleName("QR code of the phone set-up page")
@@ -372,6 +397,8 @@ class ServersPanel(Panel, QGroupBox):
         texts = QVBoxLayout()
         texts.addWidget(self.lan_urls)
         texts.addWidget(self.lan_onboarding)
+        texts.addWidget(self.lan_changed)
+        texts.addWidget(self.resign_button, 0, Qt.AlignmentFlag.AlignLeft)
         texts.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addLayout(texts, 1)
@@ -525,6 +552,43 @@ class ServersPanel(Panel, QGroupBox):
             on_error=functools.partial(self._failed, "http", "restart"),
             name="launcher-share",
         )
+
+    def check_lan(self) -> None:
+        """While sharing, look (in a worker thread) whether this machine's LAN addresses changed
+        (a new Wi-Fi network): then offer to re-sign the certificate for the new ones."""
+        shared = self.servers.lan_scan
+        if shared is None or not self.config.lan or self._lan_checking:
+            return
+        self._lan_checking = True
+
+        def done(scan: LanScan) -> None:
+            self._lan_checking = False
+            current = self.servers.lan_scan
+            if current is None:
+                return
+            old = {a.address for a in current.addresses}
+            new = {a.address for a in scan.addresses}
+            changed = old != new
+            if changed:
+                added = ", ".join(str(a) for a in sorted(new - old, key=str)) or "none"
+                gone = ", ".join(str(a) for a in sorted(old - new, key=str)) or "none"
+                self.lan_changed.setText(
+                    f"Your network changed (new addresses: {added}; gone: {gone}). The certificate "
+                    "and the set-up page still name the old ones."
+                )
+            self.lan_changed.setVisible(changed)
+            self.resign_button.setVisible(changed)
+
+        def failed(_exc: BaseException) -> None:
+            self._lan_checking = False
+
+        self.tasks.submit(self.scan_lan, on_done=done, on_error=failed, name="launcher-lan-check")
+
+    def _resign(self) -> None:
+        """The offer taken: share again, so the leaf and the set-up page name the new addresses."""
+        self.lan_changed.setVisible(False)
+        self.resign_button.setVisible(False)
+        self.apply_sharing()
 
     def _show_sharing(self) -> None:
         """The sharing box: visible while sharing is on (or still in force), with the URLs,

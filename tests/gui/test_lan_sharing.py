@@ -129,3 +129,34 @@ def test_sharing_while_stopped_applies_at_once_and_refuses_ipv6_loopback(qtbot, 
     check.setChecked(True)
     assert not check.isChecked() and not panel.config.lan
     assert window.servers.host == "127.0.0.1" and window.servers.lan_scan is None
+
+
+def test_a_new_network_brings_an_offer_to_re_sign(qtbot, make_window):
+    """When this machine's LAN addresses change while sharing, the panel offers to re-sign.
+
+    The new network is the one thing played here (this machine's interfaces cannot be changed by
+    a test): the panel's ``scan_lan`` reports one address more; everything else is real.
+    """
+    import ipaddress
+
+    from launcher.lan import LanAddress, LanScan
+
+    window = make_window(show=True)
+    panel = window.servers_panel
+    panel.findChild(QCheckBox, "lanShareCheck").setChecked(True)
+    shared = window.servers.lan_scan
+    assert shared is not None
+    real_scan = panel.scan_lan
+    moved = LanAddress("wlan9", ipaddress.ip_address("192.168.55.5"))
+    panel.scan_lan = lambda: LanScan((*shared.addresses, moved))
+    panel.check_lan()
+    button = panel.findChild(QPushButton, "lanResignButton")
+    qtbot.waitUntil(button.isVisible, timeout=5000)
+    assert "192.168.55.5" in panel.findChild(QLabel, "lanChangedLabel").text()
+    panel.scan_lan = real_scan  # back on the old network
+    button.click()
+    assert not button.isVisible() and window.servers.lan_scan is not None
+    panel.check_lan()  # the same addresses as shared: no offer
+    qtbot.wait(300)
+    qtbot.waitUntil(lambda: not panel._lan_checking, timeout=5000)
+    assert not button.isVisible()
