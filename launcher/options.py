@@ -102,6 +102,32 @@ def parse_threads(text: str | int) -> int:
     return value
 
 
+#: The most worker processes ``--workers`` takes.
+MAX_WORKERS = 64
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask, so a container's ``--cpuset-cpus``
+    counts), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def parse_workers(text: str | int) -> int:
+    """A number of worker processes: 1–``MAX_WORKERS``, or ``auto`` for the usable cores."""
+    if isinstance(text, str) and text.strip().lower() == "auto":
+        return min(MAX_WORKERS, usable_cores())
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= MAX_WORKERS:
+        raise ValueError(f"workers {text!r} must be a whole number from 1 to {MAX_WORKERS}, or auto")
+    return value
+
+
 def parse_header_timeout(text: str | int) -> int:
     try:
         value = int(text)
@@ -326,6 +352,15 @@ class ServeConfig:
         flag="--threads",
         metavar="N",
         setting="servers/threads",
+    )
+    workers: int = option(
+        1,
+        help="worker processes, each serving both listeners on shared ports (auto = one per usable "
+        "core); more than 1 uses every core",
+        parse=parse_workers,
+        flag="--workers",
+        metavar="N|auto",
+        setting="servers/workers",
     )
     header_timeout: int = option(
         15,
