@@ -1,27 +1,43 @@
-"""Requests/s and p99 of our listeners against plain waitress and werkzeug's TLS server.
+"""Requests/s, p99 and server CPU per request of our servers and the ones a user would pick instead.
 
 One run measures every server side by side, in interleaved rounds (these machines are noisy), on
 loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says why not wrk for TLS):
 
-    .venv/bin/python bench/throughput.py            # 3 rounds, ~4 minutes
+    .venv/bin/python bench/throughput.py            # every server, 3 rounds (~10 minutes)
+    .venv/bin/python bench/throughput.py --peers    # flask-launcher serve against gunicorn and
+                                                    # granian, HTTPS keep-alive (~4 minutes)
     .venv/bin/python bench/throughput.py --quick    # 1 round, smaller counts
     .venv/bin/python bench/throughput.py --post 1024 --only ours-https,ours-https-nobodies
                                                     # POST 1 KiB bodies that the app reads
     .venv/bin/python bench/throughput.py --middleware   # no sockets: the request log's own cost
+    .venv/bin/python bench/throughput.py --peers --only ours-w1 --baseline ../old-checkout
+                                                    # this code against another checkout's
 
-Servers, each in its own process serving the same tiny Flask app:
+Every server serves the same tiny Flask app (bench/tinyapp.py), each in its own process (tree):
   ours-https       our HTTPS listener (TLS inside waitress), with the request log (bodies
-                   recorded: the default 64 KiB --body-limit)
+                   recorded: the default 64 KiB --body-limit); nothing prints it
   ours-https-nobodies  the same with --body-limit 0 (shows what recording bodies costs)
   ours-http        our HTTP listener, with the request log
   ours-http-nolog  our HTTP listener without the request log (shows what logging costs)
   waitress-http    plain waitress, no logging: the ceiling for one process
   werkzeug-https   werkzeug's ssl_context server (what `flask run --cert` gives)
+  ours-w1, ours-w2 `flask-launcher serve --workers 1` / `--workers 2`, 8 threads, as users run it:
+                   both listeners, the access log printed to stdout, which the bench reads
+                   (a pipe, like a terminal or `| tee`; --ours-log file or devnull instead)
+  ours-w2-nolog    `serve --workers 2` without the request log (serve has no such option: the
+                   bench leaves RequestLogMiddleware out through bench/nolog_hook/sitecustomize.py)
+  gunicorn-1x8, gunicorn-2x8   gunicorn's gthread worker, 1 or 2 processes x 8 threads, TLS by
+                   --certfile/--keyfile (the same leaf our CA made), no access log (its default)
+  granian-1, granian-2   granian's WSGI interface (Rust HTTP and TLS), 1 or 2 workers, no access
+                   log (its default)
+The gunicorn and granian rows need `pip install -e '.[bench]'` (gunicorn, granian); missing ones are
+skipped with a note.
 
 Modes: keep-alive (32 connections reused) and new connection per request (Connection: close).
-It prints medians over the rounds, each server's ratio to waitress-http, and the server process's
-CPU time per request (less sensitive to the machine's noise than requests/s, since the load
-generator's own TLS work shares the 2 cores).
+It prints medians over the rounds, each server's ratio to waitress-http (or to the first server),
+the server's CPU time per request (all its processes; less sensitive to the machine's noise than
+requests/s, since the load generator's own TLS work shares the 2 cores), and the ratios that
+answer a question, each with its target.
 """
 
 from __future__ import annotations
@@ -30,17 +46,26 @@ import argparse
 import os
 import shutil
 import signal
+import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+BENCH = Path(__file__).resolve().parent
+#: Where the servers' launcher code comes from (``--baseline`` runs the same servers on another
+#: checkout's code: its children get BENCH_CODE_ROOT).
+CODE_ROOT = Path(os.environ.get("BENCH_CODE_ROOT") or ROOT)
+sys.path.insert(0, str(CODE_ROOT))
 
-SERVERS = (
+IN_PROCESS = (
     "ours-https",
     "ours-https-nobodies",
     "ours-http",
@@ -48,28 +73,42 @@ SERVERS = (
     "waitress-http",
     "werkzeug-https",
 )
+PEERS = (
+    "ours-w1",
+    "ours-w2",
+    "ours-w2-nolog",
+    "gunicorn-1x8",
+    "gunicorn-2x8",
+    "granian-1",
+    "granian-2",
+)
+SERVERS = IN_PROCESS + PEERS
 THREADS = 8
-
-
-def tiny_app():
-    from flask import Flask, request
-
-    app = Flask(__name__)
-
-    @app.route("/", methods=["GET", "POST"])
-    def hello():
-        if request.method == "POST":  # --post: the app reads the body, as a JSON API would
-            return f"Hello from the benchmark app: {len(request.get_data())} bytes\n"
-        return "Hello from the benchmark app\n"
-
-    return app
+MODES = ("keep-alive", "new-conn")
+#: The ratios printed after the table: (numerator, denominator, what it answers).
+RATIOS = (
+    ("ours-https", "waitress-http", "target >= 0.85, goal 0.9"),
+    ("ours-https", "werkzeug-https", "target >= 3.5"),
+    ("ours-http", "waitress-http", "target >= 0.95"),
+    ("ours-http", "ours-http-nolog", "the cost of the request log, unprinted; target >= 0.95"),
+    ("ours-https", "ours-https-nobodies", "the cost of recording bodies; target >= 0.95"),
+    ("ours-w2", "gunicorn-2x8", "2 processes each; target >= 1.0"),
+    ("ours-w1", "gunicorn-1x8", "1 process each"),
+    ("ours-w2", "ours-w1", "what the second worker adds; target >= 1.6"),
+    ("gunicorn-2x8", "gunicorn-1x8", "gunicorn's own second worker"),
+    ("granian-2", "granian-1", "granian's own second worker"),
+    ("granian-1", "ours-w1", "Rust HTTP+TLS, no GIL in the I/O path, 1 process"),
+    ("granian-2", "ours-w2", "the ceiling to chase: Rust HTTP+TLS, no GIL in the I/O path"),
+)
 
 
 def serve(kind: str, cert_dir: str, port_file: str) -> None:
     """Run one server in this process until SIGTERM; write its port to *port_file*."""
     import threading
 
-    app = tiny_app()
+    from tinyapp import create_app
+
+    app = create_app()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if kind.startswith("ours"):
@@ -176,17 +215,143 @@ def middleware_cost(rounds: int = 5, n: int = 30_000) -> None:
         )
 
 
-def start_server(kind: str, cert_dir: str) -> tuple[subprocess.Popen, int]:
-    port_file = tempfile.mktemp()
+@dataclass
+class Running:
+    """A server under test: its process (the root of its tree), its port, its access-line count."""
+
+    kind: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    scheme: str
+    lines: list[int] = field(default_factory=lambda: [0])  # access lines read so far (ours-w*)
+    counted: bool = False  # the access lines are counted (stdout is a pipe or a file we read)
+    log_file: str | None = None
+    reader: threading.Thread | None = None
+
+    def access_lines(self) -> int:
+        if self.log_file is not None:
+            with open(self.log_file, "rb") as fh:
+                return sum(1 for line in fh if line.startswith(b"["))
+        return self.lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peer_command(kind: str, cert: str, key: str, port: int) -> list[str]:
+    """The command line of a gunicorn or granian row."""
+    workers = kind.split("-")[1].split("x")[0]
+    if kind.startswith("gunicorn"):
+        return [
+            sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", workers, "--threads", str(THREADS),
+            "--certfile", cert, "--keyfile", key, "-b", f"127.0.0.1:{port}", "--chdir", str(BENCH),
+            "--log-level", "warning", "tinyapp:app",
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "granian", "--interface", "wsgi", "--workers", workers,
+        "--ssl-certificate", cert, "--ssl-keyfile", key, "--host", "127.0.0.1", "--port", str(port),
+        "--working-dir", str(BENCH), "--log-level", "warning", "tinyapp:app",
+    ]  # fmt: skip
+
+
+def missing(kind: str) -> str | None:
+    """Why *kind* cannot run here (None: it can)."""
+    import importlib.util
+
+    for name in ("gunicorn", "granian"):
+        if kind.startswith(name) and importlib.util.find_spec(name) is None:
+            return f"{name} is not installed: pip install -e '.[bench]'"
+    return None
+
+
+def start_process_server(kind: str, cert_dir: str, code_root: Path, ours_log: str, log_dir: str) -> Running:
+    """Start a ``serve``, gunicorn or granian row in its own session; return once it answers."""
+    from launcher.certs import CertStore
+
+    store = CertStore(cert_dir)
+    port = free_port()
+    env = dict(os.environ)
+    stdout: int | object = subprocess.DEVNULL
+    log_file = None
+    if kind.startswith("ours-w"):
+        workers = kind.split("-")[1][1:]
+        cmd = [
+            sys.executable, "-m", "launcher", "serve", "--workers", workers, "--threads", str(THREADS),
+            "--host", "127.0.0.1", "--https-port", str(port), "--http-port", str(free_port()),
+            "--cert-dir", cert_dir, "--app", "tinyapp:app", "--chdir", str(BENCH),
+        ]  # fmt: skip
+        path = [str(code_root)]
+        if kind.endswith("-nolog"):
+            path.insert(0, str(BENCH / "nolog_hook"))
+            env["BENCH_NO_ACCESS_LOG"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(path)
+        if ours_log == "pipe":
+            stdout = subprocess.PIPE
+        elif ours_log == "file":
+            log_file = os.path.join(log_dir, f"{kind}.log")
+            stdout = open(log_file, "wb")  # noqa: SIM115 (the child holds it; closed below)
+    else:
+        cmd = peer_command(kind, store.cert_path, store.key_path, port)
+    stderr = open(os.path.join(log_dir, f"{kind}.stderr"), "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", kind, "--cert-dir", cert_dir, "--port-file", port_file]
+        cmd, stdout=stdout, stderr=stderr, env=env, cwd=str(code_root), start_new_session=True
+    )
+    stderr.close()
+    if log_file is not None:
+        stdout.close()  # type: ignore[union-attr]
+    running = Running(kind, proc, port, "https", counted=ours_log != "devnull" and kind.startswith("ours-w"))
+    running.log_file = log_file
+    if proc.stdout is not None:
+        running.reader = threading.Thread(target=_count_lines, args=(proc.stdout, running.lines), daemon=True)
+        running.reader.start()
+    wait_ready(running, store.ca_cert_path, log_dir)
+    return running
+
+
+def _count_lines(stream: object, counter: list[int]) -> None:
+    """Read a server's stdout to its end, as a terminal would, counting the access lines."""
+    for line in stream:  # type: ignore[attr-defined]
+        if line.startswith(b"["):
+            counter[0] += 1
+
+
+def wait_ready(running: Running, ca_file: str, log_dir: str, timeout: float = 30.0) -> None:
+    """Until a verified HTTPS GET of / answers 200 (the same CA for every row)."""
+    context = ssl.create_default_context(cafile=ca_file)
+    url = f"https://127.0.0.1:{running.port}/"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running.proc.poll() is not None:
+            tail = Path(log_dir, f"{running.kind}.stderr").read_text(errors="replace")[-2000:]
+            raise SystemExit(f"{running.kind} exited with {running.proc.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop_server(running)
+    raise SystemExit(f"{running.kind} did not answer on {url} within {timeout:.0f} s")
+
+
+def start_in_process_server(kind: str, cert_dir: str, code_root: Path) -> Running:
+    port_file = tempfile.mktemp()
+    env = dict(os.environ, BENCH_CODE_ROOT=str(code_root))
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind, "--cert-dir", cert_dir, "--port-file", port_file],
+        env=env,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if os.path.exists(port_file) and Path(port_file).read_text():
             port = int(Path(port_file).read_text())
             os.unlink(port_file)
-            return proc, port
+            return Running(kind, proc, port, "https" if "https" in kind else "http")
         if proc.poll() is not None:
             raise SystemExit(f"{kind} exited with {proc.returncode}")
         time.sleep(0.05)
@@ -194,11 +359,52 @@ def start_server(kind: str, cert_dir: str) -> tuple[subprocess.Popen, int]:
     raise SystemExit(f"{kind} did not start")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process has used so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def stop_server(running: Running) -> None:
+    """SIGTERM to the server; its whole session (workers too) is killed if it lingers."""
+    proc = running.proc
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    try:  # workers that outlived their parent
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if running.reader is not None:
+        running.reader.join(5)
+
+
+def _proc_stats() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, user+system clock ticks) for every process (Linux /proc)."""
+    stats: dict[int, tuple[int, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return stats
+
+
+def tree_cpu(root: int) -> tuple[float, int]:
+    """(user + system CPU seconds used so far by *root* and all its descendants, their count)."""
+    stats = _proc_stats()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _ticks) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    todo, ticks, count = [root], 0, 0
+    while todo:
+        pid = todo.pop()
+        if pid in stats:
+            ticks += stats[pid][1]
+            count += 1
+        todo.extend(children.get(pid, ()))
+    return ticks / os.sysconf("SC_CLK_TCK"), count
 
 
 def h2load(url: str, requests: int, new_connection: bool, post: str | None = None) -> tuple[float, float]:
@@ -242,14 +448,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--serve")
-    parser.add_argument("--cert-dir")
-    parser.add_argument("--port-file")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    parser.add_argument("--cert-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--port-file", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="1 round, smaller counts")
     parser.add_argument("--only", help="comma-separated servers to run (default: all)")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help=f"the peer comparison: {','.join(PEERS)} (unless --only), keep-alive (unless --modes)",
+    )
+    parser.add_argument("--modes", help=f"comma-separated, of {','.join(MODES)} (default: both)")
     parser.add_argument("--post", type=int, metavar="BYTES", help="POST a body of BYTES to every request")
     parser.add_argument("--middleware", action="store_true", help="only the request log's own cost")
+    parser.add_argument(
+        "--ours-log",
+        choices=("pipe", "file", "devnull"),
+        default="pipe",
+        help="where serve's access log goes (ours-w*): a pipe the bench reads (default), a file, /dev/null",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        type=Path,
+        help="also run every ours-* server on the launcher code in DIR (another checkout, e.g. a git "
+        "worktree of the commit before), as <server>@base right after it, and print after/before",
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.cert_dir, args.port_file)
@@ -264,7 +489,27 @@ def main() -> None:
             raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
     rounds = 1 if args.quick else args.rounds
     keepalive_n, close_n = (5000, 2000) if args.quick else (20000, 6000)
+    counts = {"keep-alive": keepalive_n, "new-conn": close_n}
+    modes = tuple(args.modes.split(",")) if args.modes else (("keep-alive",) if args.peers else MODES)
+    for mode in modes:
+        if mode not in MODES:
+            raise SystemExit(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+    wanted = tuple(args.only.split(",")) if args.only else (PEERS if args.peers else SERVERS)
+    servers: list[str] = []
+    for kind in wanted:
+        if kind not in SERVERS:
+            raise SystemExit(f"unknown server {kind!r}: one of {', '.join(SERVERS)}")
+        why = missing(kind)
+        if why:
+            print(f"skipped {kind}: {why}", file=sys.stderr)
+            continue
+        servers.append(kind)
+        if args.baseline is not None and kind.startswith("ours"):
+            servers.append(f"{kind}@base")
+    if not servers:
+        raise SystemExit("no server to run")
     cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
+    log_dir = tempfile.mkdtemp(prefix="bench-logs-")
     post_file = None
     if args.post:
         post_file = os.path.join(cert_dir, "post.json")
@@ -273,73 +518,126 @@ def main() -> None:
 
     CertStore(cert_dir).ensure()
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    servers = tuple(args.only.split(",")) if args.only else SERVERS
     cpu: dict[tuple[str, str], list[float]] = {}
+    procs: dict[str, int] = {}
+    lines: dict[str, list[tuple[int, int]]] = {}  # kind -> [(access lines printed, requests)]
     for round_no in range(1, rounds + 1):
-        for kind in servers:
-            proc, port = start_server(kind, cert_dir)
-            scheme = "https" if "https" in kind else "http"
-            url = f"{scheme}://127.0.0.1:{port}/"
+        for name in servers:
+            kind, _, base = name.partition("@")
+            code_root = args.baseline.resolve() if base else ROOT
+            if kind in IN_PROCESS:
+                running = start_in_process_server(kind, cert_dir, code_root)
+            else:
+                running = start_process_server(kind, cert_dir, code_root, args.ours_log, log_dir)
+            url = f"{running.scheme}://127.0.0.1:{running.port}/"
             try:
-                h2load(url, 500, False, post_file)  # warm-up
-                for mode, n, close in (("keep-alive", keepalive_n, False), ("new-conn", close_n, True)):
-                    cpu_before = cpu_seconds(proc.pid)
-                    rps, p99 = h2load(url, n, close, post_file)
-                    cpu_ms = (cpu_seconds(proc.pid) - cpu_before) * 1000 / n
-                    results.setdefault((kind, mode), []).append((rps, p99))
-                    cpu.setdefault((kind, mode), []).append(cpu_ms)
+                h2load(url, 1000, False, post_file)  # warm-up (every worker)
+                for mode in modes:
+                    n = counts[mode]
+                    printed_before = running.access_lines() if running.counted else 0
+                    cpu_before, _ = tree_cpu(running.proc.pid)
+                    rps, p99 = h2load(url, n, mode == "new-conn", post_file)
+                    cpu_after, nprocs = tree_cpu(running.proc.pid)
+                    cpu_ms = (cpu_after - cpu_before) * 1000 / n
+                    procs[name] = nprocs
+                    results.setdefault((name, mode), []).append((rps, p99))
+                    cpu.setdefault((name, mode), []).append(cpu_ms)
+                    printed = ""
+                    if running.counted:
+                        deadline = time.monotonic() + 5  # the printer drains every 0.2 s
+                        while time.monotonic() < deadline:
+                            got = running.access_lines() - printed_before
+                            if got >= n or (kind.endswith("-nolog") and time.monotonic() > deadline - 4):
+                                break
+                            time.sleep(0.05)
+                        got = running.access_lines() - printed_before
+                        lines.setdefault(name, []).append((got, n))
+                        printed = f"  access lines {got}"
                     print(
-                        f"round {round_no} {kind:16} {mode:10} {rps:8.0f} req/s  p99 {p99:6.1f} ms"
-                        f"  server CPU {cpu_ms:.3f} ms/request",
+                        f"round {round_no} {name:22} {mode:10} {rps:8.0f} req/s  p99 {p99:6.1f} ms"
+                        f"  server CPU {cpu_ms:.3f} ms/request  ({nprocs} processes){printed}",
                         flush=True,
                     )
             finally:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                stop_server(running)
+    report(servers, modes, rounds, results, cpu, procs, lines, args.post, args.ours_log)
+
+
+def report(
+    servers: list[str],
+    modes: tuple[str, ...],
+    rounds: int,
+    results: dict[tuple[str, str], list[tuple[float, float]]],
+    cpu: dict[tuple[str, str], list[float]],
+    procs: dict[str, int],
+    lines: dict[str, list[tuple[int, int]]],
+    post: int | None,
+    ours_log: str,
+) -> None:
     print()
     print(
-        f"Medians over {rounds} round(s); h2load --h1 -c 32 -t 2; {THREADS} server threads; "
-        f"loopback; {os.cpu_count()} cores; " + (f"POST {args.post} bytes" if args.post else "GET")
+        f"Medians over {rounds} round(s); h2load --h1 -c 32 -t 2; {THREADS} threads per process; "
+        f"loopback; {os.cpu_count()} cores; "
+        + (f"POST {post} bytes" if post else "GET")
+        + f"; serve's access log to a {ours_log}"
     )
-    print(
-        "| server | keep-alive req/s | p99 ms | ratio | CPU ms/req "
-        "| new-conn req/s | p99 ms | ratio | CPU ms/req |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    head = "| server | processes |"
+    rule = "|---|---|"
+    for mode in modes:
+        head += f" {mode} req/s | p99 ms | ratio | CPU ms/req |"
+        rule += "---|---|---|---|"
+    print(head)
+    print(rule)
     base_kind = "waitress-http" if "waitress-http" in servers else servers[0]
-    base = {
-        mode: statistics.median(r for r, _ in results[(base_kind, mode)])
-        for mode in ("keep-alive", "new-conn")
+    rps = {
+        (kind, mode): statistics.median(r for r, _ in results[(kind, mode)])
+        for kind in servers
+        for mode in modes
     }
-    print(f"(ratio: to {base_kind})")
+    cpu_ms = {key: statistics.median(values) for key, values in cpu.items()}
     for kind in servers:
-        cells = []
-        for mode in ("keep-alive", "new-conn"):
-            rps = statistics.median(r for r, _ in results[(kind, mode)])
+        cells = [str(procs.get(kind, "?"))]
+        for mode in modes:
             p99 = statistics.median(p for _, p in results[(kind, mode)])
-            cpu_ms = statistics.median(cpu[(kind, mode)])
-            cells += [f"{rps:.0f}", f"{p99:.1f}", f"{rps / base[mode]:.2f}", f"{cpu_ms:.3f}"]
+            ratio = rps[(kind, mode)] / rps[(base_kind, mode)]
+            cells += [f"{rps[(kind, mode)]:.0f}", f"{p99:.1f}", f"{ratio:.2f}", f"{cpu_ms[(kind, mode)]:.3f}"]
         print(f"| {kind} | " + " | ".join(cells) + " |")
-    ka = {kind: statistics.median(r for r, _ in results[(kind, "keep-alive")]) for kind in servers}
+    print(f"(ratio: requests/s to {base_kind}; processes: the server's process tree under load)")
     print()
-    for num, den, target in (
-        ("ours-https", "waitress-http", "target >= 0.85, goal 0.9"),
-        ("ours-https", "werkzeug-https", "target >= 3.5"),
-        ("ours-http", "waitress-http", "target >= 0.95"),
-        ("ours-http", "ours-http-nolog", "the cost of logging; target >= 0.95"),
-        ("ours-https", "ours-https-nobodies", "the cost of recording bodies; target >= 0.95"),
-    ):
-        if num in ka and den in ka:
-            print(f"{num} / {den} (keep-alive): {ka[num] / ka[den]:.2f}  ({target})")
-    if "ours-https" in servers and "ours-https-nobodies" in servers:
-        for mode in ("keep-alive", "new-conn"):
-            with_, without = (
-                statistics.median(cpu[(k, mode)]) for k in ("ours-https", "ours-https-nobodies")
+    for mode in modes:
+        pairs = [(num, den, note) for num, den, note in RATIOS if num in servers and den in servers]
+        pairs += [(kind, f"{kind}@base", "after / before") for kind in servers if f"{kind}@base" in servers]
+        if not pairs:
+            continue
+        print(f"{mode}: requests/s ratio, then server CPU per request ratio (lower: cheaper)")
+        for num, den, note in pairs:
+            print(
+                f"  {num} / {den}: {rps[(num, mode)] / rps[(den, mode)]:.2f} req/s, "
+                f"{cpu_ms[(num, mode)] / cpu_ms[(den, mode)]:.2f} CPU/req  ({note})"
             )
-            print(f"server CPU per request, bodies on / off ({mode}): {with_ / without:.3f}")
+        for logged, unlogged in (("ours-w2", "ours-w2-nolog"), ("ours-w1", "ours-w1-nolog")):
+            if logged in servers and unlogged in servers:
+                by_rps = 1 - rps[(logged, mode)] / rps[(unlogged, mode)]
+                by_cpu = cpu_ms[(logged, mode)] / cpu_ms[(unlogged, mode)] - 1
+                print(
+                    f"  logging cost ({logged} against {unlogged}): {by_rps * 100:+.1f}% req/s lost, "
+                    f"{by_cpu * 100:+.1f}% server CPU per request (target <= 5%)"
+                )
+        if "ours-https" in servers and "ours-https-nobodies" in servers:
+            with_, without = (cpu_ms[(k, mode)] for k in ("ours-https", "ours-https-nobodies"))
+            print(f"  server CPU per request, bodies on / off: {with_ / without:.3f}")
+    for kind, seen in lines.items():
+        printed, requests = sum(p for p, _ in seen), sum(n for _, n in seen)
+        if kind.split("@")[0].endswith("-nolog"):
+            if printed:
+                print(
+                    f"warning: {kind} printed {printed} access lines: the request log was not left out "
+                    "in every worker, so its logging cost above is not one"
+                )
+        elif printed < requests:
+            print(f"note: {kind} printed {printed} access lines for {requests} requests")
+    if "ours-w2" in servers and procs.get("ours-w2", 0) < 2:
+        print("note: ours-w2 ran as one process: --workers 2 does not start worker processes yet")
 
 
 if __name__ == "__main__":
