@@ -104,10 +104,15 @@ RATIOS = (
 
 def serve(kind: str, cert_dir: str, port_file: str) -> None:
     """Run one server in this process until SIGTERM; write its port to *port_file*."""
+    import logging
     import threading
 
     from tinyapp import create_app
 
+    # waitress logs "Task queue depth is N" whenever requests wait for a thread: under this load,
+    # thousands of lines a second on stderr, written by the loop thread.  Off, as in
+    # `flask-launcher serve` (which sets the "waitress" logger to ERROR).
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     app = create_app()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -156,8 +161,6 @@ def serve(kind: str, cert_dir: str, port_file: str) -> None:
         store.ensure()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(store.cert_path, store.key_path)
-        import logging
-
         logging.getLogger("werkzeug").disabled = True  # no per-request line on stderr
         server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=ctx)
         Path(port_file).write_text(str(server.server_port))
