@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from waitress import wasyncore
-from waitress.channel import HTTPChannel
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.task import WSGITask
 
@@ -274,7 +274,28 @@ def _target_from_request(data: bytes) -> str:
 
 
 class _Task(WSGITask):
-    """waitress's WSGI task, plus: a request with suspect framing closes its connection."""
+    """waitress's WSGI task, plus: a request with suspect framing closes its connection, and the
+    response head leaves with the first body bytes.
+
+    waitress hands the head and the first chunk of the body to ``write_soon`` one after the
+    other, and each is sent at once (``send_bytes`` is 1): two ``send`` calls, two TLS records and
+    two TCP segments for a small response.  ``write`` gathers both (``_GuardedChannel.write_soon``
+    holds them) and hands them over as one buffer; the bytes on the wire are the same.
+    """
+
+    def write(self, data: bytes) -> None:
+        if self.wrote_header or not data:
+            super().write(data)
+            return
+        channel = self.channel
+        held: list[bytes] = []
+        channel.held_writes = held
+        try:
+            super().write(data)  # the head, then the first body bytes (if any): into ``held``
+        finally:
+            channel.held_writes = None
+        if held:
+            channel.write_soon(held[0] if len(held) == 1 else b"".join(held))
 
     def build_response_header(self) -> bytes:
         if getattr(self.request, "framing_suspect", False):
@@ -328,6 +349,19 @@ class _GuardedChannel(HTTPChannel):
     _header_started: float | None = None  # time.monotonic() of the first byte of a partial request
     _header_paused = False  # the server was busy on this connection at the last look
     _header_timed_out = False
+    #: While a task writes a response's head and first body bytes (``_Task.write``, in the task's
+    #: worker thread): where ``write_soon`` puts them, to go out as one buffer.
+    held_writes: list[bytes] | None = None
+
+    def write_soon(self, data: Any) -> int:
+        held = self.held_writes
+        if held is not None and data:
+            if not self.connected:
+                raise ClientDisconnected
+            held.append(data)
+            return len(data)
+        written: int = super().write_soon(data)
+        return written
 
     def parser_class(self, adj: Any) -> _Parser:
         """A parser for the next request (waitress calls ``self.parser_class(adj)``)."""

@@ -267,3 +267,45 @@ def test_renegotiation_is_refused(servers, ca_file):
     )
     err = done.stderr.decode(errors="replace")
     assert "RENEGOTIATING" in err and "no renegotiation" in err, err
+
+
+def test_a_small_response_is_one_tls_record(servers, client_context):
+    """The response head leaves with the body (``tls._Task.write``): one ``send``, one TLS record.
+    A TLS client's ``recv`` returns one record at a time, so the first holds the whole response
+    (with a record for the head and one for the body it held the head alone)."""
+    with tls_connect(servers.https.port, client_context) as sock:
+        for n in range(3):  # each response of a keep-alive connection
+            sock.sendall(get(f"/n/{n}"))
+            first = sock.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert first.endswith(b"\r\n\r\n" + f"response {n}".encode()), first
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_head_and_body_go_out_in_one_send(servers, client_context, scheme, monkeypatch):
+    from launcher import servers as servers_module
+
+    sent: list[bytes] = []
+    channel_class = servers_module._TLSChannel if scheme == "https" else servers_module._PlainChannel
+    original = channel_class.send
+
+    def send(self, data, do_close=True):
+        sent.append(bytes(data))
+        return original(self, data, do_close)
+
+    monkeypatch.setattr(channel_class, "send", send)
+    listener = getattr(servers, scheme)
+    if scheme == "https":
+        sock = tls_connect(listener.port, client_context)
+    else:
+        sock = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
+    with sock:
+        sock.sendall(get("/n/5") + b"HEAD /n/6 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        [(status, body)] = read_responses(sock, 1)
+    assert (status, body) == (200, b"response 5")
+    deadline = time.monotonic() + 5
+    while len(sent) < 2 and time.monotonic() < deadline:  # the HEAD's answer follows
+        time.sleep(0.01)
+    assert len(sent) == 2, sent
+    assert sent[0].startswith(b"HTTP/1.1 200 OK\r\n") and sent[0].endswith(b"\r\n\r\nresponse 5")
+    assert sent[1].startswith(b"HTTP/1.1 200 OK\r\n") and sent[1].endswith(b"\r\n\r\n")  # no body
