@@ -196,7 +196,17 @@ class _PlainServer(TcpWSGIServer):
         self._exhausted_errno = 0
         self._exhausted_failures = 0  # accept() calls that failed in this episode
         self._exhausted_reported = 0.0
+        #: A byte is on its way through the trigger (``pull_trigger``): the loop will wake.
+        self._wake_pending = False
         super().__init__(*args, **kw)
+        trigger = self.trigger
+        read_trigger = trigger.handle_read
+
+        def handle_read() -> None:
+            read_trigger()  # reads every byte waiting, runs the thunks
+            self._wake_pending = False  # after the read: a byte written since wakes the loop again
+
+        trigger.handle_read = handle_read
 
     # --- accepting ----------------------------------------------------------------------------
 
@@ -341,16 +351,32 @@ class _PlainServer(TcpWSGIServer):
         return True
 
     def pull_trigger(self) -> None:
-        """Wake the loop; a no-op once the loop has closed its trigger.
+        """Wake the loop; a no-op once the loop has closed its trigger, or while a wake-up is
+        already on its way.
 
-        Worker threads finishing a request call this while ``stop()`` may be closing everything.
-        The loop closes the trigger inside a thunk, which runs under ``trigger.lock``; taking the
-        same lock here means no worker ever writes to the trigger's closed (maybe reused) fd.
+        Worker threads call this after every request (waitress's ``HTTPChannel.service``), so the
+        loop looks at the channel again.  While an earlier pull's byte has not been read, the
+        loop is bound to wake and to look at every channel afterwards (it clears the flag only
+        after reading the trigger, and asks each channel ``readable``/``writable`` only after
+        that): a second byte would cost a lock, a ``write`` and the loop's ``read`` for nothing.
+        Under load most pulls are such second ones.
+
+        Worker threads call this while ``stop()`` may be closing everything.  The loop closes the
+        trigger inside a thunk, which runs under ``trigger.lock``; taking the same lock here means
+        no worker ever writes to the trigger's closed (maybe reused) fd.
         """
+        if self._wake_pending:
+            return
         trigger = self.trigger
         with trigger.lock:
-            if not trigger._closed:
+            if trigger._closed or self._wake_pending:
+                return
+            self._wake_pending = True
+            try:
                 trigger._physical_pull()
+            except BaseException:
+                self._wake_pending = False
+                raise
 
 
 class _TLSServer(_PlainServer):

@@ -294,3 +294,52 @@ def test_set_app_restarts_on_the_same_ports(make_servers, client_context):
 def test_listener_rejects_unknown_scheme():
     with pytest.raises(ValueError):
         Listener("ftp", lambda: (None, None))
+
+
+def test_a_pull_while_a_wake_up_is_on_its_way_writes_nothing(make_servers, client_context):
+    """Workers pull the loop's trigger after every request; while an earlier pull's byte is unread
+    another byte would only cost a write and a read (``_PlainServer.pull_trigger``)."""
+    servers = make_servers(make_app())
+    server = servers.https._server
+    writes: list[int] = []
+    physical_pull = server.trigger._physical_pull
+
+    def counting_pull() -> None:
+        writes.append(1)
+        physical_pull()
+
+    server.trigger._physical_pull = counting_pull
+    server._wake_pending = True  # as if a byte were on its way (the server is idle: nothing reads)
+    server.pull_trigger()
+    server.pull_trigger()
+    assert writes == []
+    server._wake_pending = False
+    server.pull_trigger()  # a byte, and the flag until the loop has read it
+    server.pull_trigger()
+    assert len(writes) <= 2  # the second one writes only if the loop read the first in between
+    deadline = time.monotonic() + 5
+    while server._wake_pending and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not server._wake_pending  # the loop read it, and the next pull wakes it again
+    before = len(writes)
+    server.pull_trigger()
+    assert len(writes) == before + 1
+    # A pull skipped wrongly would leave a keep-alive connection unread until the loop's 1 s
+    # timeout: on four connections at once, each request waits for the one before on its own.
+    def keep_alive(results: list[float]) -> None:
+        conn = http.client.HTTPSConnection("127.0.0.1", servers.https.port, context=client_context, timeout=5)
+        for _ in range(50):
+            started = time.monotonic()
+            conn.request("GET", "/n")
+            assert conn.getresponse().read()
+            results.append(time.monotonic() - started)
+        conn.close()
+
+    results: list[float] = []
+    threads = [threading.Thread(target=keep_alive, args=(results,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 200
+    assert max(results) < 0.9, sorted(results)[-5:]
