@@ -324,6 +324,7 @@ def test_a_pull_while_a_wake_up_is_on_its_way_writes_nothing(make_servers, clien
     before = len(writes)
     server.pull_trigger()
     assert len(writes) == before + 1
+
     # A pull skipped wrongly would leave a keep-alive connection unread until the loop's 1 s
     # timeout: on four connections at once, each request waits for the one before on its own.
     def keep_alive(results: list[float]) -> None:
@@ -343,3 +344,35 @@ def test_a_pull_while_a_wake_up_is_on_its_way_writes_nothing(make_servers, clien
         thread.join(30)
     assert len(results) == 200
     assert max(results) < 0.9, sorted(results)[-5:]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X_FORWARDED_FOR",
+        "X_FORWARDED_HOST",
+        "X_FORWARDED_PROTO",
+        "X_FORWARDED_PORT",
+        "X_FORWARDED_BY",
+        "FORWARDED",
+    ],
+)
+def test_policy_removes_each_proxy_header_of_an_untrusted_peer(header):
+    from launcher.policy import Policy, PolicyMiddleware
+    from launcher.scheme import Scheme
+
+    seen: list[dict] = []
+
+    def app(environ, start_response):
+        seen.append(dict(environ))
+        start_response("200 OK", [])
+        return [b""]
+
+    middleware = PolicyMiddleware(app, Policy(), Scheme.HTTPS, lambda: None)
+    environ = {"REMOTE_ADDR": "10.0.0.5", "HTTP_HOST": "x", f"HTTP_{header}": "evil"}
+    middleware(environ, lambda status, headers, exc_info=None: None)
+    assert seen[-1] == {"REMOTE_ADDR": "10.0.0.5", "HTTP_HOST": "x"}
+    # A request with none of them reaches the app as it came, the same environ.
+    plain = {"REMOTE_ADDR": "10.0.0.5", "HTTP_HOST": "x", "HTTP_X_OTHER": "kept"}
+    middleware(plain, lambda status, headers, exc_info=None: None)
+    assert seen[-1] == plain
