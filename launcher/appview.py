@@ -242,6 +242,10 @@ class AppView:
         self.token = token or new_token()
         self._lock = threading.Lock()
         self._connected = False
+        #: Probes with this token that entered ``AppViewMiddleware`` and whose response is not
+        #: closed yet: while there are none, ``_started`` (called for every request of every
+        #: Flask app) returns at once.
+        self.probes_in_flight = 0
 
     def attach(self) -> None:
         """Listen to ``request_started`` (idempotent)."""
@@ -268,6 +272,8 @@ class AppView:
 
         The first Flask app to start on the probe wins (the outer one, when one Flask app calls another).
         """
+        if not self.probes_in_flight:
+            return  # no probe is being served: not this request's business
         from flask import request
 
         capture = request.environ.get(CAPTURE_KEY)
@@ -282,6 +288,14 @@ class AppView:
         """*app* wrapped so that probes carrying this token get ``VIEW_HEADER`` back."""
         self.attach()
         return AppViewMiddleware(app, self)
+
+    def probe_started(self) -> None:
+        with self._lock:
+            self.probes_in_flight += 1
+
+    def probe_ended(self) -> None:
+        with self._lock:
+            self.probes_in_flight -= 1
 
 
 class AppViewMiddleware:
@@ -308,7 +322,40 @@ class AppViewMiddleware:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
 
-        return self.app(environ, view_start_response)
+        view = self.view
+        view.probe_started()
+        try:
+            body = self.app(environ, view_start_response)
+        except BaseException:
+            view.probe_ended()
+            raise
+        return _ProbeBody(body, view)
+
+
+class _ProbeBody:
+    """A probe's response body: ``AppView.probe_ended`` when the server closes it (the app may
+    produce its response, and Flask fire its signal, only while it is iterated)."""
+
+    __slots__ = ("_body", "_view")
+
+    def __init__(self, body: Iterable[bytes], view: AppView) -> None:
+        self._body: Iterable[bytes] | None = body
+        self._view = view
+
+    def __iter__(self) -> Iterator[bytes]:
+        assert self._body is not None
+        return iter(self._body)
+
+    def close(self) -> None:
+        body, self._body = self._body, None
+        if body is None:
+            return  # closed already
+        try:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._view.probe_ended()
 
 
 # --- the token for ``flask-launcher inspect`` against ``flask-launcher serve`` --------------------

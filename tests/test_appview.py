@@ -255,6 +255,84 @@ def test_a_flask_app_hidden_in_a_wrapper_is_still_seen(make_servers) -> None:
     assert report.https.flask.endpoint == "<lambda>"
 
 
+def test_a_flask_app_called_only_while_its_body_is_iterated_is_still_seen(make_servers) -> None:
+    """The Flask app may start (and fire its signal) after the callable the launcher serves has
+    returned: the probe counts as in flight until its response is closed."""
+    inner = Flask("lazy")
+    inner.get("/")(lambda: "lazy")
+
+    def lazy(environ: dict[str, Any], start_response: Any) -> Any:
+        def body() -> Any:
+            yield from inner(environ, start_response)
+
+        return body()
+
+    servers = make_servers(lazy)
+    report = inspect_servers(servers, "/")
+    assert report.https.flask is not None and report.https.flask.endpoint == "<lambda>"
+    assert servers.appview.probes_in_flight == 0
+
+
+def test_probes_in_flight_count_back_to_zero_and_other_requests_skip_the_receiver() -> None:
+    from launcher.appview import CAPTURE_KEY, PROBE_ENVIRON, AppView
+
+    app = Flask("counted")
+    seen: list[Any] = []
+
+    @app.get("/")
+    def index() -> str:
+        seen.append(request.environ.get(CAPTURE_KEY))
+        return "ok"
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    view = AppView()
+    middleware = view.wrap(app)
+    view.detach()
+    calls: list[Any] = []  # probes in flight, each time the receiver is called
+    started = view._started
+
+    def counting(sender: Any, **extra: Any) -> None:
+        calls.append(view.probes_in_flight)
+        started(sender, **extra)
+
+    view._started = counting  # type: ignore[method-assign]
+    view.attach()  # the counting receiver instead
+    try:
+
+        def call(path: str, probe: bool) -> list[tuple[str, str]]:
+            headers: list[tuple[str, str]] = []
+            environ = {
+                "REQUEST_METHOD": "GET",
+                "PATH_INFO": path,
+                "SERVER_NAME": "localhost",
+                "SERVER_PORT": "80",
+                "SERVER_PROTOCOL": "HTTP/1.1",
+                "wsgi.url_scheme": "http",
+                "wsgi.input": None,
+                "REMOTE_ADDR": "127.0.0.1",
+            }
+            if probe:
+                environ[PROBE_ENVIRON] = view.token
+            body = middleware(environ, lambda status, h, exc_info=None: headers.extend(h))
+            b"".join(body)
+            body.close()  # type: ignore[attr-defined]
+            return headers
+
+        call("/", probe=False)
+        assert calls == [0] and seen == [None]  # the receiver returned at once: no probe in flight
+        headers = call("/", probe=True)
+        assert calls[-1] == 1 and seen[-1] is not None
+        assert decode_view(dict(headers)[VIEW_HEADER])["kind"] == "flask"  # type: ignore[index]
+        assert view.probes_in_flight == 0
+        call("/boom", probe=True)  # Flask answers 500: the count still comes back
+        assert view.probes_in_flight == 0
+    finally:
+        view.detach()
+
+
 def test_a_new_app_is_seen_after_set_app_and_nothing_leaks(make_servers) -> None:
     from flask.signals import request_started
 
