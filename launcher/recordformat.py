@@ -17,6 +17,8 @@ JSON encoding and stays faithful: ``to_json`` only adds ``\\uXXXX`` escapes for 
 from __future__ import annotations
 
 import json
+import math
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,9 +97,22 @@ def _local(ts: float) -> datetime:
     return datetime.fromtimestamp(ts)
 
 
+#: The last ``format_clock``: (whole second, ``time.tzname`` then, its text).  Requests come in
+#: thousands a second and their clocks change once a second.
+_last_clock: tuple[int, tuple[str, str] | None, str] = (0, None, "")
+
+
 def format_clock(ts: float) -> str:
     """The local wall-clock time of *ts* (seconds since the epoch) as ``HH:MM:SS``: the log's time column."""
-    return _local(ts).strftime("%H:%M:%S")
+    global _last_clock
+    second = math.floor(ts)
+    zone = time.tzname  # a new tuple after time.tzset(): a changed zone is not served from the cache
+    last = _last_clock
+    if last[0] == second and last[1] is zone:
+        return last[2]
+    text = _local(ts).strftime("%H:%M:%S")
+    _last_clock = (second, zone, text)
+    return text
 
 
 def format_timestamp(ts: float) -> str:

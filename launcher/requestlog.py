@@ -281,7 +281,9 @@ class Subscription:
         if len(self._queue) == self._maxlen:
             self.dropped += 1
         self._queue.append(record)
-        self._ready.set()
+        ready = self._ready
+        if not ready.is_set():  # set already: the owner has not drained since (see ``_rearm``)
+            ready.set()  # takes a lock and wakes the waiter: once per drain, not per record
 
     def _push_event(self, event: WireEvent) -> None:
         events = self._events
@@ -290,7 +292,9 @@ class Subscription:
         if len(events) == self._maxlen:
             self.dropped += 1
         events.append(event)
-        self._ready.set()
+        ready = self._ready
+        if not ready.is_set():
+            ready.set()
 
     def _rearm(self) -> None:
         self._ready.clear()

@@ -84,6 +84,24 @@ def test_format_peer_brackets_ipv6_and_escapes():
     assert format_peer("evil\nhost", 1) == "evil\\nhost:1"
 
 
+def test_the_clock_follows_a_change_of_time_zone(monkeypatch):
+    """``format_clock`` keeps the last second's text; a new zone (``time.tzset``) is not served
+    from it."""
+    ts = 1_700_000_000.5
+    try:
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+        assert format_clock(ts) == "22:13:20"
+        assert format_clock(ts + 0.4) == "22:13:20"
+        assert format_clock(ts + 0.6) == "22:13:21"
+        monkeypatch.setenv("TZ", "Asia/Kolkata")
+        time.tzset()
+        assert format_clock(ts + 0.6) == time.strftime("%H:%M:%S", time.localtime(ts + 0.6)) == "03:43:21"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_times_are_local_clock_local_stamp_and_utc_iso():
     ts = 1_700_000_000.1234
     assert format_clock(ts) == time.strftime("%H:%M:%S", time.localtime(ts))

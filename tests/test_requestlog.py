@@ -106,6 +106,29 @@ def test_wait_wakes_on_a_new_record_and_close_unsubscribes():
     assert sub.drain() == []
 
 
+def test_a_consumer_that_waits_and_drains_never_misses_a_wake_up():
+    """A push sets the subscription's event only when it is not set already (once per drain,
+    not per record); a record queued must still always wake ``wait``."""
+    sink = RequestSink()
+    sub = sink.subscribe(maxlen=100_000)
+    total = 20_000
+    writer = threading.Thread(target=lambda: [sink.add(record(n)) for n in range(total)])
+    writer.start()
+    got = 0
+    deadline = time.monotonic() + 30
+    while got < total and time.monotonic() < deadline:
+        assert sub.wait(5), f"wait() slept through queued records ({got} of {total} taken)"
+        got += len(sub.drain())
+    writer.join()
+    assert got == total
+    assert not sub.wait(0.01)  # all taken: the event is clear
+    sink.add(record(1))
+    sink.add(record(2))
+    assert len(sub.drain(limit=1)) == 1
+    assert sub.wait(0)  # one is left: still set
+    assert len(sub.drain()) == 1 and not sub.wait(0)
+
+
 def test_record_helpers():
     r = record(7, query="a=1", status=404)
     assert r.target == "/p7?a=1"
