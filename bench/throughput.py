@@ -12,6 +12,8 @@ loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says
     .venv/bin/python bench/throughput.py --middleware   # no sockets: the request log's own cost
     .venv/bin/python bench/throughput.py --peers --only ours-w1 --baseline ../old-checkout
                                                     # this code against another checkout's
+    .venv/bin/python bench/throughput.py --middleware --baseline ../old-checkout
+                                                    # the middleware's own cost, both checkouts
 
 Every server serves the same tiny Flask app (bench/tinyapp.py), each in its own process (tree):
   ours-https       our HTTPS listener (TLS inside waitress), with the request log (bodies
@@ -26,6 +28,7 @@ Every server serves the same tiny Flask app (bench/tinyapp.py), each in its own 
                    (a pipe, like a terminal or `| tee`; --ours-log file or devnull instead)
   ours-w2-nolog    `serve --workers 2` without the request log (serve has no such option: the
                    bench leaves RequestLogMiddleware out through bench/nolog_hook/sitecustomize.py)
+  ours-w1-nolog    the same with --workers 1 (not in --peers)
   gunicorn-1x8, gunicorn-2x8   gunicorn's gthread worker, 1 or 2 processes x 8 threads, TLS by
                    --certfile/--keyfile (the same leaf our CA made), no access log (its default)
   granian-1, granian-2   granian's WSGI interface (Rust HTTP and TLS), 1 or 2 workers, no access
@@ -82,7 +85,9 @@ PEERS = (
     "granian-1",
     "granian-2",
 )
-SERVERS = IN_PROCESS + PEERS
+#: Not in --peers: the logging cost of one process (``ours-w1`` against it).
+EXTRA = ("ours-w1-nolog",)
+SERVERS = IN_PROCESS + PEERS + EXTRA
 THREADS = 8
 MODES = ("keep-alive", "new-conn")
 #: The ratios printed after the table: (numerator, denominator, what it answers).
@@ -216,6 +221,91 @@ def middleware_cost(rounds: int = 5, n: int = 30_000) -> None:
             f"{'POST 1 KiB' if post else 'GET'}: request log {best[0]:.2f} µs/request with bodies off, "
             f"{best[65_536]:.2f} with bodies on (+{best[65_536] - best[0]:.2f} µs)"
         )
+    stack_cost()
+
+
+def stack_cost(rounds: int = 9, n: int = 10_000) -> None:
+    """Print what our request path adds to the tiny Flask app per HTTPS GET, with no sockets: the
+    stack ``Servers`` builds (request log with bodies on, policy, appview) against the app alone,
+    then the access line ``serve``'s printer makes of each record.  The best of *rounds*, interleaved."""
+    import io
+
+    from tinyapp import create_app
+
+    from launcher.requestlog import RequestSink
+    from launcher.scheme import Scheme
+    from launcher.servers import Servers
+
+    flask_app = create_app()
+    environ = {
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_HOST": "127.0.0.1",
+        "REMOTE_PORT": "40000",
+        "REQUEST_METHOD": "GET",
+        "SERVER_PORT": "8443",
+        "SERVER_NAME": "localhost",
+        "SERVER_SOFTWARE": "flask-https-launcher",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/",
+        "REQUEST_URI": "/",
+        "QUERY_STRING": "",
+        "wsgi.url_scheme": "https",
+        "wsgi.version": (1, 0),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "HTTP_HOST": "127.0.0.1:8443",
+        "HTTP_USER_AGENT": "h2load nghttp2/1.52.0",
+        "HTTP_ACCEPT": "*/*",
+        "launcher.listener": "https",
+        "HTTPS": "on",
+        "SSL_PROTOCOL": "TLSv1.3",
+        "SSL_CIPHER": "TLS_AES_256_GCM_SHA384",
+        "SSL_CIPHER_USEKEYSIZE": "256",
+        "SSL_TLS_SNI": "127.0.0.1",
+        "SSL_ALPN_PROTOCOL": "http/1.1",
+    }
+
+    def start_response(status, headers, exc_info=None):
+        return None
+
+    def run(app, subscription=None) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            env = dict(environ, **{"wsgi.input": io.BytesIO(b"")})
+            body = app(env, start_response)
+            for _chunk in body:
+                pass
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            if subscription is not None:
+                for record in subscription.drain():
+                    record.access_line()
+        return (time.perf_counter() - started) / n * 1e6
+
+    sink = RequestSink(capacity=0)  # as serve's
+    servers = Servers(flask_app, cert_store=None, sink=sink)
+    stack = servers._stack(Scheme.HTTPS)
+    subscription = sink.subscribe()
+    times: dict[str, list[float]] = {"alone": [], "silent": [], "printed": []}
+    for _ in range(rounds):  # interleaved: the machine's mood changes from one second to the next
+        servers.appview.detach()  # the app alone: appview's signal receiver is ours too
+        times["alone"].append(run(flask_app))
+        servers.appview.attach()
+        times["silent"].append(run(stack))
+        times["printed"].append(run(stack, subscription))
+    subscription.close()
+    servers.appview.detach()
+    alone, stacked_silent, stacked = (min(times[key]) for key in ("alone", "silent", "printed"))
+    print(
+        f"HTTPS GET of the tiny Flask app ({alone:.1f} µs alone): our request path adds "
+        f"{stacked_silent - alone:.1f} µs (log with bodies, policy, appview), and the access line "
+        f"{stacked - stacked_silent:.1f} µs more"
+    )
 
 
 @dataclass
@@ -473,17 +563,32 @@ def main() -> None:
     )
     parser.add_argument(
         "--baseline",
-        metavar="DIR",
-        type=Path,
+        metavar="[NAME=]DIR",
+        action="append",
+        default=[],
         help="also run every ours-* server on the launcher code in DIR (another checkout, e.g. a git "
-        "worktree of the commit before), as <server>@base right after it, and print after/before",
+        "worktree of the commit before), as <server>@NAME (NAME: base) right after it, and print "
+        "this code's figures against it; repeat it to compare several checkouts",
     )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.cert_dir, args.port_file)
         return
+    baselines: dict[str, Path] = {}
+    for spec in args.baseline:
+        name, _, folder = spec.rpartition("=")
+        name = name or "base"
+        if name in baselines or not Path(folder, "launcher").is_dir():
+            raise SystemExit(f"--baseline {spec}: a new NAME and a checkout (a folder with launcher/)")
+        baselines[name] = Path(folder).resolve()
     if args.middleware:
-        middleware_cost()
+        if os.environ.get("BENCH_CODE_ROOT") or not baselines:
+            middleware_cost()
+            return
+        for label, root in (("this checkout", ROOT), *baselines.items()):
+            print(f"{label} ({root}):", flush=True)
+            env = dict(os.environ, BENCH_CODE_ROOT=str(root))
+            subprocess.run([sys.executable, __file__, "--middleware"], env=env, check=True)
         return
     if not shutil.which("h2load"):
         if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -507,8 +612,8 @@ def main() -> None:
             print(f"skipped {kind}: {why}", file=sys.stderr)
             continue
         servers.append(kind)
-        if args.baseline is not None and kind.startswith("ours"):
-            servers.append(f"{kind}@base")
+        if kind.startswith("ours"):
+            servers += [f"{kind}@{name}" for name in baselines]
     if not servers:
         raise SystemExit("no server to run")
     cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
@@ -527,7 +632,7 @@ def main() -> None:
     for round_no in range(1, rounds + 1):
         for name in servers:
             kind, _, base = name.partition("@")
-            code_root = args.baseline.resolve() if base else ROOT
+            code_root = baselines[base] if base else ROOT
             if kind in IN_PROCESS:
                 running = start_in_process_server(kind, cert_dir, code_root)
             else:
@@ -587,8 +692,8 @@ def report(
     head = "| server | processes |"
     rule = "|---|---|"
     for mode in modes:
-        head += f" {mode} req/s | p99 ms | ratio | CPU ms/req |"
-        rule += "---|---|---|---|"
+        head += f" {mode} req/s | p99 ms | ratio | CPU ms/req | best CPU |"
+        rule += "---|---|---|---|---|"
     print(head)
     print(rule)
     base_kind = "waitress-http" if "waitress-http" in servers else servers[0]
@@ -598,25 +703,40 @@ def report(
         for mode in modes
     }
     cpu_ms = {key: statistics.median(values) for key, values in cpu.items()}
+    best_cpu = {key: min(values) for key, values in cpu.items()}
     for kind in servers:
         cells = [str(procs.get(kind, "?"))]
         for mode in modes:
             p99 = statistics.median(p for _, p in results[(kind, mode)])
             ratio = rps[(kind, mode)] / rps[(base_kind, mode)]
-            cells += [f"{rps[(kind, mode)]:.0f}", f"{p99:.1f}", f"{ratio:.2f}", f"{cpu_ms[(kind, mode)]:.3f}"]
+            cells += [f"{rps[(kind, mode)]:.0f}", f"{p99:.1f}", f"{ratio:.2f}"]
+            cells += [f"{cpu_ms[(kind, mode)]:.3f}", f"{best_cpu[(kind, mode)]:.3f}"]
         print(f"| {kind} | " + " | ".join(cells) + " |")
-    print(f"(ratio: requests/s to {base_kind}; processes: the server's process tree under load)")
+    print(
+        f"(ratio: requests/s to {base_kind}; CPU: the median and the lowest of the rounds; "
+        "processes: the server's process tree under load)"
+    )
     print()
     for mode in modes:
         pairs = [(num, den, note) for num, den, note in RATIOS if num in servers and den in servers]
-        pairs += [(kind, f"{kind}@base", "after / before") for kind in servers if f"{kind}@base" in servers]
+        pairs += [
+            (kind, other, "this checkout / the other")
+            for kind in servers
+            if "@" not in kind
+            for other in servers
+            if other.startswith(f"{kind}@")
+        ]
         if not pairs:
             continue
-        print(f"{mode}: requests/s ratio, then server CPU per request ratio (lower: cheaper)")
+        print(
+            f"{mode}: requests/s ratio, then server CPU per request ratio (lower: cheaper; "
+            "medians, then the lowest of each)"
+        )
         for num, den, note in pairs:
             print(
                 f"  {num} / {den}: {rps[(num, mode)] / rps[(den, mode)]:.2f} req/s, "
-                f"{cpu_ms[(num, mode)] / cpu_ms[(den, mode)]:.2f} CPU/req  ({note})"
+                f"{cpu_ms[(num, mode)] / cpu_ms[(den, mode)]:.2f} CPU/req "
+                f"(best {best_cpu[(num, mode)] / best_cpu[(den, mode)]:.2f})  ({note})"
             )
         for logged, unlogged in (("ours-w2", "ours-w2-nolog"), ("ours-w1", "ours-w1-nolog")):
             if logged in servers and unlogged in servers:
