@@ -311,6 +311,9 @@ class WorkerPool:
         self._merger = RecordMerger(self.sink)
         self._reloader: PoolReloader | None = None
         self._closed = False
+        #: When the workers serving now began to import the app (``time.time_ns()``): a watcher
+        #: started later reports files saved since then (``FileWatcher.start(since_ns=...)``).
+        self.loaded_ns: int | None = None
 
     @classmethod
     def from_config(
@@ -476,11 +479,13 @@ class WorkerPool:
         """New workers for *slots*: the first alone (its error is the one reported, and nothing
         is left running), then the others at once.  Raises what the first raised."""
         first = self._new_worker(slots[0])
+        loading = time.time_ns()
         try:
             self._launch(first, target)
         except BaseException:
             first.close(1.0)
             raise
+        self.loaded_ns = loading
         news = [first]
         rest = [self._new_worker(slot) for slot in slots[1:]]
         with ThreadPoolExecutor(max_workers=max(1, len(rest)), thread_name_prefix="launcher-pool") as ex:
@@ -802,7 +807,7 @@ class PoolReloader:
             return
         roots = tuple(watch_roots(self.target, None))
         self._watcher = FileWatcher(roots, self._changed, name="launcher-pool-watcher")
-        self._watcher.start()
+        self._watcher.start(since_ns=self._pool.loaded_ns)
         self.watched_roots = roots
         self._pool._reloader = self
 

@@ -1,9 +1,9 @@
 """``launcher.control``: both servers classes satisfy the protocols the window is typed against.
 
 The static half is mypy's (``test_mypy_accepts_both_servers_classes`` runs it on this file): the
-``TYPE_CHECKING`` block assigns ``Servers``, ``RemoteServers`` and ``WorkerPool`` (and their listeners, reloaders
-and policies) to the protocols, so a change to either class that the panels would trip over fails
-here.  The runtime half checks the members are there on real objects.
+``TYPE_CHECKING`` block assigns ``Servers``, ``RemoteServers`` and ``WorkerPool`` (and their
+listeners, reloaders and policies) to the protocols, so a change to any of them that the panels
+would trip over fails here.  The runtime half checks the members are there on real objects.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ if TYPE_CHECKING:
         as_policy: PolicyControl = policy
         del as_servers, as_listener, as_reloader, as_policy
 
-    def _pool(servers: WorkerPool, listener: PoolListener, reloader: PoolReloader, policy: PoolPolicy) -> None:
+    def _pool(
+        servers: WorkerPool, listener: PoolListener, reloader: PoolReloader, policy: PoolPolicy
+    ) -> None:
         as_servers: ServersControl = servers
         as_listener: ListenerControl = listener
         as_reloader: ReloaderControl = reloader
