@@ -403,3 +403,20 @@ def test_the_pool_serves_the_users_app_in_every_worker(tmp_path):
         assert getattr(pool.app, "import_name", "") == "modapp"
     finally:
         pool.close()
+
+
+def test_a_certificate_error_is_one_line_and_no_worker_starts(tmp_path, cert_store):
+    certs = tmp_path / "certs"
+    certs.mkdir(mode=0o700)
+    (certs / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+    (certs / "ca-key.pem").write_bytes(Path(cert_store.ca_key_path).read_bytes())
+    (certs / "ca-key.pem").chmod(0o600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "launcher", "serve", "--workers", "2", "--http-port", "0",
+         "--https-port", "0", "--cert-dir", str(certs)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ca.pem" in lines[0], proc.stderr
+    assert proc.stdout == ""  # nothing listened
