@@ -156,3 +156,17 @@ def test_the_service_reaches_both_listeners(
     assert {p["targetPort"]: p["port"] for p in service["ports"]} == {"http": 8080, "https": 8443}
     assert all(p["targetPort"] in names for p in service["ports"])
     assert docs["Service"]["metadata"]["name"] == docs["Deployment"]["metadata"]["name"] == "flask-launcher"
+
+
+@pytest.mark.parametrize("version", ["1.27.0", "latest"])
+def test_the_manifest_is_valid_kubernetes(docs: dict[str, dict[str, Any]], version: str) -> None:
+    """Strict validation against the API's schemas: a misspelt field is an error here, where
+    `podman kube play` would quietly ignore it. 1.27: the oldest release the manifest is meant for."""
+    kv = pytest.importorskip("kubernetes_validate", reason="needs kubernetes-validate (the test extra)")
+    wanted = kv.latest_version() if version == "latest" else version
+    for doc in docs.values():
+        kv.validate(doc, wanted, strict=True)
+    broken = json.loads(json.dumps(docs["Deployment"]))
+    broken["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kv.ValidationError, match="readinesProbe"):
+        kv.validate(broken, wanted, strict=True)
