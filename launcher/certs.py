@@ -1164,7 +1164,8 @@ class CertStore:
     ``create_leaf()`` is the explicit way back: it replaces the import and forgets it.
 
     Writes happen only when something must change, so a read-only folder with a usable CA and leaf
-    works; when a write is needed and impossible, CertDirError names what and why.  Every entry
+    works (without the CA key, too: ``_ca_without_key``); when a write is needed and impossible,
+    CertDirError names what and why.  Every entry
     point that reads keys or writes first runs ``check_folder`` (UnsafeCertDirError).
 
     ``on_warning`` receives each warning sentence (a folder or key made private, a signature that
