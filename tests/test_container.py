@@ -219,7 +219,12 @@ def run_container(request: pytest.FixtureRequest) -> Iterator:
     made: list[Container] = []
 
     def run(
-        image: str, *args: str, publish: dict[int, int], volume: Path | None = None, env=None
+        image: str,
+        *args: str,
+        publish: dict[int, int],
+        volume: Path | None = None,
+        env=None,
+        podman_args: tuple[str, ...] = (),
     ) -> Container:
         name = f"flask-launcher-test-{os.getpid()}-{len(made)}-{request.node.name[:20]}".replace("[", "-")
         name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
@@ -230,7 +235,7 @@ def run_container(request: pytest.FixtureRequest) -> Iterator:
             cmd += ["-v", f"{volume}:/certs"]
         for key, value in (env or {}).items():
             cmd += ["-e", f"{key}={value}"]
-        podman(*cmd, image, *args)
+        podman(*cmd, *podman_args, image, *args)
         container = Container(name)
         made.append(container)
         return container
@@ -238,6 +243,17 @@ def run_container(request: pytest.FixtureRequest) -> Iterator:
     yield run
     for container in made:
         container.remove()
+
+
+#: The CPUs this machine's containers may use (``--workers auto`` starts one worker each).
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+def worker_processes(container: str) -> int:
+    """How many ``_server-process`` workers run in *container* (the bracket keeps grep's own
+    command line from matching)."""
+    out = podman("exec", container, "sh", "-c", "grep -l '_server-proces[s]' /proc/[0-9]*/cmdline || true")
+    return len(out.stdout.split())
 
 
 def fetch(url: str, context: ssl.SSLContext | None = None, timeout: float = 30) -> tuple[int, bytes]:
@@ -301,6 +317,10 @@ def test_serve_in_container_from_the_host_with_the_ca_from_the_volume(
         )
 
     assert podman("exec", container.name, "id", "-u").stdout.strip() == str(APP_UID)
+    # --workers auto: one worker process per usable core, each one logging what it served.
+    assert worker_processes(container.name) == (CORES if CORES > 1 else 0)
+    for _ in range(20):
+        assert fetch(f"https://127.0.0.1:{https_port}/", context)[0] == 200
     health = podman("healthcheck", "run", container.name, check=False)
     assert health.returncode == 0, health.stdout + health.stderr
 
@@ -311,11 +331,16 @@ def test_serve_in_container_from_the_host_with_the_ca_from_the_volume(
     logs = container.logs()
     assert 'https "GET /inspect HTTP/1.1" 200' in logs, logs
     assert "Traceback" not in logs
+    if CORES > 1:
+        served_by = {line.rsplit(" ", 1)[1] for line in logs.splitlines() if '"GET / HTTP/1.1" 200' in line}
+        assert served_by == {f"w{n}" for n in range(1, CORES + 1)}, logs
 
     # A new container on the same volume keeps the CA: what the host trusts stays valid.
     ca_before = ca.read_bytes()
-    again = run_container(image, publish={https_port: 8443}, volume=cert_volume)
+    # With one CPU allowed (a quota, as a Kubernetes CPU limit is), auto means one process.
+    again = run_container(image, publish={https_port: 8443}, volume=cert_volume, podman_args=("--cpus", "1"))
     again.wait_log("CA certificate: /certs/ca.pem")
+    assert worker_processes(again.name) == 0
     status, _ = fetch(f"https://localhost:{https_port}/", context)
     assert status == 200
     assert ca.read_bytes() == ca_before
