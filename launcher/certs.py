@@ -1164,7 +1164,8 @@ class CertStore:
     ``create_leaf()`` is the explicit way back: it replaces the import and forgets it.
 
     Writes happen only when something must change, so a read-only folder with a usable CA and leaf
-    works; when a write is needed and impossible, CertDirError names what and why.  Every entry
+    works (without the CA key, too: ``_ca_without_key``); when a write is needed and impossible,
+    CertDirError names what and why.  Every entry
     point that reads keys or writes first runs ``check_folder`` (UnsafeCertDirError).
 
     ``on_warning`` receives each warning sentence (a folder or key made private, a signature that
@@ -1600,16 +1601,20 @@ class CertStore:
         cover every name in ``hosts`` (the new one covers its old names plus ``hosts``), or its key
         type differs from an explicit ``key_type``.  ``key_type=None`` keeps the existing leaf's type
         (ECDSA P-256 for a new one).  An imported pair is never replaced (see the class docstring).
-        Nothing is written when the CA and leaf can be used as they are.
+        Nothing is written when the CA and leaf can be used as they are.  A read-only folder may
+        hold the CA certificate without its key (see ``_ca_without_key``).
         """
         now = _aware(now)
         wanted = [parse_name(h) for h in hosts]
         self.check_folder()
         if self.is_imported:
             return self._check_imported(now)
-        ca, _ = self._ensure_ca(KeyType.ECDSA_P256, now)
+        keyless_ca = self._ca_without_key(now)
+        ca = keyless_ca if keyless_ca is not None else self._ensure_ca(KeyType.ECDSA_P256, now)[0]
         current = self._current_leaf(ca)
         if isinstance(current, str):
+            if keyless_ca is not None:
+                raise self._read_only_error(current)
             return self._make_leaf(wanted, key_type or KeyType.ECDSA_P256, now, current)
         leaf, key = current
         have = _san_names(leaf)
@@ -1626,7 +1631,34 @@ class CertStore:
                 " writable (`flask-launcher cert create --cert-dir FOLDER`) and mount the result."
             )
             return describe(leaf, now=now)
+        if keyless_ca is not None:
+            raise self._read_only_error(why)
         return self._make_leaf([*have, *missing], new_type, now, why, _lifetime(leaf))
+
+    def _ca_without_key(self, now: dt.datetime) -> x509.Certificate | None:
+        """The CA certificate, when the folder is mounted read-only and holds it without its key;
+        else None (the CA key is then loaded, and made when missing, as usual).
+
+        The CA key only signs new leaves, and nothing new can be kept in a read-only folder, so a
+        Kubernetes secret need not carry it: ``ca.pem``, ``cert.pem`` and ``key.pem`` are enough to
+        serve.  The leaf is still checked against this certificate (signature, names, dates), and
+        a leaf that must be replaced is the usual read-only error.  A writable folder without the
+        CA key stays an error (``_load_ca``): there the key is expected, and may have been lost.
+        """
+        if self.ca_key_path.exists() or not self.ca_cert_path.exists() or not _read_only_fs(self.directory):
+            return None
+        source = f"The CA file {_shown(self.ca_cert_path)}"
+        ca = _load_certs(_read(self.ca_cert_path, "CA certificate"), source)[0]
+        if now >= ca.not_valid_after_utc:
+            raise self._read_only_error(
+                f"The local CA {_shown(self.ca_cert_path)} expired on {_when(ca.not_valid_after_utc)},"
+                " so a new one must be created (and trusted again)"
+            )
+        return ca
+
+    def _read_only_error(self, why: str) -> CertDirError:
+        """The error for a write that ``why`` calls for in a folder mounted read-only."""
+        return _dir_error(self.directory, OSError(errno.EROFS, os.strerror(errno.EROFS)), why)
 
     def _may_serve_until_expiry(
         self,

@@ -128,7 +128,8 @@ def run_headless(target: AppTarget, params: dict[str, Any]) -> int:
 
     try:
         options = serve_options(target, params)
-        app = load_app(target)
+        # One process serves the app loaded here; a pool's workers each import it by name.
+        app = load_app(target) if options.workers == 1 else None
         click.echo(f" * Serving Flask app '{target.target}' (flask-https-launcher)", err=True)
         return int(serve_headless(options, app=app, out=sys.stdout) or 0)
     except AppLoadError as exc:

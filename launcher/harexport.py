@@ -214,6 +214,8 @@ def har_entry(record: RequestRecord) -> dict[str, Any]:
         entry["request"]["postData"] = post
     if record.error:
         entry["_error"] = record.error
+    if record.worker:
+        entry["_worker"] = record.worker
     return entry
 
 

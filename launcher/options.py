@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -107,12 +108,64 @@ MAX_WORKERS = 64
 
 
 def usable_cores() -> int:
-    """The CPUs this process may run on (its affinity mask, so a container's ``--cpuset-cpus``
-    counts), at least 1."""
+    """The CPUs this process may use, at least 1: its affinity mask (a container's
+    ``--cpuset-cpus``), and no more than its CPU quota allows (a container's ``--cpus``, a
+    Kubernetes CPU limit: cgroup ``cpu.max``, rounded up)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_limit()
+    if quota is not None:
+        cores = min(cores, math.ceil(quota))
+    return max(1, cores)
+
+
+def cgroup_cpu_limit(
+    root: Path = Path("/sys/fs/cgroup"), proc_cgroup: Path = Path("/proc/self/cgroup")
+) -> float | None:
+    """The CPUs this process's cgroups allow (quota / period, the tightest along its path), or
+    None when none is set (or this is not Linux)."""
+    limits: list[float] = []
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split(":", 2)  # hierarchy id : controllers : path
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if line.startswith("0::"):  # cgroup v2: cpu.max in each folder from ours up to the root
+            folder = root / path.lstrip("/")
+            while True:
+                limits += _quota(folder / "cpu.max")
+                if folder == root or root not in folder.parents:
+                    break
+                folder = folder.parent
+        elif "cpu" in controllers.split(","):  # cgroup v1
+            for base in (root / "cpu" / path.lstrip("/"), root / "cpu"):
+                limits += _quota_v1(base)
+    return min(limits) if limits else None
+
+
+def _quota(path: Path) -> list[float]:
+    try:
+        quota, period = path.read_text().split()[:2]
+    except (OSError, ValueError):
+        return []
+    if quota == "max" or not quota.isdigit() or not period.isdigit() or int(period) == 0:
+        return []
+    return [int(quota) / int(period)]
+
+
+def _quota_v1(folder: Path) -> list[float]:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return []
+    return [quota / period] if quota > 0 and period > 0 else []
 
 
 def parse_workers(text: str | int) -> int:

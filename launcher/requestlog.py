@@ -201,6 +201,8 @@ class RequestRecord(NamedTuple):
     probe: bool = False
     request_body: Body | None = None  # None: bodies were not recorded (``--body-limit 0``)
     response_body: Body | None = None
+    #: The worker process that served it (``serve --workers``: 1…N); 0 with one process.
+    worker: int = 0
 
     @property
     def target(self) -> str:
@@ -255,6 +257,7 @@ class RequestRecord(NamedTuple):
             f"[{format_clock(self.time)}] {format_peer(self.client_addr, self.client_port)} {self.listener} "
             f'"{request_line}" {self.status} '
             f"{self.response_bytes}B {format_ms(self.duration_ms)}ms{tls}"
+            + (f" w{self.worker}" if self.worker else "")
         )
 
 
@@ -362,6 +365,14 @@ class RequestSink:
         self._bodies: deque[tuple[weakref.ref[Body], int]] = deque()  # oldest first
         self._body_bytes = 0
         self.bodies_dropped = 0  # bodies ever dropped for the budget
+        #: A pool's worker (``launcher.workers``) stamps its number on the records it makes.
+        self.worker = 0
+
+    def number_as_worker(self, worker: int, workers: int) -> None:
+        """Records made here belong to *worker* (1…*workers*): stamped with it, and numbered
+        *worker*, *worker* + *workers*, … so the numbers of a pool's workers never collide."""
+        self.worker = worker
+        self._seq = itertools.count(worker, max(1, workers))
 
     @property
     def capacity(self) -> int:
@@ -528,6 +539,7 @@ class RequestLogMiddleware:
                 probe=head.probe,
                 request_body=request_body,
                 response_body=response_body,
+                worker=self.sink.worker,
             )
         )
 

@@ -433,8 +433,11 @@ def check_port(port: int) -> None:
         raise ConfigError(f"Port {port} is out of range: use 1–{PORT_MAX}, or 0 for any free port.") from None
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A bound (not yet listening) TCP socket; typed errors for every way binding fails."""
+def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A bound (not yet listening) TCP socket; typed errors for every way binding fails.
+
+    *reuse_port*: ``SO_REUSEPORT``, so sockets of one worker pool share the port and the kernel
+    spreads connections over them (``launcher.workers``; Linux and the BSDs)."""
     check_port(port)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -447,6 +450,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     try:
         if os.name == "posix":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(sockaddr)
@@ -542,6 +547,9 @@ class Listener:
         self._loop_thread: threading.Thread | None = None
         self._dispatcher: _NamedDispatcher | None = None
         self._bound_port: int | None = None
+        #: A listening socket made elsewhere (a worker pool's, ``launcher.workers``): each start
+        #: serves a duplicate of it instead of binding, so the port and its queue outlive a stop.
+        self.inherited: socket.socket | None = None
 
     # --- facts -------------------------------------------------------------------------------
 
@@ -596,7 +604,10 @@ class Listener:
             sock = dispatcher = server = None
             try:
                 app, ssl_context = self._build()
-                sock = bind_socket(self.host, self.configured_port if port is None else port)
+                if self.inherited is not None:
+                    sock = self.inherited.dup()
+                else:
+                    sock = bind_socket(self.host, self.configured_port if port is None else port)
                 port = sock.getsockname()[1]
                 adj = Adjustments(
                     host=self.host,

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from launcher.certs import LEAF_VALIDITY, CertStore
 from launcher.cli import main
-from launcher.errors import CertDirError
+from launcher.errors import CertDirError, CertFileError
 
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_UID = 65534  # "nobody": a user that is neither us nor root
@@ -401,4 +401,204 @@ def test_serve_from_a_read_only_mount_serves_a_leaf_due_for_renewal_until_it_exp
     assert "Traceback" not in stderr, stderr
     warning = f"warning: The certificate {folder / 'cert.pem'} expires in 12 days and must be renewed, but"
     assert warning in stderr and "it is served until it expires on " in stderr, stderr
+    assert snapshot(folder) == before
+
+
+# --- a Kubernetes secret: only what serving needs (no CA key), root's files, the image's user ------------
+
+#: The image's user (Containerfile), also the pod's fsGroup in deploy/kubernetes.yaml.
+APP_UID = 10001
+#: What a secret needs to serve: the CA key only signs, and nothing new can be kept in a secret.
+SERVING_FILES = ("ca.pem", "cert.pem", "key.pem")
+
+
+def kubernetes_secret(folder: Path, source: Path, *, gid: int = APP_UID, file_mode: int = 0o440) -> None:
+    """Lay out SERVING_FILES from the certificate folder ``source`` in ``folder`` the way the kubelet
+    lays out a secret volume: the files (root's, group ``gid`` = the pod's fsGroup, ``file_mode`` =
+    defaultMode plus the group read that fsGroup adds) in a timestamped folder, ``..data`` a symlink
+    to it, each name a symlink through ``..data``, and the volume's own folder 1777 (a tmpfs)."""
+    stamp = folder / "..2026_01_01_00_00_00.000000001"
+    stamp.mkdir(parents=True)
+    for name in SERVING_FILES:
+        shutil.copyfile(source / name, stamp / name)
+        os.chown(stamp / name, 0, gid)
+        (stamp / name).chmod(file_mode)
+        (folder / name).symlink_to(f"..data/{name}")
+    os.chown(stamp, 0, gid)
+    stamp.chmod(0o2755)
+    (folder / "..data").symlink_to(stamp.name)
+    os.chown(folder, 0, gid)
+    folder.chmod(0o1777)
+
+
+def _as_app_user_unavailable() -> str | None:
+    if not hasattr(os, "getuid") or os.getuid() != 0:
+        return "switching to the image's uid needs root"
+    if shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is not installed"
+    probe = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={APP_UID}",
+            f"--regid={APP_UID}",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            "import launcher",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if probe.returncode != 0:
+        return f"uid {APP_UID} cannot run this checkout's Python: {probe.stderr.strip()[-200:]!r}"
+    return None
+
+
+AS_APP_USER_REASON = _as_app_user_unavailable() if sys.platform == "linux" else "Linux only"
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A temporary folder that uid APP_UID can reach (pytest's tmp_path is under a 0700 folder)."""
+    path = Path(tempfile.mkdtemp(prefix="flask-launcher-secret-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def serve_read_only_as_app_user(folder: Path) -> subprocess.Popen[str]:
+    """``serve --cert-dir folder`` as uid/gid APP_UID (as in the pod), the folder mounted read-only."""
+    argv = ["setpriv", f"--reuid={APP_UID}", f"--regid={APP_UID}", "--clear-groups", sys.executable]
+    argv += ["-m", "launcher", "serve", "--cert-dir", str(folder), "--no-http", "--https-port", "0"]
+    return subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", READ_ONLY_SCRIPT, str(folder), *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def fetch_leaf(url: str, ca: Path) -> bytes:
+    """The leaf served at the https *url*, verified against *ca* for localhost, after a 200 for /."""
+    port = int(url.rstrip("/").rsplit(":", 1)[1])
+    context = ssl.create_default_context(cafile=str(ca))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert tls.recv(100).startswith(b"HTTP/1.1 200 ")
+        leaf = tls.getpeercert(binary_form=True)
+    assert leaf is not None
+    return leaf
+
+
+@needs_read_only_mount
+@pytest.mark.skipif(AS_APP_USER_REASON is not None, reason=str(AS_APP_USER_REASON))
+@pytest.mark.parametrize(
+    ("file_mode", "key_warning"),
+    [(0o440, False), (0o444, True)],
+    ids=["0440-fsGroup-no-warning", "0444-world-readable-warns"],
+)
+def test_serve_as_the_image_user_from_a_kubernetes_secret_without_the_ca_key(
+    tmp_path: Path, shared_tmp: Path, file_mode: int, key_warning: bool
+) -> None:
+    """The deployment's case: uid 10001 serves from a read-only secret of root's files (group 10001),
+    symlinks through ``..data``, the folder 1777, and no ca-key.pem: served as it is, nothing written;
+    the key warning only when the secret's mode lets every user read it."""
+    source = tmp_path / "made"
+    CertStore(source).ensure()
+    folder = shared_tmp / "certs"
+    kubernetes_secret(folder, source, file_mode=file_mode)
+    assert not (folder / "ca-key.pem").exists()
+    before = snapshot(folder)
+    proc = serve_read_only_as_app_user(folder)
+    try:
+        leaf = fetch_leaf(https_url(proc), source / "ca.pem")
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+    assert leaf == x509.load_pem_x509_certificate((source / "cert.pem").read_bytes()).public_bytes(
+        Encoding.DER
+    )
+    stderr = proc.stderr.read()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr and "Cannot write" not in stderr, stderr
+    assert "another user" not in stderr and "changed by other users" not in stderr, stderr
+    warning = f"warning: The key {folder / 'key.pem'} can be read by every user (mode 0444)"
+    assert (warning in stderr) is key_warning, stderr
+    assert snapshot(folder) == before
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "..2026_01_01_00_00_00.000000001",
+        "..data",
+        *SERVING_FILES,
+    ]
+
+
+@needs_read_only_mount
+def test_serve_from_a_read_only_mount_without_the_ca_key_uses_the_leaf_as_it_is(tmp_path: Path) -> None:
+    folder = tmp_path / "certs"
+    CertStore(folder).ensure()
+    (folder / "ca-key.pem").unlink()
+    before = snapshot(folder)
+    proc = serve_read_only(folder, "--no-http", "--https-port", "0")
+    try:
+        leaf = fetch_leaf(https_url(proc), folder / "ca.pem")
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+    assert leaf == x509.load_pem_x509_certificate((folder / "cert.pem").read_bytes()).public_bytes(
+        Encoding.DER
+    )
+    stderr = proc.stderr.read()  # type: ignore[union-attr]
+    assert "Traceback" not in stderr and "Cannot write" not in stderr and "CA key" not in stderr, stderr
+    assert snapshot(folder) == before
+
+
+@needs_read_only_mount
+@pytest.mark.parametrize(
+    ("made_at", "args", "why"),
+    [
+        (
+            dt.timedelta(0),
+            ("--host", "127.0.0.2"),
+            "The certificate {folder}/cert.pem does not cover IP:127.0.0.2, so it must be renewed to add it",
+        ),
+        (
+            dt.timedelta(days=3660),
+            (),
+            "The local CA {folder}/ca.pem expired on ",
+        ),
+    ],
+    ids=["missing-san", "expired-ca"],
+)
+def test_read_only_mount_without_the_ca_key_that_needs_a_write_is_one_line(
+    tmp_path: Path, made_at: dt.timedelta, args: tuple[str, ...], why: str
+) -> None:
+    folder = tmp_path / "certs"
+    CertStore(folder).ensure(now=dt.datetime.now(dt.UTC) - made_at)
+    (folder / "ca-key.pem").unlink()
+    before = snapshot(folder)
+    proc = serve_read_only(folder, "--no-http", "--https-port", "0", *args)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr, stderr
+    assert why.format(folder=folder) in stderr
+    assert f", but the certificate folder {folder} is read-only:" in stderr
+    assert snapshot(folder) == before
+
+
+def test_writable_folder_without_the_ca_key_is_still_an_error(tmp_path: Path) -> None:
+    """Only a read-only folder may lack the CA key: in a writable one the key is expected (lost?)."""
+    folder = tmp_path / "certs"
+    CertStore(folder).ensure()
+    (folder / "ca-key.pem").unlink()
+    before = snapshot(folder)
+    with pytest.raises(CertFileError, match=r"The CA key .*ca-key\.pem is missing, so no new certificate"):
+        CertStore(folder).ensure()
     assert snapshot(folder) == before

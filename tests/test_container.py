@@ -8,6 +8,8 @@ builds the wheels on the host and hands them over as wheelhouse/ in the build co
 The image is built with ``--layers=false`` (no intermediate images: with the vfs storage driver
 each one is a full copy of the file system) and removed at the end; the base image stays.
 Skipped, with the reason, where podman cannot run containers.
+
+The same image also runs deploy/kubernetes.yaml with ``podman kube play`` (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ CONTEXT_DIRS = ("launcher", "flaskapp", "resources")
 APP_UID = 10001
 
 
-def podman(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout)
+def podman(
+    *args: str, timeout: float = 120, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout, env=env)
     if check and done.returncode != 0:
         raise AssertionError(
             f"podman {' '.join(args[:3])} ... failed ({done.returncode}):\n{done.stderr[-3000:]}"
@@ -215,7 +219,12 @@ def run_container(request: pytest.FixtureRequest) -> Iterator:
     made: list[Container] = []
 
     def run(
-        image: str, *args: str, publish: dict[int, int], volume: Path | None = None, env=None
+        image: str,
+        *args: str,
+        publish: dict[int, int],
+        volume: Path | None = None,
+        env=None,
+        podman_args: tuple[str, ...] = (),
     ) -> Container:
         name = f"flask-launcher-test-{os.getpid()}-{len(made)}-{request.node.name[:20]}".replace("[", "-")
         name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
@@ -226,7 +235,7 @@ def run_container(request: pytest.FixtureRequest) -> Iterator:
             cmd += ["-v", f"{volume}:/certs"]
         for key, value in (env or {}).items():
             cmd += ["-e", f"{key}={value}"]
-        podman(*cmd, image, *args)
+        podman(*cmd, *podman_args, image, *args)
         container = Container(name)
         made.append(container)
         return container
@@ -234,6 +243,17 @@ def run_container(request: pytest.FixtureRequest) -> Iterator:
     yield run
     for container in made:
         container.remove()
+
+
+#: The CPUs this machine's containers may use (``--workers auto`` starts one worker each).
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+def worker_processes(container: str) -> int:
+    """How many ``_server-process`` workers run in *container* (the bracket keeps grep's own
+    command line from matching)."""
+    out = podman("exec", container, "sh", "-c", "grep -l '_server-proces[s]' /proc/[0-9]*/cmdline || true")
+    return len(out.stdout.split())
 
 
 def fetch(url: str, context: ssl.SSLContext | None = None, timeout: float = 30) -> tuple[int, bytes]:
@@ -260,7 +280,11 @@ def test_image_metadata(image: str) -> None:
     # podman shows the HEALTHCHECK at the top level, docker inside Config.
     health = data.get("Healthcheck") or config.get("Healthcheck")
     assert health and health["Test"][0] == "CMD-SHELL", data.keys()
-    assert config["Cmd"] == ["flask-launcher", "serve", "--host", "0.0.0.0", "--cert-dir", "/certs"]
+    cmd = ["flask-launcher", "serve", "--host", "0.0.0.0", "--cert-dir", "/certs", "--workers", "auto"]
+    assert config["Cmd"] == cmd
+    # curl: podman kube play runs the manifest's livenessProbe as `curl -f URL` in the container.
+    done = podman("run", "--rm", *ULIMITS, image, "curl", "--version")
+    assert done.stdout.startswith("curl "), done.stdout
 
 
 def test_serve_in_container_from_the_host_with_the_ca_from_the_volume(
@@ -293,6 +317,10 @@ def test_serve_in_container_from_the_host_with_the_ca_from_the_volume(
         )
 
     assert podman("exec", container.name, "id", "-u").stdout.strip() == str(APP_UID)
+    # --workers auto: one worker process per usable core, each one logging what it served.
+    assert worker_processes(container.name) == (CORES if CORES > 1 else 0)
+    for _ in range(20):
+        assert fetch(f"https://127.0.0.1:{https_port}/", context)[0] == 200
     health = podman("healthcheck", "run", container.name, check=False)
     assert health.returncode == 0, health.stdout + health.stderr
 
@@ -303,11 +331,16 @@ def test_serve_in_container_from_the_host_with_the_ca_from_the_volume(
     logs = container.logs()
     assert 'https "GET /inspect HTTP/1.1" 200' in logs, logs
     assert "Traceback" not in logs
+    if CORES > 1:
+        served_by = {line.rsplit(" ", 1)[1] for line in logs.splitlines() if '"GET / HTTP/1.1" 200' in line}
+        assert served_by == {f"w{n}" for n in range(1, CORES + 1)}, logs
 
     # A new container on the same volume keeps the CA: what the host trusts stays valid.
     ca_before = ca.read_bytes()
-    again = run_container(image, publish={https_port: 8443}, volume=cert_volume)
+    # With one CPU allowed (a quota, as a Kubernetes CPU limit is), auto means one process.
+    again = run_container(image, publish={https_port: 8443}, volume=cert_volume, podman_args=("--cpus", "1"))
     again.wait_log("CA certificate: /certs/ca.pem")
+    assert worker_processes(again.name) == 0
     status, _ = fetch(f"https://localhost:{https_port}/", context)
     assert status == 200
     assert ca.read_bytes() == ca_before
@@ -371,3 +404,165 @@ def test_window_in_container_over_vnc(
         assert container.inspect("{{.State.ExitCode}}") == "0", container.logs()
     finally:
         podman("rmi", "-f", GUI_IMAGE, check=False)
+
+
+# --- deploy/kubernetes.yaml, played by podman kube play -------------------------------------------------
+
+MANIFEST = ROOT / "deploy" / "kubernetes.yaml"
+#: What the Secret holds: what serving needs, not the CA key (docs/deploy.md).
+SERVING_FILES = ["ca.pem", "cert.pem", "key.pem"]
+#: `podman kube play` has no --ulimit: the same limits as ULIMITS, as containers.conf defaults.
+KUBE_CONTAINERS_CONF = '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n'
+
+
+def kube_copy(
+    tmp_path: Path, image: str, name: str, secret: str, host_ports: dict[int, int]
+) -> tuple[Path, dict]:
+    """The committed manifest with this run's image, Deployment name, secret name and host ports
+    (so it cannot clash with a real deployment or a port in use); nothing else changes."""
+    yaml = pytest.importorskip("yaml", reason="needs PyYAML (the test extra)")
+    docs = [doc for doc in yaml.safe_load_all(MANIFEST.read_text(encoding="utf-8")) if doc]
+    deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
+    deployment["metadata"]["name"] = name
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "localhost/flask-launcher:latest"
+    container["image"] = image
+    for port in container["ports"]:
+        port["hostPort"] = host_ports[port["containerPort"]]
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    volume["secret"]["secretName"] = secret
+    # podman 4.3 makes an emptyDir a volume named after it, shared by every pod that names it alike.
+    for volume in pod["volumes"]:
+        if "emptyDir" in volume:
+            (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+            volume["name"] = mount["name"] = f"{name}-{volume['name']}"
+    path = tmp_path / "kubernetes.yaml"
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+    return path, container
+
+
+def served_leaf(port: int, context: ssl.SSLContext) -> bytes:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        leaf = tls.getpeercert(binary_form=True)
+    assert leaf is not None
+    return leaf
+
+
+def test_kube_play_the_manifest_with_the_certificates_from_a_secret(
+    image: str, tmp_path: Path, timings: dict[str, float]
+) -> None:
+    """deploy/kubernetes.yaml as a user plays it: a certificate folder from `cert create` on the
+    host, its three serving files put in a secret by deploy/podman-secret.sh, `podman kube play`,
+    then both URLs from the host (HTTPS verified with that CA), the probes, and `podman kube down`."""
+    if not (shutil.which("catatonit") or Path("/usr/libexec/podman/catatonit").exists()):
+        pytest.skip(
+            "no catatonit, from which podman builds a pod's infra image (container-test.sh installs it)"
+        )
+    certs = tmp_path / "certs"
+    made = subprocess.run(
+        [sys.executable, "-m", "launcher", "cert", "create", "--cert-dir", str(certs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    tag = f"flask-launcher-kube-test-{os.getpid()}"
+    secret = f"{tag}-certs"
+    http_port, https_port = free_port(), free_port()
+    host_ports = {8080: http_port, 8443: https_port}
+    manifest, spec = kube_copy(tmp_path, image, tag, secret, host_ports)
+    conf = tmp_path / "containers.conf"
+    conf.write_text(KUBE_CONTAINERS_CONF, encoding="utf-8")
+    env = dict(os.environ, CONTAINERS_CONF=str(conf), PODMAN=shlex.join(PODMAN))
+    pod = f"{tag}-pod-0"
+    container = Container(f"{pod}-{spec['name']}")
+    down = None
+    try:
+        start = time.monotonic()
+        made = subprocess.run(
+            [str(ROOT / "deploy" / "podman-secret.sh"), str(certs), secret],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        assert made.returncode == 0, made.stderr
+        podman("kube", "play", str(manifest), timeout=300, env=env)
+        logs = container.wait_log("CA certificate: /certs/ca.pem", timeout=120)
+        timings["kube play"] = time.monotonic() - start
+        assert "https://127.0.0.1:8443/" in logs and "http://127.0.0.1:8080/" in logs, logs
+        assert "listening on all interfaces" in logs  # --host 0.0.0.0 in the pod
+        assert "Traceback" not in logs and "error:" not in logs and "ca-key" not in logs, logs
+
+        # The secret, read-only, as the image's user: the three files, byte for byte (podman before
+        # 4.4 does not decode a Secret's data: deploy/podman-secret.sh must have allowed for it).
+        assert podman("exec", container.name, "id", "-u").stdout.strip() == str(APP_UID)
+        assert sorted(podman("exec", container.name, "ls", "-A", "/certs").stdout.split()) == SERVING_FILES
+        for name in SERVING_FILES:
+            inside = podman("exec", container.name, "cat", f"/certs/{name}").stdout
+            assert inside == (certs / name).read_text(encoding="ascii"), name
+        for path in ("/certs/x", "/home/launcher/x"):  # the secret's mount, and readOnlyRootFilesystem
+            touch = podman("exec", container.name, "touch", path, check=False)
+            assert touch.returncode != 0 and "Read-only file system" in touch.stderr, (path, touch.stderr)
+        # defaultMode 0440: podman 4.3 ignores it (0644), and then the server says the key can be
+        # read by every user of the container; where the mode is honoured it has nothing to say.
+        key_mode = int(podman("exec", container.name, "stat", "-c", "%a", "/certs/key.pem").stdout, 8)
+        warned = "warning: The key /certs/key.pem can be read by every user" in logs
+        assert warned == bool(key_mode & 0o004), (oct(key_mode), logs)
+
+        # From the host: plain HTTP, and HTTPS verified with the CA the secret was made from.
+        status, body = fetch(f"http://127.0.0.1:{http_port}/")
+        assert status == 200 and b"<html" in body.lower()
+        context = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        for host in ("localhost", "127.0.0.1"):
+            status, body = fetch(f"https://{host}:{https_port}/inspect", context)
+            facts = json.loads(body)
+            assert status == 200 and facts["scheme"] == "https", facts
+            assert facts["tls"]["version"] in ("TLSv1.2", "TLSv1.3") and facts["server_port"] == 8443
+        leaf = ssl.PEM_cert_to_DER_cert((certs / "cert.pem").read_text(encoding="ascii"))
+        assert served_leaf(https_port, context) == leaf  # the secret's leaf, not one made in the pod
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            urllib.request.urlopen(
+                f"https://localhost:{https_port}/", timeout=10, context=ssl.create_default_context()
+            )
+
+        # The probes as the kubelet makes them (no certificate check), through the published ports.
+        for kind in ("readinessProbe", "livenessProbe"):
+            get = spec[kind]["httpGet"]
+            scheme = get["scheme"].lower()
+            url = f"{scheme}://127.0.0.1:{host_ports[get['port']]}{get['path']}"
+            unverified = ssl._create_unverified_context() if scheme == "https" else None
+            status, _ = fetch(url, unverified)
+            assert 200 <= status < 400, (kind, url, status)
+        # podman's form of the liveness probe: a health check that runs curl in the container.
+        health = json.loads(container.inspect("{{json .Config.Healthcheck}}"))
+        assert "curl" in health["Test"] and "HTTP://localhost:8080/" in health["Test"], health
+        check = podman("healthcheck", "run", container.name, check=False)
+        assert check.returncode == 0, check.stdout + check.stderr
+
+        # resources.limits became the container's cgroup limits.
+        limits = spec["resources"]["limits"]
+        assert limits["memory"] == "512Mi" and limits["cpu"] == "2"
+        assert container.inspect("{{.HostConfig.Memory}}") == str(512 * 1024 * 1024)
+        assert container.inspect("{{.HostConfig.NanoCpus}}") == str(2 * 10**9)
+
+        logs = container.logs()
+        assert 'https "GET /inspect HTTP/1.1" 200' in logs and 'http "GET / HTTP/1.1" 200' in logs, logs
+    finally:
+        start = time.monotonic()
+        down = podman("kube", "down", str(manifest), check=False, timeout=120)
+        podman("pod", "rm", "-f", pod, check=False)  # if kube down could not
+        podman("volume", "rm", "-f", secret, check=False)  # the secret's files: kube down leaves them
+        podman("volume", "rm", "-f", f"{tag}-flask-launcher-tmp", check=False)  # the emptyDir, if left
+        podman("secret", "rm", secret, check=False)
+        timings["kube down"] = time.monotonic() - start
+    assert down.returncode == 0, down.stderr
+    assert podman("pod", "exists", pod, check=False).returncode == 1
+    assert podman("volume", "exists", secret, check=False).returncode == 1
+    assert podman("volume", "exists", f"{tag}-flask-launcher-tmp", check=False).returncode == 1
+    assert podman("secret", "inspect", secret, check=False).returncode != 0

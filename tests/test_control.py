@@ -1,9 +1,9 @@
 """``launcher.control``: both servers classes satisfy the protocols the window is typed against.
 
 The static half is mypy's (``test_mypy_accepts_both_servers_classes`` runs it on this file): the
-``TYPE_CHECKING`` block assigns ``Servers`` and ``RemoteServers`` (and their listeners, reloaders
-and policies) to the protocols, so a change to either class that the panels would trip over fails
-here.  The runtime half checks the members are there on real objects.
+``TYPE_CHECKING`` block assigns ``Servers``, ``RemoteServers`` and ``WorkerPool`` (and their
+listeners, reloaders and policies) to the protocols, so a change to any of them that the panels
+would trip over fails here.  The runtime half checks the members are there on real objects.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from launcher.reload import Reloader
     from launcher.remote.client import RemoteListener, RemotePolicy, RemoteReloader
     from launcher.servers import Listener
+    from launcher.workers import PoolListener, PoolPolicy, PoolReloader, WorkerPool
 
     def _local(servers: Servers, listener: Listener, reloader: Reloader) -> None:
         as_servers: ServersControl = servers
@@ -35,6 +36,15 @@ if TYPE_CHECKING:
 
     def _remote(
         servers: RemoteServers, listener: RemoteListener, reloader: RemoteReloader, policy: RemotePolicy
+    ) -> None:
+        as_servers: ServersControl = servers
+        as_listener: ListenerControl = listener
+        as_reloader: ReloaderControl = reloader
+        as_policy: PolicyControl = policy
+        del as_servers, as_listener, as_reloader, as_policy
+
+    def _pool(
+        servers: WorkerPool, listener: PoolListener, reloader: PoolReloader, policy: PoolPolicy
     ) -> None:
         as_servers: ServersControl = servers
         as_listener: ListenerControl = listener
@@ -61,6 +71,18 @@ def test_remote_servers_has_every_member(tmp_path: Path) -> None:
     assert isinstance(servers, ServersControl)
     assert all(isinstance(lst, ListenerControl) for lst in servers.listeners)
     assert isinstance(servers.policy, PolicyControl)
+
+
+def test_worker_pool_has_every_member(tmp_path: Path) -> None:
+    from launcher.workers import WorkerPool
+
+    pool = WorkerPool(cert_store=CertStore(tmp_path), workers=2)  # no process until a start
+    try:
+        assert isinstance(pool, ServersControl)
+        assert all(isinstance(lst, ListenerControl) for lst in pool.listeners)
+        assert isinstance(pool.policy, PolicyControl)
+    finally:
+        pool.close()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")

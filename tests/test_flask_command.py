@@ -353,3 +353,19 @@ def test_serve_options_mapping(tmp_path: Path) -> None:
     params.update(redirect_https=None, hsts=None)
     options = serve_options(AppTarget("modapp", tmp_path), params)
     assert options.redirect_https is None and options.hsts is None
+
+
+def test_headless_with_two_workers_serves_the_app_from_both(launch, tmp_path: Path) -> None:
+    proc = launch(
+        ["--app", "modapp", "launch", "--headless", "--workers", "2", *FREE_PORTS,
+         "--cert-dir", str(tmp_path / "certs")]
+    )  # fmt: skip
+    banner = proc.read_banner()
+    ctx = ssl.create_default_context(cafile=banner["ca"])
+    for _ in range(30):  # new connections: the kernel spreads them over both workers
+        assert get(banner["https"], ctx)[:2] == (200, "modapp says hello")
+    time.sleep(0.5)  # the merged log is a quarter of a second behind
+    assert proc.terminate() == 0
+    access = [line for line in proc.stdout if '"GET / HTTP/1.1" 200' in line]
+    assert len(access) == 30
+    assert {line.split()[-1] for line in access} == {"w1", "w2"}

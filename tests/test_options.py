@@ -141,3 +141,43 @@ def test_the_readme_lists_every_serve_option() -> None:
     for f, meta in option_fields():
         if "serve" in meta.commands:
             assert f"`{meta.negative or meta.flag}" in table, f.name
+
+
+def test_auto_workers_respect_a_cgroup_v2_cpu_quota(tmp_path, monkeypatch) -> None:
+    from launcher import options
+
+    root = tmp_path / "cgroup"
+    (root / "kubepods" / "pod1").mkdir(parents=True)
+    (root / "kubepods" / "cpu.max").write_text("max 100000\n")
+    (root / "kubepods" / "pod1" / "cpu.max").write_text("150000 100000\n")
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("0::/kubepods/pod1\n")
+    assert options.cgroup_cpu_limit(root, proc) == 1.5
+    (root / "kubepods" / "pod1" / "cpu.max").write_text("max 100000\n")
+    assert options.cgroup_cpu_limit(root, proc) is None
+    monkeypatch.setattr(options, "cgroup_cpu_limit", lambda: 1.5)
+    monkeypatch.setattr(options.os, "sched_getaffinity", lambda _pid: set(range(32)))
+    assert options.usable_cores() == 2 and options.parse_workers("auto") == 2
+
+
+def test_auto_workers_respect_a_cgroup_v1_cpu_quota(tmp_path) -> None:
+    from launcher.options import cgroup_cpu_limit
+
+    root = tmp_path / "cgroup"
+    (root / "cpu" / "docker" / "abc").mkdir(parents=True)
+    (root / "cpu" / "docker" / "abc" / "cpu.cfs_quota_us").write_text("100000\n")
+    (root / "cpu" / "docker" / "abc" / "cpu.cfs_period_us").write_text("100000\n")
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("4:memory:/docker/abc\n1:cpu,cpuacct:/docker/abc\n0::/\n")
+    assert cgroup_cpu_limit(root, proc) == 1.0
+    (root / "cpu" / "docker" / "abc" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_limit(root, proc) is None
+
+
+def test_workers_parse_numbers_and_auto_and_refuse_the_rest() -> None:
+    from launcher.options import MAX_WORKERS, parse_workers, usable_cores
+
+    assert parse_workers("3") == 3 and parse_workers(" AUTO ") == min(MAX_WORKERS, usable_cores())
+    for bad in ("0", "-1", "x", str(MAX_WORKERS + 1)):
+        with pytest.raises(ValueError, match="auto"):
+            parse_workers(bad)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from launcher.appview import remove_token_file, write_token_file
-from launcher.errors import LauncherError
+from launcher.errors import ConfigError, LauncherError
 from launcher.fdlimits import raise_open_file_limit
 from launcher.notices import install as install_notices
 from launcher.notices import uninstall as uninstall_notices
@@ -31,6 +31,11 @@ from launcher.options import ServeConfig, add_arguments, config_from_args
 if TYPE_CHECKING:
     from launcher.apptarget import AppTarget
     from launcher.deploy import ProxyRun
+
+
+#: Seconds ``serve --workers`` gives its workers to stop at Ctrl+C or SIGTERM (keep-alive clients
+#: are disconnected; a worker that has not ended by then is killed).
+STOP_SECONDS = 0.8
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,9 +97,12 @@ def serve_headless(
     out = out or sys.stdout
     raise_open_file_limit()  # see launcher.fdlimits: connections are sized from the soft limit
     target: AppTarget | None = None
+    pooled = options.workers > 1
+    if pooled and app is not None:
+        raise ConfigError("--workers above 1 serves an app by name (--app), not an app object.")
     if app is None or options.reload:
         target = resolve_app_target(options.app_target, options.chdir)
-        if app is None:
+        if app is None and not pooled:  # a pool's workers import it (the first one reports why not)
             app = load_app(target)
     temporary = _import_certificate(options)
     try:
@@ -151,7 +159,18 @@ def _serve(
         find_proxy(ProxyKind(options.behind))  # not installed: one line, before anything starts
         options = behind_upstream_config(options)
     # ``--lan`` and ``--name``: ``Servers.share`` (the LAN scan, the leaf's names, the set-up page).
-    servers = Servers.from_config(app, options, cert_store=store, sink=sink)
+    servers: Any
+    if options.workers > 1:
+        from launcher.workers import WorkerPool
+
+        def notice(text: str) -> None:  # the supervisor's lines: a worker died, serves again...
+            print(f"notice: {escape_control(text)}", file=sys.stderr, flush=True)
+
+        servers = WorkerPool.from_config(
+            options, cert_store=store, sink=sink, target=target, on_notice=notice
+        )
+    else:
+        servers = Servers.from_config(app, options, cert_store=store, sink=sink)
     scan, extra_hosts = servers.lan_scan, list(servers.lan_hosts)
     stop = stop_event or threading.Event()
     # Client-caused notices, one line per reason per interval; waitress's own chatter ("Task
@@ -175,8 +194,11 @@ def _serve(
         listeners = [
             lst for lst, wanted in ((servers.https, options.https), (servers.http, options.http)) if wanted
         ]
-        for listener in listeners:
-            listener.start()
+        if options.workers > 1:
+            servers.start_listeners([lst.scheme for lst in listeners])  # one set of workers for both
+        else:
+            for listener in listeners:
+                listener.start()
         if public.behind is not None:
             proxy = start_proxy(public, store, servers.http.port)
             ports = [servers.http.port, *proxy.ports()]
@@ -216,7 +238,10 @@ def _serve(
             proxy.cleanup()
         if reloader is not None:
             reloader.stop()
-        servers.stop_all()
+        if options.workers > 1:
+            servers.close(STOP_SECONDS)  # every worker at once, keep-alive clients included
+        else:
+            servers.stop_all()
         if token_file is not None:
             remove_token_file(token_file, servers.probe_token)
         stop.set()
@@ -344,12 +369,17 @@ def _write_token(
 
 
 def _print_requests(subscription: Any, out: TextIO, stop: threading.Event) -> None:
+    """The access log: each batch of records written at once (one write, one flush)."""
+
+    def write(records: list[Any]) -> None:
+        if records:
+            out.write("".join(record.access_line() + "\n" for record in records))
+            out.flush()
+
     while not stop.is_set():
         subscription.wait(0.2)
-        for record in subscription.drain():
-            print(record.access_line(), file=out, flush=True)
-    for record in subscription.drain():  # what arrived while stopping
-        print(record.access_line(), file=out, flush=True)
+        write(subscription.drain())
+    write(subscription.drain())  # what arrived while stopping
 
 
 def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
@@ -370,6 +400,20 @@ def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
 
 def _start_reloader(target: Any, app: Any, servers: Any, out: TextIO) -> Any:
     from launcher.reload import Reloader
+
+    if hasattr(servers, "replace_workers"):  # a pool: new workers with the new code
+        def reloaded(_info: Any, errors: list[Exception]) -> None:
+            if not errors:
+                print("reloaded: the app changed; new workers serve it", file=out, flush=True)
+
+        def failed(error: Exception) -> None:
+            print(f"error: reload failed, still serving the previous version: {error}", file=out, flush=True)
+
+        pool_reloader = servers.make_reloader(
+            target, on_reloaded=reloaded, on_error=failed, on_change=lambda _paths: None
+        )
+        pool_reloader.start()
+        return pool_reloader
 
     def swap(new_app: Any) -> list[Exception]:
         errors: list[Exception] = servers.set_app(new_app)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from launcher.apptarget import AppTarget, demo_app_or_placeholder, load_app
 from launcher.certs import CertStore
-from launcher.errors import AppLoadError
+from launcher.errors import AppLoadError, ListenError
 from launcher.fdlimits import raise_open_file_limit
 from launcher.notices import install as install_notices
 from launcher.reload import Reloader
@@ -115,6 +115,7 @@ class ServerProcess:
         self._reloader: Reloader | None = None
         self._reloader_lock = threading.Lock()
         self._servers: Servers | None = None
+        self.worker = 0  # this process's number in a pool (``Init.worker``), stamped on records
 
     @property
     def servers(self) -> Servers:
@@ -164,6 +165,7 @@ class ServerProcess:
         """The servers *init* describes; says ``Ready`` once they exist."""
         sys.path[:] = list(dict.fromkeys([*init.sys_path, *sys.path]))
         app, startup_error = demo_app_or_placeholder()
+        self.worker = init.worker
         servers = Servers.from_config(
             app,
             init.config,
@@ -172,6 +174,17 @@ class ServerProcess:
             sink=RequestSink(capacity=0, body_budget=init.config.body_budget_bytes),
             hosts=init.extra_hosts,
         )
+        if init.worker:
+            servers.sink.number_as_worker(init.worker, init.workers)
+            # The pool made the leaf and said what it had to say about the folder: N copies of
+            # the same warning would be noise.
+            logging.getLogger("launcher.certs").setLevel(logging.ERROR)
+        if init.probe_token:
+            servers.appview.token = init.probe_token  # a pool's workers answer the same probes
+        for scheme, fd in init.listen_fds:  # a pool's worker: serve the sockets it bound
+            os.set_inheritable(fd, False)  # processes the user's app starts must not get them
+            listener = servers.https if scheme == Scheme.HTTPS else servers.http
+            listener.inherited = socket.socket(fileno=fd)
         for listener in servers.listeners:
             listener.add_state_callback(self._state_changed)
         self._servers = servers
@@ -222,12 +235,22 @@ class ServerProcess:
     @remote_op(Op.START)
     def call_start(self, scheme: Scheme, port: int | None = None) -> int:
         listener = self._listener(scheme)
+        if self.worker and listener.inherited is None:  # a pool's worker never binds a port itself
+            raise ListenError(f"This worker has no {scheme.upper()} socket: the pool starts listeners.")
         listener.start(port=port)
         return listener.port
 
     @remote_op(Op.STOP)
-    def call_stop(self, scheme: Scheme, timeout: float = 1.0, grace: float = 0.0) -> None:
-        self._listener(scheme).stop(timeout, grace)
+    def call_stop(
+        self, scheme: Scheme, timeout: float = 1.0, grace: float = 0.0, release: bool = False
+    ) -> None:
+        """Stop the listener; *release*: a pool's worker also closes the socket it inherited
+        (the pool stopped that listener: the port must refuse connections, not queue them)."""
+        listener = self._listener(scheme)
+        listener.stop(timeout, grace)
+        if release and listener.inherited is not None:
+            listener.inherited.close()
+            listener.inherited = None
 
     @remote_op(Op.START_ALL)
     def call_start_all(self) -> list[Any]:

@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -314,6 +315,24 @@ class _Session:
             _exit_code(self.proc)
 
 
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What makes a ``RemoteServers`` one worker of a pool (``launcher.workers.WorkerPool``).
+
+    ``sockets``: a listening socket per scheme, bound by the pool; the child inherits them and
+    serves them (it binds nothing).  ``number``: 1…N, stamped on its records.  ``probe_token``:
+    the inspector token every worker shares.  ``deliver(records, events)`` takes its batches
+    (instead of ``sink``); ``on_lost(exit_code)`` is called when its process ended unexpectedly.
+    """
+
+    sockets: dict[Scheme, socket.socket]
+    number: int
+    workers: int
+    probe_token: str
+    deliver: Callable[[list[Any], list[Any]], None]
+    on_lost: Callable[[int | None], None]
+
+
 class RemoteServers:
     """``Servers`` in a child process; see the module docstring."""
 
@@ -331,7 +350,11 @@ class RemoteServers:
         hosts: Iterable[str] | None = None,
         start: bool = True,
         body_limit: int = DEFAULTS.body_limit,
+        worker: WorkerSpec | None = None,
     ) -> None:
+        #: Set when this is one worker of a pool (``launcher.workers``): its sockets, number,
+        #: token, and where its records and its death go.
+        self.worker = worker
         self.cert_store = cert_store
         self.body_limit = body_limit  # sent at the (next) start of the server process
         self.sink = sink if sink is not None else RequestSink()
@@ -467,7 +490,8 @@ class RemoteServers:
             with self._lock:
                 if not self._current(session):
                     raise ServerProcessError("The servers were closed.")
-                session.proc = _start_child(theirs)
+                worker = self.worker
+                session.proc = _start_child(theirs, tuple(worker.sockets.values()) if worker else ())
             theirs.close()  # the child holds its end now: its exit is our end-of-file
             hello = self._expect(session, channel, Hello, deadline)
             if hello.protocol != PROTOCOL:
@@ -558,7 +582,18 @@ class RemoteServers:
         )
         # The user's app imports as it would here (``flask launch`` and tests may add folders).
         sys_path = tuple(p for p in sys.path if isinstance(p, str))
-        return Init(config, extra_hosts=self._extra_hosts, sys_path=sys_path)
+        worker = self.worker
+        if worker is None:
+            return Init(config, extra_hosts=self._extra_hosts, sys_path=sys_path)
+        return Init(
+            config,
+            extra_hosts=self._extra_hosts,
+            sys_path=sys_path,
+            listen_fds=tuple((scheme, sock.fileno()) for scheme, sock in worker.sockets.items()),
+            worker=worker.number,
+            workers=worker.workers,
+            probe_token=worker.probe_token,
+        )
 
     def _wait_ready(self, spawn: bool = True) -> _Session:
         """The current session once its child is ready; a new child first if it is gone (*spawn*)."""
@@ -604,6 +639,7 @@ class RemoteServers:
         conn = session.conn
         assert conn is not None
         add, add_event = self.sink.add, self.sink.add_event
+        deliver = self.worker.deliver if self.worker is not None else None
         while True:
             try:
                 message = conn.recv()
@@ -614,6 +650,9 @@ class RemoteServers:
                 continue
             try:
                 if isinstance(message, RecordBatch):
+                    if deliver is not None:
+                        deliver(message.records, message.events)
+                        continue
                     for record in message.records:
                         add(record)
                     for event in message.events:
@@ -669,9 +708,14 @@ class RemoteServers:
                         listener._apply(ListenerState.STOPPED, None, None)
                     else:
                         listener._apply(ListenerState.ERROR, reason, None)
-            if not expected:
+            if not expected and self.worker is None:
                 log.warning("%s", reason)
         session.ready.set()  # anyone still waiting finds it gone (and starts a new one)
+        if not expected and self.worker is not None and self._session is session:
+            try:
+                self.worker.on_lost(code)
+            except Exception:
+                log.exception("Reporting a lost worker failed")
 
     # --- calls --------------------------------------------------------------------------------------
 
@@ -821,7 +865,7 @@ class RemoteServers:
                 thread.join(0.5)
 
 
-def _start_child(sock: socket.socket) -> subprocess.Popen[bytes]:
+def _start_child(sock: socket.socket, listening: Sequence[socket.socket] = ()) -> subprocess.Popen[bytes]:
     """Start the server process with *sock* as its end of the channel (see ``child_command``).
 
     POSIX: the descriptor is inherited (``pass_fds``), named by ``--fd N``.  Windows cannot pass a
@@ -831,8 +875,9 @@ def _start_child(sock: socket.socket) -> subprocess.Popen[bytes]:
     env.setdefault("PYTHONUNBUFFERED", "1")
     if os.name == "posix":
         fd = sock.fileno()
+        fds = (fd, *(s.fileno() for s in listening))
         return subprocess.Popen(
-            [*child_command(), FD_OPTION, str(fd)], env=env, stdin=subprocess.DEVNULL, pass_fds=(fd,)
+            [*child_command(), FD_OPTION, str(fd)], env=env, stdin=subprocess.DEVNULL, pass_fds=fds
         )
     proc = subprocess.Popen([*child_command(), SHARE_OPTION], env=env, stdin=subprocess.PIPE)
     try:

@@ -46,7 +46,7 @@ from launcher.options import ServeConfig
 from launcher.scheme import Scheme
 
 #: Bumped whenever a message or an operation changes shape; both sides must agree.
-PROTOCOL = 4  # 3: RecordBatch.events; 4: Ready.probe_token
+PROTOCOL = 5  # 3: RecordBatch.events; 4: Ready.probe_token; 5: Init.listen_fds, worker, probe_token
 #: The hidden command line word that makes ``launcher.cli`` run the server process.
 CHILD_COMMAND = "_server-process"
 #: ``_server-process --fd N``: the inherited descriptor of the child's end of the channel (POSIX).
@@ -127,12 +127,21 @@ class Init:
     ``config`` holds the serving options (``launcher.options.ServeConfig``, with ``cert_dir``
     set); ``extra_hosts`` are names the leaf must cover besides the defaults; ``sys_path`` is the
     window's import path, so the user's app imports there as it would here.
+
+    A worker of a pool (``launcher.workers``) also gets ``listen_fds``: for each scheme, the
+    descriptor of a listening socket the pool bound and the child inherited (its listener serves
+    that socket instead of binding); ``worker``, its number (1…N = ``workers``, stamped on its
+    request records; 0 outside a pool); and ``probe_token``, the inspector token all workers share.
     Made by ``RemoteServers._init_config``.
     """
 
     config: ServeConfig
     extra_hosts: tuple[str, ...] = ()
     sys_path: tuple[str, ...] = ()
+    listen_fds: tuple[tuple[Scheme, int], ...] = ()
+    worker: int = 0
+    workers: int = 0
+    probe_token: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,890 @@
+"""``WorkerPool``: N server processes serving both listeners on the same ports (``--workers``).
+
+One waitress process is held to about one core by the GIL.  A pool runs N of the window's
+server processes (``launcher.remote``: the same typed boundary, one ``RemoteServers`` per
+worker) and has the shape of ``launcher.servers.Servers``, so ``serve`` and the window drive it
+as they drive one process (``launcher.control.ServersControl``).
+
+How the work is shared:
+
+- **Ports.**  The pool binds the listening sockets itself, here, so a port in use (or any other
+  bind error) is reported once, typed, as with one process.  It first binds the port plainly (this
+  fails if anything else holds it), then binds one ``SO_REUSEPORT`` socket per worker on it: the
+  kernel spreads new connections over them by address hash, so each worker gets its share even
+  when a client opens all its connections at once (one shared socket would let the first worker
+  to wake up accept a whole burst).  Each worker inherits its sockets and serves them; it never
+  binds.  The pool keeps them open, so connections that reach a worker's socket while that worker
+  restarts wait in the kernel's queue for the new one instead of being refused.
+- **The certificate** is made (or renewed) here before any worker starts, once; the workers find
+  it ready and only read it.
+- **One request log.**  Each worker stamps its number on its records (``RequestRecord.worker``)
+  and sends them in batches; ``RecordMerger`` holds them ``MERGE_DELAY`` seconds and adds them to
+  the one ``sink`` in the order the requests finished, as one process logs them.
+- **Live options** (redirect, HSTS, trusted proxy: ``PoolPolicy``) go to every worker.
+- **Supervision.**  A worker that dies is started again after a back-off (``BACKOFF_FIRST``,
+  doubling to ``BACKOFF_MAX``, back to the first once a worker lived ``STABLE_AFTER`` s), with a
+  line through ``on_notice``; the others keep serving meanwhile.  A worker whose parent dies sees
+  its channel close and stops on its own (``launcher.remote.child``).
+- **New code** (``replace_workers``: reload on change, ``PoolReloader``) starts a new set of
+  workers on the same sockets, and only once the first one imported the app do the others start
+  and the old ones retire (finishing what they serve); an app that fails to import changes
+  nothing, and its error is reported once.
+- **Stopping** (``close``) asks every worker at once to stop within the time given, keep-alive
+  clients included, and kills one that has not.
+
+POSIX only (the sockets are inherited by descriptor).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from launcher.apptarget import AppTarget, watch_roots
+from launcher.appview import new_token
+from launcher.certs import CertStore
+from launcher.errors import ConfigError, LauncherError, ServerProcessError
+from launcher.options import DEFAULTS, LIVE_FIELDS, ServeConfig
+from launcher.policy import Policy
+from launcher.reload import FileWatcher
+from launcher.remote.client import RemoteServers, WorkerSpec
+from launcher.remote.wire import AppInfo, Op, decode_error
+from launcher.requestlog import RequestRecord, RequestSink
+from launcher.scheme import Scheme
+from launcher.servers import (
+    DEFAULT_LIMITS,
+    Limits,
+    ListenerState,
+    bind_socket,
+    cert_hosts_for,
+    check_port,
+    url_host,
+)
+
+if TYPE_CHECKING:
+    from launcher.lan import LanScan
+    from launcher.wireevents import WireEvent
+
+log = logging.getLogger("launcher.workers")
+
+#: Seconds records wait in ``RecordMerger`` (workers send every 50 ms): enough for every worker's
+#: batch of the same moment to arrive, so the merged log is in order.
+MERGE_DELAY = 0.25
+MERGE_INTERVAL = 0.05
+#: Back-off before a dead worker is started again: first, doubling up to the most.
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 30.0
+#: A worker that served this long before it died gets the first back-off again.
+STABLE_AFTER = 30.0
+#: The kernel's queue of not-yet-accepted connections on each worker's socket.
+BACKLOG = 1024
+#: Seconds old workers get to finish what they serve when new ones replace them.
+RETIRE_GRACE = 0.5
+
+StateCallback = Callable[["PoolListener", ListenerState], None]
+
+
+class RecordMerger:
+    """Takes the workers' batches (any thread) and adds them to *sink* in time order.
+
+    A record's time is when its request finished (``time`` + ``duration_ms``); a wire event's,
+    when it happened.  Each is held ``delay`` seconds, then added in that order by one thread
+    (each worker numbers its records apart: ``RequestSink.number_as_worker``).  ``close()``
+    adds what is left.
+    """
+
+    def __init__(
+        self, sink: RequestSink, *, delay: float = MERGE_DELAY, interval: float = MERGE_INTERVAL
+    ) -> None:
+        self.sink = sink
+        self.delay = delay
+        self.interval = interval
+        self._heap: list[tuple[float, int, bool, Any]] = []
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="launcher-merge", daemon=True)
+        self._thread.start()
+
+    def put(self, records: Sequence[RequestRecord], events: Sequence[WireEvent]) -> None:
+        """One worker's batch (called from its receiving thread)."""
+        order, heap = self._order, self._heap
+        with self._lock:
+            for record in records:
+                heapq.heappush(heap, (record.time + record.duration_ms / 1000.0, next(order), True, record))
+            for event in events:
+                heapq.heappush(heap, (event.time, next(order), False, event))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush(time.time() - self.delay)
+        self.flush(None)
+
+    def flush(self, horizon: float | None) -> int:
+        """Add everything that finished before *horizon* (None: everything); how many."""
+        ready = []
+        heap = self._heap
+        with self._lock:
+            while heap and (horizon is None or heap[0][0] <= horizon):
+                ready.append(heapq.heappop(heap))
+        sink = self.sink
+        for _, _, is_record, item in ready:
+            try:
+                if is_record:
+                    sink.add(item)
+                else:
+                    sink.add_event(item)
+            except Exception:
+                log.exception("Adding a worker's record to the log failed")
+        return len(ready)
+
+    def close(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+class PoolPolicy(Policy):
+    """A ``Policy`` whose changes go to every worker (each sends them to its process)."""
+
+    def __init__(self, owner: WorkerPool, base: Policy | None = None) -> None:
+        object.__setattr__(self, "_owner", None)
+        super().__init__(**(base or Policy()).values())
+        object.__setattr__(self, "_owner", owner)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        owner = self.__dict__.get("_owner")
+        if owner is not None and name in LIVE_FIELDS:
+            for servers in owner._workers():
+                servers.policy.update(**{name: value})
+
+    def update(self, **changes: Any) -> None:
+        """Set several fields; every worker gets them in one message."""
+        owner = self.__dict__.get("_owner")
+        object.__setattr__(self, "_owner", None)
+        try:
+            super().update(**changes)
+        finally:
+            object.__setattr__(self, "_owner", owner)
+        if owner is not None and changes:
+            for servers in owner._workers():
+                servers.policy.update(**changes)
+
+    def sync(self) -> None:
+        """Return once every worker applies every change made so far."""
+        for servers in self.__dict__["_owner"]._workers():
+            servers.policy.sync()
+
+
+class PoolListener:
+    """One listener of the pool: the sockets the pool binds, served by every worker."""
+
+    def __init__(self, owner: WorkerPool, scheme: Scheme, host: str, port: int) -> None:
+        self._owner = owner
+        self.scheme = scheme
+        self._host = host
+        self.configured_port = port
+        self.error: str | None = None
+        self._state = ListenerState.STOPPED
+        self._bound_port: int | None = None
+        self._callbacks: list[StateCallback] = []
+
+    @property
+    def state(self) -> ListenerState:
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        return self._state is ListenerState.RUNNING
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return self._bound_port if self._bound_port is not None else self.configured_port
+
+    @port.setter
+    def port(self, value: int) -> None:
+        self.configured_port = value  # the next start binds it
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{url_host(self.host)}:{self.port}/"
+
+    def add_state_callback(self, callback: StateCallback) -> None:
+        self._callbacks.append(callback)
+
+    def _apply(self, state: ListenerState, error: str | None = None) -> None:
+        self._state = state
+        self.error = error
+        if state not in (ListenerState.RUNNING, ListenerState.STOPPING):
+            self._bound_port = None
+        for callback in list(self._callbacks):
+            try:
+                callback(self, state)
+            except Exception:
+                log.exception("State callback failed")
+
+    def start(self, port: int | None = None) -> None:
+        """Bind (typed errors, as ``Listener.start``) and have every worker serve it."""
+        self._owner.start_listeners((self.scheme,), {self.scheme: port} if port is not None else None)
+
+    def stop(self, timeout: float = 1.0, grace: float = 0.0) -> None:
+        self._owner.stop_listeners((self.scheme,), timeout, grace)
+
+
+@dataclass
+class _Slot:
+    """One worker's place: its number, its sockets, the process serving them now."""
+
+    number: int
+    sockets: dict[Scheme, socket.socket] = field(default_factory=dict)
+    servers: RemoteServers | None = None
+    started: float = 0.0
+    backoff: float = BACKOFF_FIRST
+    revive: threading.Timer | None = None
+
+
+class WorkerPool:
+    """N server processes on shared ports; the shape of ``Servers`` (see the module docstring).
+
+    ``on_notice(text)`` receives the supervisor's lines (a worker died, is serving again, could
+    not be started); by default they are logged.
+    """
+
+    def __init__(
+        self,
+        *,
+        cert_store: CertStore,
+        workers: int,
+        sink: RequestSink | None = None,
+        policy: Policy | None = None,
+        host: str = DEFAULTS.host,
+        http_port: int = DEFAULTS.http_port,
+        https_port: int = DEFAULTS.https_port,
+        threads: int = DEFAULTS.threads,
+        limits: Limits = DEFAULT_LIMITS,
+        hosts: Iterable[str] | None = None,
+        body_limit: int = DEFAULTS.body_limit,
+        target: AppTarget | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> None:
+        if os.name != "posix":
+            raise ConfigError("More than one worker process needs Linux or macOS: use --workers 1.")
+        if workers < 1:
+            raise ConfigError(f"A pool needs at least one worker, not {workers}.")
+        self.cert_store = cert_store
+        self.sink = sink if sink is not None else RequestSink()
+        self.body_limit = body_limit
+        self.limits = limits
+        self._threads = threads
+        self._extra_hosts = tuple(hosts or ())
+        self._sharing: tuple[bool, bool, str | None] = (False, False, None)
+        self.lan_scan: LanScan | None = None
+        self.lan_hosts: tuple[str, ...] = ()
+        self.policy = PoolPolicy(self, policy)
+        self.http = PoolListener(self, Scheme.HTTP, host, http_port)
+        self.https = PoolListener(self, Scheme.HTTPS, host, https_port)
+        #: One inspector token for all workers: a probe may reach any of them.
+        self.probe_token = new_token()
+        self.target = target if target is not None else AppTarget()
+        self.app: Any = AppInfo(self.target.label() if self.target.target else "flaskapp")
+        self.startup_error: Exception | None = None
+        self.on_startup_error: Callable[[Exception], None] | None = None
+        self.on_notice = on_notice or (lambda text: log.warning("%s", text))
+        self._slots = [_Slot(number) for number in range(1, workers + 1)]
+        self._lock = threading.RLock()  # the slots, their sockets, the listeners' states
+        self._replace_lock = threading.Lock()  # one change of the worker set at a time
+        self._merger = RecordMerger(self.sink)
+        self._reloader: PoolReloader | None = None
+        self._closed = False
+        #: When the workers serving now began to import the app (``time.time_ns()``): a watcher
+        #: started later reports files saved since then (``FileWatcher.start(since_ns=...)``).
+        self.loaded_ns: int | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ServeConfig,
+        *,
+        cert_store: CertStore,
+        sink: RequestSink | None = None,
+        target: AppTarget | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ) -> WorkerPool:
+        """A pool of ``config.workers`` as *config* says (see ``Servers.from_config``)."""
+        pool = cls(
+            cert_store=cert_store,
+            workers=config.workers,
+            sink=sink if sink is not None else RequestSink(body_budget=config.body_budget_bytes),
+            policy=Policy.from_config(config),
+            host=config.bind_host,
+            http_port=config.http_port,
+            https_port=config.https_port,
+            threads=config.threads,
+            limits=Limits.from_config(config),
+            body_limit=config.body_limit,
+            target=target,
+            on_notice=on_notice,
+        )
+        pool.share(config.lan, config.lan_bridges, config.name)
+        return pool
+
+    # --- facts --------------------------------------------------------------------------------------
+
+    @property
+    def listeners(self) -> tuple[PoolListener, PoolListener]:
+        return (self.http, self.https)
+
+    @property
+    def workers(self) -> int:
+        """How many worker processes the pool runs."""
+        return len(self._slots)
+
+    @property
+    def host(self) -> str:
+        return self.http.host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        for listener in self.listeners:
+            listener._host = value  # the next bind uses it
+        for servers in self._workers():
+            servers.host = value
+
+    @property
+    def extra_hosts(self) -> tuple[str, ...]:
+        return self._extra_hosts
+
+    @extra_hosts.setter
+    def extra_hosts(self, value: Iterable[str]) -> None:
+        self._extra_hosts = tuple(value)
+        for servers in self._workers():
+            servers.extra_hosts = self._extra_hosts
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self._threads = value
+        for servers in self._workers():
+            servers.threads = value
+
+    @property
+    def name(self) -> str | None:
+        return self._sharing[2]
+
+    def share(self, lan: bool, lan_bridges: bool = False, name: str | None = None) -> None:
+        """``Servers.share`` for every worker (set ``host`` first); the scan is made here once."""
+        from launcher.onboarding import lan_hosts
+
+        self._sharing = (lan, lan_bridges, name)
+        if lan:
+            scan, hosts = lan_hosts(include_bridges=lan_bridges, ipv6=self.host == "::")
+            self.lan_scan, self.lan_hosts = scan, tuple(hosts)
+        else:
+            self.lan_scan, self.lan_hosts = None, ()
+        for servers in self._workers():
+            servers._sharing = self._sharing
+            servers.lan_scan, servers.lan_hosts = self.lan_scan, self.lan_hosts
+            servers._notify(Op.CONFIGURE, lan=lan, lan_bridges=lan_bridges, name=name)
+
+    def cert_hosts(self) -> tuple[str, ...]:
+        named = (f"{self.name}.localhost",) if self.name else ()
+        return cert_hosts_for(self.host, (*self._extra_hosts, *self.lan_hosts, *named))
+
+    @property
+    def alive(self) -> bool:
+        return any(servers.alive for servers in self._workers())
+
+    @property
+    def pids(self) -> list[int]:
+        """The worker processes' pids (those running)."""
+        return [pid for servers in self._workers() if (pid := servers.pid) is not None and servers.alive]
+
+    @property
+    def pid(self) -> int | None:
+        pids = self.pids
+        return pids[0] if pids else None
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Each worker's own diagnostics, by number."""
+        return {"workers": {slot.number: slot.servers.diagnostics() for slot in self._slots if slot.servers}}
+
+    def _workers(self) -> list[RemoteServers]:
+        return [slot.servers for slot in self._slots if slot.servers is not None]
+
+    # --- workers ------------------------------------------------------------------------------------
+
+    def _new_worker(self, slot: _Slot) -> RemoteServers:
+        """A worker process for *slot* (not started yet: its first call starts it)."""
+        holder: list[RemoteServers] = []
+        spec = WorkerSpec(
+            sockets=dict(slot.sockets),
+            number=slot.number,
+            workers=len(self._slots),
+            probe_token=self.probe_token,
+            deliver=self._merger.put,
+            on_lost=lambda code: self._lost(slot, holder[0], code),
+        )
+        servers = RemoteServers(
+            cert_store=self.cert_store,
+            sink=self.sink,
+            policy=self.policy,
+            host=self.host,
+            http_port=self.http.port,
+            https_port=self.https.port,
+            threads=self._threads,
+            limits=self.limits,
+            hosts=self._extra_hosts,
+            start=False,
+            body_limit=self.body_limit,
+            worker=spec,
+        )
+        servers._sharing = self._sharing
+        servers.lan_scan, servers.lan_hosts = self.lan_scan, self.lan_hosts
+        holder.append(servers)
+        return servers
+
+    def _launch(self, servers: RemoteServers, target: AppTarget) -> None:
+        """Start *servers*' process: serve *target* (raises ``AppLoadError``), then its sockets."""
+        if target.target is not None or target.chdir is not None:
+            info, _ = servers.serve_target(target, fresh=True, grace=0.0)
+            self.app = info
+        else:
+            servers.target = target
+        for scheme in servers.worker.sockets if servers.worker else ():
+            servers.call(Op.START, scheme, None)
+        if servers.startup_error is not None and self.startup_error is None:
+            self.startup_error = servers.startup_error
+            if self.on_startup_error is not None:
+                self.on_startup_error(servers.startup_error)
+
+    def _start_set(self, slots: Sequence[_Slot], target: AppTarget) -> list[RemoteServers]:
+        """New workers for *slots*: the first alone (its error is the one reported, and nothing
+        is left running), then the others at once.  Raises what the first raised."""
+        first = self._new_worker(slots[0])
+        loading = time.time_ns()
+        try:
+            self._launch(first, target)
+        except BaseException:
+            first.close(1.0)
+            raise
+        self.loaded_ns = loading
+        news = [first]
+        rest = [self._new_worker(slot) for slot in slots[1:]]
+        with ThreadPoolExecutor(max_workers=max(1, len(rest)), thread_name_prefix="launcher-pool") as ex:
+            results = list(ex.map(lambda s: _attempt(lambda: self._launch(s, target)), rest))
+        for slot, servers, error in zip(slots[1:], rest, results, strict=True):
+            news.append(servers)
+            if error is not None:
+                self.on_notice(f"worker {slot.number} could not start: {error}")
+        return news
+
+    def replace_workers(
+        self, target: AppTarget | None = None, grace: float = RETIRE_GRACE
+    ) -> tuple[Any, list[Exception]]:
+        """A new set of workers on the same sockets (new code, new sockets); the old ones retire
+        once the first new one serves.  Raises (``AppLoadError``...) with nothing changed."""
+        target = self.target if target is None else target
+        with self._replace_lock:
+            if self._closed:
+                raise ServerProcessError("The servers were closed.")
+            with self._lock:
+                slots = list(self._slots)
+            news = self._start_set(slots, target)
+            with self._lock:
+                olds = [slot.servers for slot in slots]
+                now = time.monotonic()
+                for slot, servers in zip(slots, news, strict=True):
+                    if slot.revive is not None:
+                        slot.revive.cancel()
+                        slot.revive = None
+                    slot.servers, slot.started = servers, now
+                self.target = target
+            # A worker that could not start is started again like one that died.
+            for slot, servers in zip(slots, news, strict=True):
+                if not servers.alive:
+                    self._schedule(slot, servers)
+        _retire([s for s in olds if s is not None], grace)
+        return self.app, []
+
+    def _lost(self, slot: _Slot, servers: RemoteServers, code: int | None) -> None:
+        """*servers*' process ended unexpectedly (its receiving thread): start it again later."""
+        with self._lock:
+            if self._closed or slot.servers is not servers:
+                return
+            if time.monotonic() - slot.started > STABLE_AFTER:
+                slot.backoff = BACKOFF_FIRST
+        self.on_notice(
+            f"worker {slot.number} exited unexpectedly (exit code {code}): "
+            f"starting it again in {slot.backoff:g} s"
+        )
+        self._schedule(slot, servers)
+
+    def _schedule(self, slot: _Slot, servers: RemoteServers) -> None:
+        with self._lock:
+            if self._closed or slot.servers is not servers:
+                return
+            delay = slot.backoff
+            slot.backoff = min(BACKOFF_MAX, slot.backoff * 2)
+            timer = threading.Timer(delay, self._revive, (slot, servers))
+            timer.daemon = True
+            timer.name = f"launcher-revive-{slot.number}"
+            slot.revive = timer
+            timer.start()
+
+    def _revive(self, slot: _Slot, servers: RemoteServers) -> None:
+        with self._lock:
+            if self._closed or slot.servers is not servers:
+                return
+            slot.revive = None
+        try:
+            for scheme in list(slot.sockets):
+                servers.call(Op.START, scheme, None)  # a new process (it serves the app first)
+        except Exception as exc:
+            self.on_notice(f"worker {slot.number} could not be started again: {exc}")
+            self._schedule(slot, servers)
+            return
+        slot.started = time.monotonic()
+        self.on_notice(f"worker {slot.number} is serving again (pid {servers.pid})")
+
+    # --- listeners ----------------------------------------------------------------------------------
+
+    def _bind(self, listener: PoolListener, port: int) -> list[socket.socket]:
+        """One listening socket per worker on *port*: typed errors as ``bind_socket`` raises them."""
+        probe = bind_socket(listener.host, port)  # fails if anything at all holds the port
+        port = probe.getsockname()[1]
+        probe.close()
+        socks: list[socket.socket] = []
+        try:
+            for _ in self._slots:
+                sock = bind_socket(listener.host, port, reuse_port=True)
+                socks.append(sock)
+                sock.listen(BACKLOG)
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        return socks
+
+    def start_listeners(self, schemes: Iterable[Scheme], ports: dict[Scheme, int] | None = None) -> None:
+        """Bind *schemes*' ports and have every worker serve them (workers start, or a new set
+        replaces them); raises the first error (typed) with those listeners in ERROR."""
+        ports = ports or {}
+        wanted = [lst for lst in (self.https, self.http) if lst.scheme in set(schemes) and not lst.running]
+        if not wanted:
+            return
+        bound: dict[Scheme, list[socket.socket]] = {}
+        with self._lock:
+            current = wanted[0]
+            try:
+                for listener in wanted:
+                    current = listener
+                    listener._apply(ListenerState.STARTING)
+                    port = ports.get(listener.scheme, listener.configured_port)
+                    check_port(port)
+                    if listener.scheme == Scheme.HTTPS:
+                        self.cert_store.ensure(hosts=self.cert_hosts())  # once, before any worker
+                    bound[listener.scheme] = self._bind(listener, port)
+                    listener._bound_port = bound[listener.scheme][0].getsockname()[1]
+            except Exception as exc:
+                self._unbind(bound)
+                for listener in wanted:
+                    if listener is current:
+                        listener._apply(ListenerState.ERROR, str(exc))
+                    elif listener.state is not ListenerState.STOPPED:
+                        listener._apply(ListenerState.STOPPED)
+                raise
+            for scheme, socks in bound.items():
+                for slot, sock in zip(self._slots, socks, strict=True):
+                    slot.sockets[scheme] = sock
+            first_start = all(slot.servers is None for slot in self._slots)
+        try:
+            if first_start:
+                with self._replace_lock:
+                    news = self._start_set(self._slots, self.target)
+                    now = time.monotonic()
+                    with self._lock:
+                        for slot, servers in zip(self._slots, news, strict=True):
+                            slot.servers, slot.started = servers, now
+                    for slot, servers in zip(self._slots, news, strict=True):
+                        if not servers.alive:
+                            self._schedule(slot, servers)
+            else:
+                self.replace_workers()
+        except Exception as exc:
+            with self._lock:
+                for slot in self._slots:
+                    for scheme in bound:
+                        slot.sockets.pop(scheme, None)
+                self._unbind(bound)
+            for listener in wanted:
+                listener._apply(ListenerState.ERROR, str(exc))
+            raise
+        for listener in wanted:
+            listener._apply(ListenerState.RUNNING)
+            log.info("%s listening on %s (%d workers)", listener.scheme.upper(), listener.url, self.workers)
+
+    @staticmethod
+    def _unbind(bound: dict[Scheme, list[socket.socket]]) -> None:
+        for socks in bound.values():
+            for sock in socks:
+                sock.close()
+
+    def stop_listeners(self, schemes: Iterable[Scheme], timeout: float = 1.0, grace: float = 0.0) -> None:
+        """Every worker stops serving *schemes*; the ports are freed."""
+        wanted = [lst for lst in self.listeners if lst.scheme in set(schemes)]
+        for listener in wanted:
+            if listener.state is ListenerState.ERROR:
+                listener._apply(ListenerState.STOPPED)
+        running = [lst for lst in wanted if lst.state is ListenerState.RUNNING]
+        if not running:
+            return
+        for listener in running:
+            listener._apply(ListenerState.STOPPING)
+
+        def stop(servers: RemoteServers) -> None:
+            for listener in running:
+                try:
+                    servers.call(
+                        Op.STOP, listener.scheme, timeout, grace, True, wait=timeout + grace, spawn=False
+                    )
+                except ServerProcessError:
+                    pass  # not running: nothing to stop
+
+        _each(self._workers(), stop)
+        with self._lock:
+            for slot in self._slots:
+                for listener in running:
+                    sock = slot.sockets.pop(listener.scheme, None)
+                    if sock is not None:
+                        sock.close()
+                    if slot.servers is not None and slot.servers.worker is not None:
+                        slot.servers.worker.sockets.pop(listener.scheme, None)
+        for listener in running:
+            listener._apply(ListenerState.STOPPED)
+
+    # --- what Servers does --------------------------------------------------------------------------
+
+    def start_all(self) -> list[Exception]:
+        """Start both listeners (one set of workers); return the errors."""
+        errors: list[Exception] = []
+        try:
+            self.start_listeners((Scheme.HTTPS, Scheme.HTTP))
+        except Exception as exc:
+            errors.append(exc)
+            # One listener may still start alone (the other's port is taken, say).
+            for listener in (self.https, self.http):
+                if not listener.running:
+                    try:
+                        self.start_listeners((listener.scheme,))
+                    except Exception as again:
+                        if not any(str(again) == str(e) for e in errors):
+                            errors.append(again)
+        return errors
+
+    def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
+        self.stop_listeners((Scheme.HTTP, Scheme.HTTPS), timeout, grace)
+
+    def restart(self, grace: float = 0.5) -> list[Exception]:
+        """Every worker restarts its listeners (a new certificate, say); the errors, once each."""
+        results = _each(self._workers(), lambda s: s.call(Op.RESTART, grace))
+        return _unique([decode_error(e) for errors in results if isinstance(errors, list) for e in errors])
+
+    def reload_tls(self) -> None:
+        self.cert_store.ensure(hosts=self.cert_hosts())
+        _each(self._workers(), lambda s: s.call(Op.RELOAD_TLS))
+
+    def serve_target(
+        self, target: AppTarget, *, fresh: bool = True, grace: float = 0.5
+    ) -> tuple[Any, list[Exception]]:
+        """Serve *target* in every worker: the first imports it (an ``AppLoadError`` changes
+        nothing), then the others; (AppInfo, errors)."""
+        workers = self._workers()
+        if not workers:  # nothing started yet: the first start serves it
+            self.target = target
+            return self.app, []
+        info, errors = workers[0].serve_target(target, fresh=fresh, grace=grace)
+        results = _each(workers[1:], lambda s: s.serve_target(target, fresh=fresh, grace=grace))
+        for result in results:
+            if isinstance(result, Exception):
+                errors.append(result)
+            elif isinstance(result, tuple):
+                errors.extend(result[1])
+        self.app, self.target = info, target
+        return info, _unique(errors)
+
+    def make_reloader(
+        self,
+        target: AppTarget,
+        *,
+        on_reloaded: Callable[[Any, list[Exception]], None],
+        on_error: Callable[[Exception], None],
+        on_change: Callable[[frozenset[Path]], None],
+        grace: float = 0.5,
+    ) -> PoolReloader:
+        return PoolReloader(
+            self, target, on_reloaded=on_reloaded, on_error=on_error, on_change=on_change, grace=grace
+        )
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop every worker within about *timeout* s (killing one that has not), free the ports;
+        idempotent."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for slot in self._slots:
+                if slot.revive is not None:
+                    slot.revive.cancel()
+        reloader = self._reloader
+        if reloader is not None:
+            reloader.stop(0.2)
+        _each(self._workers(), lambda s: s.close(max(0.1, deadline - time.monotonic() - 0.05)))
+        with self._lock:
+            for slot in self._slots:
+                for sock in slot.sockets.values():
+                    sock.close()
+                slot.sockets.clear()
+        for listener in self.listeners:
+            if listener.state is not ListenerState.STOPPED:
+                listener._apply(ListenerState.STOPPED)
+        self._merger.close(max(0.05, deadline - time.monotonic()))
+
+
+class PoolReloader:
+    """Reload on change for a pool: a new set of workers with the new code (see module docstring).
+
+    The watching happens here (``launcher.reload.FileWatcher``); the app is imported only in the
+    workers.  Callbacks run in the watcher's thread, as ``Reloader``'s do.
+    """
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        target: AppTarget,
+        *,
+        on_reloaded: Callable[[Any, list[Exception]], None],
+        on_error: Callable[[Exception], None],
+        on_change: Callable[[frozenset[Path]], None],
+        grace: float,
+    ) -> None:
+        self._pool = pool
+        self.target = target
+        self.on_reloaded = on_reloaded
+        self.on_error = on_error
+        self.on_change = on_change
+        self.grace = grace
+        self.watched_roots: tuple[Path, ...] = ()
+        self.reloads = 0
+        self.failures = 0
+        self._watcher: FileWatcher | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._watcher is not None and self._watcher.running
+
+    def start(self, _app: Any = None) -> None:
+        if self.running:
+            return
+        roots = tuple(watch_roots(self.target, None))
+        self._watcher = FileWatcher(roots, self._changed, name="launcher-pool-watcher")
+        self._watcher.start(since_ns=self._pool.loaded_ns)
+        self.watched_roots = roots
+        self._pool._reloader = self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        watcher, self._watcher = self._watcher, None
+        if self._pool._reloader is self:
+            self._pool._reloader = None
+        if watcher is not None:
+            watcher.stop(timeout)
+
+    def _changed(self, paths: frozenset[Path]) -> None:
+        try:
+            self.on_change(paths)
+        except Exception:
+            log.exception("on_change callback failed")
+        self.reload_now()
+
+    def reload_now(self) -> AppInfo | None:
+        """New workers with the app imported afresh; on failure report it, keep the old ones."""
+        with self._lock:
+            try:
+                info, errors = self._pool.replace_workers(self.target, grace=self.grace)
+            except LauncherError as exc:
+                self.failures += 1
+                self.on_error(exc)
+                return None
+            self.reloads += 1
+            self.on_reloaded(info, errors)
+            return info if isinstance(info, AppInfo) else None
+
+
+def _attempt(run: Callable[[], object]) -> Exception | None:
+    try:
+        run()
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _each(workers: Sequence[RemoteServers], run: Callable[[RemoteServers], Any]) -> list[Any]:
+    """*run* on every worker at once; each one's result, or the exception it raised."""
+    if not workers:
+        return []
+
+    def one(servers: RemoteServers) -> Any:
+        try:
+            return run(servers)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(workers), thread_name_prefix="launcher-pool") as ex:
+        return list(ex.map(one, workers))
+
+
+def _retire(olds: Sequence[RemoteServers], grace: float) -> None:
+    """Old workers finish what they serve (up to *grace*), then end; in the background."""
+
+    def run() -> None:
+        def retire(servers: RemoteServers) -> None:
+            try:
+                servers.stop_all(timeout=1.0, grace=grace)
+            finally:
+                servers.close(1.0)
+
+        _each(olds, retire)
+
+    if olds:
+        threading.Thread(target=run, name="launcher-pool-retire", daemon=True).start()
+
+
+def _unique(errors: Iterable[Exception]) -> list[Exception]:
+    """*errors* without repeats (every worker reports the same port or certificate error)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for error in errors:
+        key = (type(error).__name__, str(error))
+        if key not in seen:
+            seen.add(key)
+            out.append(error)
+    return out

@@ -1,0 +1,422 @@
+"""``serve --workers N`` and ``launcher.workers.WorkerPool``: real processes, real sockets, real TLS.
+
+Every request here goes over a new connection to 127.0.0.1, so the kernel spreads them over the
+workers' ``SO_REUSEPORT`` sockets by address hash: with 40 connections, the chance that one worker
+gets them all is 2**-39.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from nethelpers import refuses, wait_for
+
+from launcher.apptarget import AppTarget
+from launcher.certs import CertStore
+from launcher.errors import PortInUseError
+from launcher.requestlog import RequestSink
+from launcher.workers import WorkerPool
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="worker pools inherit sockets: POSIX only")
+
+
+class Served:
+    """A ``flask-launcher serve`` process, its output read into lists by two threads."""
+
+    def __init__(self, *args: str, cwd: Path = ROOT) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "launcher", "serve", *args],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,  # its own process group: Ctrl+C can be sent to it alone
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=_collect, args=(stream, lines), daemon=True).start()
+        self.urls: dict[str, str] = {}
+        self.ca: Path | None = None
+
+    def banner(self, timeout: float = 30) -> Served:
+        def ready() -> bool:
+            return self.proc.poll() is not None or any(x.startswith("CA certificate:") for x in self.out)
+
+        wait_for(ready, timeout, "the banner")
+        assert self.proc.poll() is None, "".join(self.err)
+        for line in self.out:
+            if " listening" in line:
+                url = line.split()[0]
+                self.urls[url.split(":")[0]] = url
+            elif line.startswith("CA certificate: "):
+                self.ca = Path(line.removeprefix("CA certificate: ").strip())
+        return self
+
+    @property
+    def context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def access_lines(self) -> list[str]:
+        return [line for line in list(self.out) if line.startswith("[")]
+
+    def workers(self) -> list[int]:
+        return server_processes(self.proc.pid)
+
+    def stop(self, sig: int = signal.SIGTERM) -> float:
+        """Signal it; the seconds until it exited (asserts exit code 0)."""
+        start = time.monotonic()
+        self.proc.send_signal(sig)
+        code = self.proc.wait(15)
+        took = time.monotonic() - start
+        assert code == 0, "".join(self.err)
+        return took
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def _collect(stream, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line)
+
+
+def server_processes(parent: int) -> list[int]:
+    """The pids of the ``_server-process`` children of *parent*."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"_server-process" in cmdline:
+            found.append(int(entry))
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def fetch(url: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+    """GET over a new connection (no redirects followed)."""
+    request = urllib.request.Request(url, headers={"Connection": "close"})
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
+    try:
+        with opener.open(request, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return None
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[list[Served]]:
+    made: list[Served] = []
+    yield made
+    for item in made:
+        item.kill()
+
+
+def start(served: list[Served], tmp_path: Path, *args: str, cwd: Path = ROOT) -> Served:
+    item = Served(
+        "--http-port", "0", "--https-port", "0", "--cert-dir", str(tmp_path / "certs"), *args, cwd=cwd
+    )
+    served.append(item)
+    return item.banner()
+
+
+# --- serve --workers ------------------------------------------------------------------------------
+
+
+def test_two_workers_serve_both_ports_and_log_every_request_once_with_its_worker(served, tmp_path):
+    item = start(served, tmp_path, "--workers", "2")
+    assert len(item.workers()) == 2
+    ctx = item.context
+    for _ in range(40):
+        assert fetch(item.urls["https"], ctx)[0] == 200
+    for _ in range(10):
+        assert fetch(item.urls["http"])[0] == 200
+    wait_for(lambda: len(item.access_lines()) >= 50, 10, "50 access lines")
+    time.sleep(0.4)  # anything more would be a duplicate
+    lines = item.access_lines()
+    assert len(lines) == 50, lines
+    assert sum(' https "GET / HTTP/1.1" 200 ' in line for line in lines) == 40
+    workers = {line.rsplit(" ", 1)[1].strip() for line in lines}
+    assert workers == {"w1", "w2"}, lines
+    clocks = [line[1:9] for line in lines]
+    assert clocks == sorted(clocks)  # one log, in time order
+    assert item.stop() < 5
+    assert "Traceback" not in "".join(item.err)
+
+
+def test_auto_is_one_worker_per_usable_core(served, tmp_path):
+    item = start(served, tmp_path, "--workers", "auto", "--no-http")
+    expected = len(os.sched_getaffinity(0))
+    if expected == 1:
+        assert item.workers() == []  # one core: one process, as without --workers
+    else:
+        assert len(item.workers()) == expected
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl+C"])
+def test_stops_within_a_second_with_keep_alive_clients_and_leaves_no_process(served, tmp_path, how):
+    item = start(served, tmp_path, "--workers", "2")
+    workers = item.workers()
+    assert len(workers) == 2
+    port = int(item.urls["https"].rsplit(":", 1)[1].strip("/"))
+    clients = []
+    for _ in range(12):  # keep-alive: each holds its connection open after its response
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=item.context, timeout=10)
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200 and not response.will_close
+        clients.append(conn)
+    begin = time.monotonic()
+    if how == "SIGTERM":
+        item.proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(item.proc.pid, signal.SIGINT)  # what the terminal does on Ctrl+C
+    assert item.proc.wait(15) == 0, "".join(item.err)
+    took = time.monotonic() - begin
+    assert took < 1.2, f"took {took:.2f} s"
+    assert not [pid for pid in workers if alive(pid)]
+    assert refuses(port)
+    assert "Traceback" not in "".join(item.err)
+    for conn in clients:
+        conn.close()
+
+
+def test_a_worker_that_dies_is_started_again_and_the_others_keep_serving(served, tmp_path):
+    item = start(served, tmp_path, "--workers", "2")
+    first = item.workers()
+    os.kill(first[0], signal.SIGKILL)
+    # Meanwhile the other worker serves (connections hashed to the dead one's socket wait in
+    # its queue, which the supervisor keeps open, for the new worker).
+    for _ in range(10):
+        assert fetch(item.urls["https"], item.context)[0] == 200
+    wait_for(lambda: any("is serving again" in line for line in item.err), 20, "the worker's restart")
+    notices = [line for line in item.err if line.startswith("notice: worker")]
+    assert "exited unexpectedly (exit code -9): starting it again in 0.5 s" in notices[0], notices
+    now = item.workers()
+    assert len(now) == 2 and first[0] not in now and first[1] in now
+    for _ in range(30):
+        assert fetch(item.urls["https"], item.context)[0] == 200
+    assert "Traceback" not in "".join(item.err)
+
+
+def test_workers_stop_when_the_supervisor_is_killed(served, tmp_path):
+    item = start(served, tmp_path, "--workers", "2")
+    workers = item.workers()
+    port = int(item.urls["http"].rsplit(":", 1)[1].strip("/"))
+    item.proc.kill()
+    item.proc.wait(5)
+    wait_for(lambda: not [pid for pid in workers if alive(pid)], 10, "the orphaned workers to stop")
+    assert refuses(port)
+
+
+def test_reload_restarts_every_worker_and_a_broken_save_keeps_them_serving(served, tmp_path):
+    app_dir = tmp_path / "project"
+    app_dir.mkdir()
+    source = app_dir / "hello.py"
+    template = (
+        "from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return {!r}\n"
+    )
+    source.write_text(template.format("v1"))
+    item = start(served, tmp_path, "--workers", "2", "--reload", "--app", "hello:app", cwd=app_dir)
+    before = item.workers()
+    assert fetch(item.urls["https"], item.context) == (200, b"v1")
+    time.sleep(0.05)  # a new mtime
+    source.write_text(template.format("v2"))
+    wait_for(lambda: any(line.startswith("reloaded:") for line in item.out), 30, "the reload")
+    assert {fetch(item.urls["https"], item.context)[1] for _ in range(30)} == {b"v2"}
+    wait_for(lambda: not set(before) & set(item.workers()), 10, "the old workers to retire")
+    assert len(item.workers()) == 2
+    source.write_text("def broken(:\n")
+    wait_for(lambda: any(line.startswith("error: reload failed") for line in item.out), 30, "the failure")
+    time.sleep(1.0)
+    assert sum(line.startswith("error: reload failed") for line in item.out) == 1
+    assert {fetch(item.urls["https"], item.context)[1] for _ in range(20)} == {b"v2"}
+    assert len(item.workers()) == 2
+    assert item.stop() < 5
+
+
+def test_a_port_in_use_is_one_line_and_no_worker_starts(tmp_path):
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "launcher", "serve", "--workers", "2", "--http-port", "0",
+             "--https-port", str(port), "--cert-dir", str(tmp_path / "certs")],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        holder.close()
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "already in use" in lines[0], proc.stderr
+
+
+def test_an_app_that_fails_to_import_is_reported_once(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "launcher", "serve", "--workers", "2", "--http-port", "0", "--https-port",
+         "0", "--cert-dir", str(tmp_path / "certs"), "--app", "import_error_app:app"],
+        cwd=ROOT / "tests" / "apps", capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- WorkerPool in this process ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def pool(tmp_path: Path) -> Iterator[WorkerPool]:
+    made = WorkerPool(
+        cert_store=CertStore(tmp_path / "certs"), workers=2, sink=RequestSink(), http_port=0, https_port=0
+    )
+    yield made
+    made.close()
+
+
+def test_the_merged_log_is_in_time_order_with_both_workers(pool):
+    assert pool.start_all() == []
+    ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+
+    def load() -> None:
+        for _ in range(15):
+            assert fetch(pool.https.url, ctx)[0] == 200
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    wait_for(lambda: len(pool.sink.snapshot()) >= 60, 10, "60 records")
+    records = pool.sink.snapshot()
+    assert len(records) == 60
+    finished = [r.time + r.duration_ms / 1000 for r in records]
+    assert finished == sorted(finished)
+    assert {r.worker for r in records} == {1, 2}
+    assert len({r.seq for r in records}) == 60  # numbered apart
+
+
+def test_live_policy_changes_reach_every_worker(pool):
+    assert pool.start_all() == []
+    pool.policy.update(redirect_https=308, hsts=600)
+    pool.policy.sync()
+    statuses = {fetch(pool.http.url)[0] for _ in range(30)}
+    assert statuses == {308}
+    wait_for(lambda: len(pool.sink.snapshot()) >= 30, 10, "30 records")
+    assert {r.worker for r in pool.sink.snapshot() if r.status == 308} == {1, 2}
+    ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx))
+    for _ in range(10):
+        with opener.open(pool.https.url, timeout=10) as resp:
+            assert resp.headers["Strict-Transport-Security"] == "max-age=600"
+    pool.policy.redirect_https = None
+    pool.policy.sync()
+    assert {fetch(pool.http.url)[0] for _ in range(20)} == {200}
+
+
+def test_stopping_a_listener_frees_its_port_and_starting_it_again_serves(pool):
+    assert pool.start_all() == []
+    http_port = pool.http.port
+    pids = pool.pids
+    pool.http.stop()
+    assert refuses(http_port)  # the workers let go of it too: refused, not queued
+    assert fetch(pool.https.url, ssl.create_default_context(cafile=pool.cert_store.ca_cert_path))[0] == 200
+    assert pool.pids == pids
+    pool.http.start()
+    assert pool.http.running
+    assert {fetch(pool.http.url)[0] for _ in range(10)} == {200}
+    assert len(pool.pids) == 2
+
+
+def test_a_port_in_use_is_typed_and_leaves_nothing_running(tmp_path):
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    try:
+        pool = WorkerPool(
+            cert_store=CertStore(tmp_path), workers=2, http_port=holder.getsockname()[1], https_port=0
+        )
+        try:
+            with pytest.raises(PortInUseError):
+                pool.http.start()
+            assert pool.http.error and "already in use" in pool.http.error
+            assert pool.pids == []
+        finally:
+            pool.close()
+    finally:
+        holder.close()
+
+
+def test_the_pool_serves_the_users_app_in_every_worker(tmp_path):
+    pool = WorkerPool(
+        cert_store=CertStore(tmp_path),
+        workers=2,
+        http_port=0,
+        https_port=0,
+        target=AppTarget(target="modapp:app", chdir=ROOT / "tests" / "apps"),
+    )
+    try:
+        assert pool.start_all() == []
+        bodies = {fetch(pool.http.url)[1] for _ in range(20)}
+        assert len(bodies) == 1 and b"flaskapp" not in next(iter(bodies)).lower()
+        assert getattr(pool.app, "import_name", "") == "modapp"
+    finally:
+        pool.close()
+
+
+def test_a_certificate_error_is_one_line_and_no_worker_starts(tmp_path, cert_store):
+    certs = tmp_path / "certs"
+    certs.mkdir(mode=0o700)
+    (certs / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
+    (certs / "ca-key.pem").write_bytes(Path(cert_store.ca_key_path).read_bytes())
+    (certs / "ca-key.pem").chmod(0o600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "launcher", "serve", "--workers", "2", "--http-port", "0",
+         "--https-port", "0", "--cert-dir", str(certs)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ca.pem" in lines[0], proc.stderr
+    assert proc.stdout == ""  # nothing listened
