@@ -53,6 +53,7 @@ from waitress import wasyncore
 from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.task import WSGITask
+from waitress.utilities import build_http_date
 
 from launcher import wireevents
 from launcher.errors import CertFileError, KeyMismatchError
@@ -307,7 +308,28 @@ class _Task(WSGITask):
                 addr[1],
             )
             self.set_close_on_finish()  # also says "Connection: close" in the response
+        headers = self.response_headers
+        for name, _value in headers:
+            if len(name) == 4 and name.lower() == "date":
+                break
+        else:  # the Date waitress would add (it formats one per response): once a second here
+            headers.append(("Date", http_date(self.start_time)))
         return super().build_response_header()
+
+
+#: The last ``http_date``: (whole second, its text).
+_last_date: tuple[int, str] = (-1, "")
+
+
+def http_date(when: float) -> str:
+    """*when* as an HTTP date (``Sun, 06 Nov 1994 08:49:37 GMT``), as waitress's
+    ``build_http_date`` makes it; formatted once a second, whatever the number of responses."""
+    global _last_date
+    second = int(when)
+    last = _last_date
+    if last[0] != second:
+        last = _last_date = (second, build_http_date(second))
+    return last[1]
 
 
 class TLSTask(_Task):

@@ -309,3 +309,35 @@ def test_head_and_body_go_out_in_one_send(servers, client_context, scheme, monke
     assert len(sent) == 2, sent
     assert sent[0].startswith(b"HTTP/1.1 200 OK\r\n") and sent[0].endswith(b"\r\n\r\nresponse 5")
     assert sent[1].startswith(b"HTTP/1.1 200 OK\r\n") and sent[1].endswith(b"\r\n\r\n")  # no body
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_responses_have_one_date_header_the_apps_own_if_it_set_one(servers, client_context, scheme):
+    from email.utils import parsedate_to_datetime
+
+    app = servers.app
+
+    @app.route("/dated")
+    def dated():
+        return Response("old", headers={"date": "Tue, 15 Nov 1994 08:12:31 GMT"})
+
+    listener = getattr(servers, scheme)
+    if scheme == "https":
+        sock = tls_connect(listener.port, client_context)
+    else:
+        sock = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
+    with sock:
+        heads = []
+        for path in ("/n/1", "/dated"):
+            sock.sendall(get(path))
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(65536)
+            heads.append(data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n"))
+    own = [line for line in heads[0] if line.lower().startswith("date:")]
+    assert len(own) == 1
+    sent = parsedate_to_datetime(own[0].split(":", 1)[1].strip()).timestamp()
+    assert abs(sent - time.time()) < 5
+    assert [line for line in heads[1] if line.lower().startswith("date:")] == [
+        "Date: Tue, 15 Nov 1994 08:12:31 GMT"
+    ]
