@@ -53,6 +53,8 @@ STAGES = (
     (r"launcher/recordformat\.py", "request log: access line formatting"),
     (r"launcher/requestlog\.py", "request log (record, sink, subscription)"),
     (r"launcher/commands/serve\.py", "access-log printer (serve.py: print, flush)"),
+    (r"launcher/remote/", "records to the parent (launcher.remote: pickle, pipe)"),
+    (r"launcher/workers\.py", "records merged in the parent (launcher.workers)"),
     (r"\(ssl\.py", "ssl.py (OpenSSL calls, GIL held)"),
     (r"launcher/tls\.py", "our TLS channel (tls.py)"),
     (r"launcher/servers\.py", "servers.py (accept path, trigger, maintenance)"),
@@ -68,6 +70,7 @@ def summarize(raw: str, top: int = 25) -> None:
     stages: collections.Counter[str] = collections.Counter()
     files: collections.Counter[str] = collections.Counter()
     lines: collections.Counter[str] = collections.Counter()
+    processes: collections.Counter[str] = collections.Counter()
     with open(raw) as fh:
         for line in fh:
             stack, _, count = line.rstrip("\n").rpartition(" ")
@@ -76,6 +79,10 @@ def summarize(raw: str, top: int = 25) -> None:
             n = int(count)
             total += n
             frames = stack.split(";")
+            if frames[0].startswith("process "):  # py-spy --subprocesses: the process path first
+                chain = [f for f in frames if f.startswith("process ")]
+                processes["serve (the parent)" if len(chain) == 1 else "a worker"] += n
+                frames = frames[len(chain) :]
             for frame in reversed(frames):
                 stage = next((name for rx, name in _COMPILED if rx.search(frame)), None)
                 if stage is not None:
@@ -89,6 +96,10 @@ def summarize(raw: str, top: int = 25) -> None:
     if not total:
         raise SystemExit(f"no samples in {raw}")
     print(f"{total} samples with the GIL held")
+    if processes:
+        print("\nBy process:")
+        for name, n in processes.most_common():
+            print(f"  {n / total * 100:5.1f}%  {name}")
     print("\nBy stage (innermost frame that belongs to one):")
     for name, n in stages.most_common():
         print(f"  {n / total * 100:5.1f}%  {name}")
@@ -109,6 +120,12 @@ def main() -> None:
     parser.add_argument("--raw", help="keep the raw recording in this file")
     parser.add_argument("--summarize", metavar="RAW", help="only summarize an earlier recording")
     parser.add_argument("--code", type=Path, default=throughput.ROOT, help="the launcher code to run")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="serve --workers N (above 1: every process is sampled, and the stages are per process)",
+    )
     args = parser.parse_args()
     if args.summarize:
         summarize(args.summarize)
@@ -122,7 +139,8 @@ def main() -> None:
     log_dir = tempfile.mkdtemp(prefix="bench-logs-")
     CertStore(cert_dir).ensure()
     raw = args.raw or os.path.join(log_dir, "profile.txt")
-    running = throughput.start_process_server("ours-w1", cert_dir, args.code.resolve(), "pipe", log_dir)
+    kind = f"ours-w{args.workers}"
+    running = throughput.start_process_server(kind, cert_dir, args.code.resolve(), "pipe", log_dir)
     url = f"https://127.0.0.1:{running.port}/"
     try:
         throughput.h2load(url, 2000, False)  # warm-up
@@ -141,6 +159,7 @@ def main() -> None:
                 [
                     *(str(pyspy), "record", "--gil", "--format", "raw", "-r", str(args.rate)),
                     *("-d", str(int(args.seconds)), "-o", raw, "-p", str(running.proc.pid)),
+                    *(("--subprocesses",) if args.workers > 1 else ()),
                 ],
                 check=True,
                 stdout=subprocess.DEVNULL,
