@@ -404,6 +404,20 @@ def start_process_server(kind: str, cert_dir: str, code_root: Path, ours_log: st
     return running
 
 
+def settle(running: Running, quiet: float = 0.4, timeout: float = 3.0) -> None:
+    """Until the server's access lines stop coming (``serve --workers`` holds records a moment to
+    merge them in order)."""
+    deadline = time.monotonic() + timeout
+    last, since = running.access_lines(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = running.access_lines()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+
+
 def _count_lines(stream: object, counter: list[int]) -> None:
     """Read a server's stdout to its end, as a terminal would, counting the access lines."""
     for line in stream:  # type: ignore[attr-defined]
@@ -640,6 +654,8 @@ def main() -> None:
             url = f"{running.scheme}://127.0.0.1:{running.port}/"
             try:
                 h2load(url, 1000, False, post_file)  # warm-up (every worker)
+                if running.counted:
+                    settle(running)  # the warm-up's lines still on their way are not the run's
                 for mode in modes:
                     n = counts[mode]
                     printed_before = running.access_lines() if running.counted else 0
