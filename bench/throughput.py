@@ -60,6 +60,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -367,7 +368,7 @@ def start_process_server(kind: str, cert_dir: str, code_root: Path, ours_log: st
     store = CertStore(cert_dir)
     port = free_port()
     env = dict(os.environ)
-    stdout: int | object = subprocess.DEVNULL
+    stdout: Any = subprocess.DEVNULL
     log_file = None
     if kind.startswith("ours-w"):
         workers = kind.split("-")[1][1:]
@@ -387,20 +388,20 @@ def start_process_server(kind: str, cert_dir: str, code_root: Path, ours_log: st
             log_file = os.path.join(log_dir, f"{kind}.log")
             stdout = open(log_file, "wb")  # noqa: SIM115 (the child holds it; closed below)
     else:
-        cmd = peer_command(kind, store.cert_path, store.key_path, port)
+        cmd = peer_command(kind, str(store.cert_path), str(store.key_path), port)
     stderr = open(os.path.join(log_dir, f"{kind}.stderr"), "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         cmd, stdout=stdout, stderr=stderr, env=env, cwd=str(code_root), start_new_session=True
     )
     stderr.close()
     if log_file is not None:
-        stdout.close()  # type: ignore[union-attr]
+        stdout.close()
     running = Running(kind, proc, port, "https", counted=ours_log != "devnull" and kind.startswith("ours-w"))
     running.log_file = log_file
     if proc.stdout is not None:
         running.reader = threading.Thread(target=_count_lines, args=(proc.stdout, running.lines), daemon=True)
         running.reader.start()
-    wait_ready(running, store.ca_cert_path, log_dir)
+    wait_ready(running, str(store.ca_cert_path), log_dir)
     return running
 
 
@@ -734,7 +735,9 @@ def report(
     )
     print()
     for mode in modes:
-        pairs = [(num, den, note) for num, den, note in RATIOS if num in servers and den in servers]
+        pairs = []
+        if mode == "keep-alive":  # the targets are keep-alive ones
+            pairs = [(num, den, note) for num, den, note in RATIOS if num in servers and den in servers]
         pairs += [
             (kind, other, "this checkout / the other")
             for kind in servers
