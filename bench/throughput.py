@@ -3,9 +3,9 @@
 One run measures every server side by side, in interleaved rounds (these machines are noisy), on
 loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says why not wrk for TLS):
 
-    .venv/bin/python bench/throughput.py            # every server, 3 rounds (~10 minutes)
+    .venv/bin/python bench/throughput.py            # every server, 3 rounds (~12 minutes)
     .venv/bin/python bench/throughput.py --peers    # flask-launcher serve against gunicorn and
-                                                    # granian, HTTPS keep-alive (~4 minutes)
+                                                    # granian, HTTPS keep-alive (~5 minutes)
     .venv/bin/python bench/throughput.py --quick    # 1 round, smaller counts
     .venv/bin/python bench/throughput.py --post 1024 --only ours-https,ours-https-nobodies
                                                     # POST 1 KiB bodies that the app reads
