@@ -28,9 +28,11 @@ where the GIL goes, and measure a change with bench/throughput.py ``--baseline``
 from __future__ import annotations
 
 import argparse
+import atexit
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -137,6 +139,8 @@ def main() -> None:
 
     cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
     log_dir = tempfile.mkdtemp(prefix="bench-logs-")
+    for folder in (cert_dir, log_dir):  # a server's stderr is quoted when it fails to start
+        atexit.register(shutil.rmtree, folder, True)
     CertStore(cert_dir).ensure()
     raw = args.raw or os.path.join(log_dir, "profile.txt")
     kind = f"ours-w{args.workers}"

@@ -46,6 +46,7 @@ answer a question, each with its target.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import signal
@@ -633,6 +634,8 @@ def main() -> None:
         raise SystemExit("no server to run")
     cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
     log_dir = tempfile.mkdtemp(prefix="bench-logs-")
+    for folder in (cert_dir, log_dir):  # a server's stderr is quoted when it fails to start
+        atexit.register(shutil.rmtree, folder, True)
     post_file = None
     if args.post:
         post_file = os.path.join(cert_dir, "post.json")
