@@ -435,12 +435,14 @@ class ServeConfig:
     )
     body_limit: int = option(
         65_536,
-        help="bytes of each request and response body the request log keeps, for the window's "
-        "detail pane and the HAR and JSON Lines exports (0: no bodies are recorded)",
+        help="bytes of each request and response body the window's request log keeps, for its "
+        "detail pane and the HAR and JSON Lines exports (0: no bodies are recorded; headless "
+        "serving prints access lines only and records none)",
         parse=parse_body_limit,
         flag="--body-limit",
         metavar="BYTES",
         setting="log/body_limit",
+        commands=frozenset({"launch"}),
     )
     log_body_budget: int = option(
         64,
@@ -450,6 +452,7 @@ class ServeConfig:
         flag="--log-body-budget",
         metavar="MIB",
         setting="log/body_budget",
+        commands=frozenset({"launch"}),
     )
     app_target: str | None = option(
         None,

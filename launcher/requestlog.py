@@ -32,7 +32,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from launcher.appview import PROBE_ENVIRON, PROBE_HEADER
@@ -288,6 +288,15 @@ class Subscription:
         if not ready.is_set():  # set already: the owner has not drained since (see ``_rearm``)
             ready.set()  # takes a lock and wakes the waiter: once per drain, not per record
 
+    def _push_many(self, records: Sequence[RequestRecord]) -> None:
+        overflow = len(self._queue) + len(records) - self._maxlen
+        if overflow > 0:  # the oldest go, as ``_push`` drops them one by one
+            self.dropped += overflow
+        self._queue.extend(records)
+        ready = self._ready
+        if not ready.is_set():
+            ready.set()
+
     def _push_event(self, event: WireEvent) -> None:
         events = self._events
         if events is None:
@@ -397,6 +406,20 @@ class RequestSink:
         for subscription in subscriptions:
             subscription._push(record)
 
+    def add_many(self, records: Sequence[RequestRecord]) -> None:
+        """``add`` each of *records*, in order, taking the lock once (a worker pool's batches)."""
+        if not records:
+            return
+        with self._lock:
+            self._records.extend(records)
+            self.total += len(records)
+            for record in records:
+                if record.request_body is not None or record.response_body is not None:
+                    self._admit(record.request_body, record.response_body)
+            subscriptions = self._subscriptions
+        for subscription in subscriptions:
+            subscription._push_many(records)
+
     def add_event(self, event: WireEvent) -> None:
         """Keep *event* and hand it to the subscriptions that want events (any thread)."""
         with self._lock:
@@ -464,29 +487,40 @@ class RequestLogMiddleware:
     """
 
     def __init__(
-        self, app: WSGIApp, sink: RequestSink, listener: Scheme, body_limit: int = DEFAULT_BODY_LIMIT
+        self,
+        app: WSGIApp,
+        sink: RequestSink,
+        listener: Scheme,
+        body_limit: int = DEFAULT_BODY_LIMIT,
+        *,
+        headers: bool = True,
     ) -> None:
         self.app = app
         self.sink = sink
         self.listener = listener
         #: Bytes of each body to keep; 0 records no bodies (and costs nothing).
         self.body_limit = body_limit
+        #: False: records keep no headers (an access log needs none); the user agent stays.
+        self.headers = headers
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         # What the client sent, taken before the app (or a proxy-header middleware) changes environ.
-        head = _Head(environ, time.time())
+        head = _Head(environ, time.time(), self.headers)
         if self.body_limit > 0:
             length = environ.get("CONTENT_LENGTH")
             if length and length != "0" and environ.get("wsgi.input") is not None:
                 head.input = environ["wsgi.input"] = _InputTee(environ["wsgi.input"], self.body_limit, length)
         captured: list[Any] = [500, ()]
 
+        keep_headers = self.headers
+
         def logging_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], Any]:
             captured[0] = int(status[:3])
-            captured[1] = tuple(headers)
+            if keep_headers:
+                captured[1] = tuple(headers)
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -569,12 +603,12 @@ class _Head:
         "wall",
     )
 
-    def __init__(self, environ: dict[str, Any], wall: float) -> None:
+    def __init__(self, environ: dict[str, Any], wall: float, keep_headers: bool = True) -> None:
         self.wall = wall
         self.input: _InputTee | None = None  # the wrapped wsgi.input, when bodies are recorded
         names = _HEADER_NAMES
         headers = []
-        for key, value in environ.items():
+        for key, value in environ.items() if keep_headers else ():
             if key[:5] == "HTTP_":
                 name = names.get(key)
                 if name is None:
@@ -582,9 +616,9 @@ class _Head:
                     if len(names) < _HEADER_NAMES_MAX:
                         names[key] = name
                 headers.append((name, value))
-        if "CONTENT_TYPE" in environ:
+        if keep_headers and "CONTENT_TYPE" in environ:
             headers.append(("Content-Type", environ["CONTENT_TYPE"]))
-        if "CONTENT_LENGTH" in environ:
+        if keep_headers and "CONTENT_LENGTH" in environ:
             headers.append(("Content-Length", environ["CONTENT_LENGTH"]))
         # An inspector probe: marked, and its token never kept (the log is shown and exported).
         self.probe = _PROBE_KEY in environ

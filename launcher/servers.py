@@ -717,6 +717,9 @@ class Servers:
     ) -> None:
         self.app = app
         self.body_limit = body_limit  # bytes of each body the request log keeps (next start)
+        #: Whether records keep the request and response headers (next start).  ``serve`` prints
+        #: access lines only, which need none: it saves their copy (and, with workers, their trip).
+        self.record_headers = True
         self.cert_store = cert_store
         self.sink = sink if sink is not None else RequestSink()
         self.policy = policy if policy is not None else Policy()
@@ -863,7 +866,7 @@ class Servers:
         app: WSGIApp = PolicyMiddleware(self.appview.wrap(self.app), self.policy, scheme, self._https_port)
         if scheme == Scheme.HTTP and self.http_front is not None:
             app = self.http_front(app)
-        return RequestLogMiddleware(app, self.sink, scheme, self.body_limit)
+        return RequestLogMiddleware(app, self.sink, scheme, self.body_limit, headers=self.record_headers)
 
     def start_all(self) -> list[Exception]:
         """Start both listeners (HTTPS first, so HTTP can redirect to it); return the errors."""

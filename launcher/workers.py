@@ -37,8 +37,7 @@ POSIX only (the sockets are inherited by descriptor).
 
 from __future__ import annotations
 
-import heapq
-import itertools
+import bisect
 import logging
 import os
 import socket
@@ -109,8 +108,8 @@ class RecordMerger:
         self.sink = sink
         self.delay = delay
         self.interval = interval
-        self._heap: list[tuple[float, int, bool, Any]] = []
-        self._order = itertools.count()
+        self._records: list[tuple[float, RequestRecord]] = []  # (finished, record), any order
+        self._events: list[tuple[float, WireEvent]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="launcher-merge", daemon=True)
@@ -118,12 +117,11 @@ class RecordMerger:
 
     def put(self, records: Sequence[RequestRecord], events: Sequence[WireEvent]) -> None:
         """One worker's batch (called from its receiving thread)."""
-        order, heap = self._order, self._heap
+        keyed = [(r.time + r.duration_ms / 1000.0, r) for r in records]
         with self._lock:
-            for record in records:
-                heapq.heappush(heap, (record.time + record.duration_ms / 1000.0, next(order), True, record))
-            for event in events:
-                heapq.heappush(heap, (event.time, next(order), False, event))
+            self._records += keyed
+            if events:
+                self._events += [(e.time, e) for e in events]
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -132,26 +130,36 @@ class RecordMerger:
 
     def flush(self, horizon: float | None) -> int:
         """Add everything that finished before *horizon* (None: everything); how many."""
-        ready = []
-        heap = self._heap
         with self._lock:
-            while heap and (horizon is None or heap[0][0] <= horizon):
-                ready.append(heapq.heappop(heap))
-        sink = self.sink
-        for _, _, is_record, item in ready:
-            try:
-                if is_record:
-                    sink.add(item)
-                else:
-                    sink.add_event(item)
-            except Exception:
-                log.exception("Adding a worker's record to the log failed")
-        return len(ready)
+            records = _take(self._records, horizon)
+            events = _take(self._events, horizon) if self._events else []
+        try:
+            self.sink.add_many([record for _, record in records])
+            for _, event in events:
+                self.sink.add_event(event)
+        except Exception:
+            log.exception("Adding the workers' records to the log failed")
+        return len(records) + len(events)
 
     def close(self, timeout: float = 1.0) -> None:
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+
+def _take(items: list[tuple[float, Any]], horizon: float | None) -> list[tuple[float, Any]]:
+    """Remove and return, in time order, the items of *items* up to *horizon* (None: all).
+
+    A stable sort in C of a list that is mostly in order already: cheaper than a heap per item."""
+    items.sort(key=_first)
+    cut = len(items) if horizon is None else bisect.bisect_right(items, horizon, key=_first)
+    taken = items[:cut]
+    del items[:cut]
+    return taken
+
+
+def _first(item: tuple[float, Any]) -> float:
+    return item[0]
 
 
 class PoolPolicy(Policy):
@@ -289,6 +297,8 @@ class WorkerPool:
         self.cert_store = cert_store
         self.sink = sink if sink is not None else RequestSink()
         self.body_limit = body_limit
+        #: Whether records keep their headers (``Servers.record_headers``); next start of a worker.
+        self.record_headers = True
         self.limits = limits
         self._threads = threads
         self._extra_hosts = tuple(hosts or ())
@@ -458,6 +468,7 @@ class WorkerPool:
         )
         servers._sharing = self._sharing
         servers.lan_scan, servers.lan_hosts = self.lan_scan, self.lan_hosts
+        servers.record_headers = self.record_headers
         holder.append(servers)
         return servers
 

@@ -278,7 +278,7 @@ def test_the_options_reach_the_servers(cert_store):
     from launcher.servers import Servers
 
     parser = argparse.ArgumentParser()
-    add_arguments(parser)
+    add_arguments(parser, command="launch")  # the window's log keeps bodies; serve prints lines only
     config = config_from_args(parser.parse_args(["--body-limit", "0", "--log-body-budget", "2"]))
     assert (config.body_limit, config.body_budget_bytes) == (0, 2 * 1024 * 1024)
     assert (DEFAULTS.body_limit, DEFAULTS.log_body_budget) == (65536, 64)

@@ -303,3 +303,14 @@ def test_serve_notices_escape_control_characters():
         )
     )
     assert out.getvalue() == "notice: TLS error from x: \\x1b[2J\\nnotice: forged\n"
+
+
+def test_add_many_keeps_order_and_counts_what_a_full_subscription_drops():
+    sink = RequestSink(capacity=6)
+    small = sink.subscribe(5)
+    sink.add_many([record(n) for n in range(1, 9)])
+    assert [r.seq for r in small.drain()] == [4, 5, 6, 7, 8]
+    assert small.dropped == 3
+    assert [r.seq for r in sink.snapshot()] == [3, 4, 5, 6, 7, 8] and sink.total == 8
+    sink.add_many([])
+    assert sink.total == 8

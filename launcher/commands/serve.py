@@ -150,6 +150,8 @@ def _serve(
         print(f"warning: {escape_control(message)}", file=sys.stderr, flush=True)
 
     store = CertStore(cert_dir or options.cert_dir or default_cert_dir(), on_warning=warn)
+    # serve prints access lines only: no record needs a body or a header (the window's log does).
+    options = options.replace(body_limit=0)
     # serve keeps no log beyond printing it: a sink of capacity 0 (bodies die once printed).
     sink = RequestSink(capacity=0, body_budget=options.body_budget_bytes)
     public = options
@@ -171,6 +173,7 @@ def _serve(
         )
     else:
         servers = Servers.from_config(app, options, cert_store=store, sink=sink)
+    servers.record_headers = False
     scan, extra_hosts = servers.lan_scan, list(servers.lan_hosts)
     stop = stop_event or threading.Event()
     # Client-caused notices, one line per reason per interval; waitress's own chatter ("Task

@@ -179,6 +179,7 @@ class ServerProcess:
             # The pool made the leaf and said what it had to say about the folder: N copies of
             # the same warning would be noise.
             logging.getLogger("launcher.certs").setLevel(logging.ERROR)
+        servers.record_headers = init.record_headers
         if init.probe_token:
             servers.appview.token = init.probe_token  # a pool's workers answer the same probes
         for scheme, fd in init.listen_fds:  # a pool's worker: serve the sockets it bound

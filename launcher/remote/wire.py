@@ -132,6 +132,7 @@ class Init:
     descriptor of a listening socket the pool bound and the child inherited (its listener serves
     that socket instead of binding); ``worker``, its number (1…N = ``workers``, stamped on its
     request records; 0 outside a pool); and ``probe_token``, the inspector token all workers share.
+    ``record_headers`` False: the records keep no headers (``serve`` prints access lines only).
     Made by ``RemoteServers._init_config``.
     """
 
@@ -142,6 +143,7 @@ class Init:
     worker: int = 0
     workers: int = 0
     probe_token: str = ""
+    record_headers: bool = True
 
 
 @dataclass(frozen=True)
