@@ -420,3 +420,17 @@ def test_a_certificate_error_is_one_line_and_no_worker_starts(tmp_path, cert_sto
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "ca.pem" in lines[0], proc.stderr
     assert proc.stdout == ""  # nothing listened
+
+
+def test_signals_to_the_whole_process_group_twice_stop_it_cleanly(served, tmp_path):
+    """What systemd or ``timeout`` do: SIGTERM to every process of the group, then again."""
+    item = start(served, tmp_path, "--workers", "2")
+    workers = item.workers()
+    begin = time.monotonic()
+    os.killpg(item.proc.pid, signal.SIGTERM)
+    time.sleep(0.02)
+    os.killpg(item.proc.pid, signal.SIGTERM)
+    assert item.proc.wait(15) == 0, "".join(item.err)
+    assert time.monotonic() - begin < 1.2
+    assert not [pid for pid in workers if alive(pid)]
+    assert not [line for line in item.err if "exited unexpectedly" in line], item.err

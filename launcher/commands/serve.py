@@ -189,7 +189,8 @@ def _serve(
     printer = threading.Thread(
         target=_print_requests, args=(subscription, out, stop), name="launcher-access-log"
     )
-    restore = _install_signal_handlers(stop) if install_signals else (lambda: None)
+    signalled: list[int] = []  # the signal handler only appends here (see _install_signal_handlers)
+    restore = _install_signal_handlers(signalled) if install_signals else (lambda: None)
     reloader = None
     token_file: Path | None = None
     proxy: ProxyRun | None = None
@@ -227,7 +228,7 @@ def _serve(
         printer.start()
         if options.reload and target is not None:
             reloader = _start_reloader(target, app, servers, out)
-        while not stop.wait(0.5):
+        while not stop.wait(0.1) and not signalled:
             if proxy is not None and not proxy.running:
                 print(
                     f"error: {public.behind} stopped: {escape_control(proxy.log_tail())}",
@@ -236,7 +237,8 @@ def _serve(
                 )
                 return 1
     finally:
-        restore()
+        # Signals stay caught until everything stopped: a second Ctrl+C or SIGTERM must not end
+        # this process half-way (and leave workers to stop on their own).
         if proxy is not None:
             proxy.cleanup()
         if reloader is not None:
@@ -254,6 +256,7 @@ def _serve(
         uninstall_notices("launcher.wire", notices)
         wire.setLevel(wire_level)
         waitress_log.setLevel(waitress_level)
+        restore()
     return 0
 
 
@@ -385,12 +388,18 @@ def _print_requests(subscription: Any, out: TextIO, stop: threading.Event) -> No
     write(subscription.drain())  # what arrived while stopping
 
 
-def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+def _install_signal_handlers(signalled: list[int]) -> Callable[[], None]:
+    """SIGINT and SIGTERM append to *signalled*, which the main loop watches.
+
+    The handler takes no lock: Python runs it in the main thread between two bytecodes, maybe
+    inside ``Event.wait``/``Event.set`` holding the event's lock, and ``Event.set`` there would
+    wait for itself (two signals close together — ``timeout`` or systemd signalling the whole
+    process group, then a second one — hung serve for good)."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
     def handler(signum: int, _frame: Any) -> None:
-        stop.set()
+        signalled.append(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
 

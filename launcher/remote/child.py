@@ -176,6 +176,10 @@ class ServerProcess:
         )
         if init.worker:
             servers.sink.number_as_worker(init.worker, init.workers)
+            # Stopping is the pool's to decide: a SIGTERM sent to the whole process group
+            # (systemd, ``timeout``, ``kill -- -PGID``) reaches the pool too, which stops every
+            # worker within its budget.  (Ctrl+C is ignored the same way, in ``main``.)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             # The pool made the leaf and said what it had to say about the folder: N copies of
             # the same warning would be noise.
             logging.getLogger("launcher.certs").setLevel(logging.ERROR)
