@@ -285,7 +285,7 @@ class LogPanel(Panel, QWidget):
             COL_BYTES: need("0.0 KiB"),
             COL_CLIENT: need("127.0.0.1…"),
             COL_TLS: need("TLS 1.3"),
-            COL_WORKER: need("00"),
+            COL_WORKER: hm.horizontalAdvance("Worker") + 12,  # its values are short: keep its title
         }
         self.value_widths = [values[c] for c in range(self.model.columnCount())]
         #: What each column would like (px); ``fit_columns`` squeezes them into the view.
@@ -430,8 +430,10 @@ class LogPanel(Panel, QWidget):
         finally:
             self._fitting = False
 
-    def _section_resized(self, column: int, _old: int, new: int) -> None:
-        if not self._fitting:  # the user dragged a border: that is now the column's width
+    def _section_resized(self, column: int, old: int, new: int) -> None:
+        # The user dragged a border: that is now the column's width.  Hiding a column (to 0) and
+        # showing it again (Qt gives back the size it had, maybe a squeezed one) is no drag.
+        if not self._fitting and old and new:
             self.natural_widths[column] = max(MIN_SECTION, new)
 
     def resizeEvent(self, event: QResizeEvent) -> None:

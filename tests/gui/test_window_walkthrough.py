@@ -16,6 +16,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLineEdit, QMenu, QPushButton, QWidget
 
 from launcher.certs import CertStore
+from launcher.gui.logmodel import COL_WORKER
 from launcher.trust import TrustState
 from launcher.trustplan import StoreState
 
@@ -131,6 +132,22 @@ def test_column_chooser_hides_columns_and_the_choice_is_kept(qtbot, make_window,
     again = make_window(settings=gui_settings)
     assert again.log_panel.hidden_columns() == ["client", "tls", "worker"]
     assert again.settings.get("log/hidden_columns") == "client,tls"  # Worker follows the workers
+
+
+def test_a_column_shown_later_gets_its_own_width_back(qtbot, make_window) -> None:
+    """The Worker column is hidden while one process serves, before the window has its size;
+    shown later (more workers) it takes its natural width, not the squeezed one it was hidden at."""
+    window = make_window()  # built, not shown: the log's columns are squeezed into a small view
+    log = window.log_panel
+    header = log.view.horizontalHeader()
+    assert header.isSectionHidden(COL_WORKER)
+    window.resize(1600, 800)
+    window.show()
+    settle(qtbot)
+    log.show_worker_column(True)
+    settle(qtbot)
+    title = header.fontMetrics().horizontalAdvance("Worker")
+    assert header.sectionSize(COL_WORKER) >= title, (header.sectionSize(COL_WORKER), title)
 
 
 def test_inspect_button_is_disabled_after_clear(qtbot, make_window) -> None:
