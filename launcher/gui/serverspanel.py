@@ -765,8 +765,37 @@ class ServersPanel(Panel, QGroupBox):
         )
 
     def start_all(self) -> None:
+        if self._all_stopped() and getattr(self.servers, "workers", 1) > 1:
+            self._start_both()
+            return
         for scheme in ("https", "http"):
             self.start(scheme)
+
+    def _start_both(self) -> None:
+        """Start both listeners in one call, in a worker thread: a pool of worker processes then
+        starts one set of processes for both (one listener after the other would start a set,
+        then replace it with a set serving both)."""
+        self._share_now()
+        for scheme, row in self.rows.items():
+            self._listener(scheme).port = getattr(self.config, f"{scheme}_port")
+            row.start_button.setEnabled(False)
+
+        def done(errors: list[Exception]) -> None:
+            self.refresh()
+            for listener in (self.servers.https, self.servers.http):
+                if listener.state is ListenerState.ERROR:
+                    name = listener.scheme.upper()
+                    self.listenerProblem.emit(listener.scheme, f"{name} did not start: {listener.error}")
+            for error in errors:
+                if not isinstance(error, LauncherError):
+                    self.route_error(error)
+
+        self.tasks.submit(
+            self.servers.start_all,
+            on_done=done,
+            on_error=functools.partial(self._failed, "https", "start"),
+            name="launcher-start-all",
+        )
 
     def stop_all(self) -> None:
         for scheme in ("https", "http"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 
 import pytest
 from guihelpers import ca_context, fetch, wait_state
@@ -38,6 +39,13 @@ def set_workers(qtbot, window, workers: int) -> None:
     qtbot.waitUntil(lambda: not window.switching, timeout=20000)
     assert window.servers.workers == workers
     assert window.banner.isHidden(), window.banner.text
+
+
+def saved_workers(path, workers: int) -> None:
+    """Workers = *workers* in the settings file at *path*, as a window saved it."""
+    settings = QSettings(str(path), QSettings.Format.IniFormat)
+    settings.setValue("servers/workers", workers)
+    settings.sync()
 
 
 def gone(pid: int) -> bool:
@@ -127,9 +135,7 @@ def test_workers_setting_persists(qtbot, make_window, gui_settings):
 
 
 def test_a_killed_worker_is_reported_and_served_again(qtbot, make_window, gui_settings):
-    settings = QSettings(str(gui_settings), QSettings.Format.IniFormat)
-    settings.setValue("servers/workers", 2)  # the window starts with a pool
-    settings.sync()
+    saved_workers(gui_settings, 2)  # the window starts with a pool
     window = make_window(show=True, process=True)
     assert window.servers.workers == 2
     http_port, https_port = start_all(qtbot, window)
@@ -154,9 +160,7 @@ def test_a_killed_worker_is_reported_and_served_again(qtbot, make_window, gui_se
 
 
 def test_a_switch_that_cannot_happen_changes_nothing_and_says_why(qtbot, make_window, gui_settings, tmp_path):
-    settings = QSettings(str(gui_settings), QSettings.Format.IniFormat)
-    settings.setValue("servers/workers", 2)
-    settings.sync()
+    saved_workers(gui_settings, 2)
     window = make_window(process=True, test_app=False)
     project = tmp_path / "project"
     project.mkdir()
@@ -175,6 +179,23 @@ def test_a_switch_that_cannot_happen_changes_nothing_and_says_why(qtbot, make_wi
     assert window.servers.workers == 2 and window.servers.pids == pids
     assert window.servers_panel.workers_spin.value() == window.servers_panel.config.workers == 2
     assert fetch(f"http://127.0.0.1:{http_port}/") == (200, b"still here")
+
+
+def test_start_all_with_a_port_taken_names_it_and_starts_the_other(qtbot, make_window, gui_settings):
+    saved_workers(gui_settings, 2)
+    window = make_window(show=True, process=True, test_app=False)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        window.servers_panel.rows["http"].port_spin.setValue(taken.getsockname()[1])
+        window.servers_panel.start_all()  # one call: the pool starts one set of processes
+        wait_state(qtbot, window, "https", "running", timeout=15000)
+        wait_state(qtbot, window, "http", "error")
+        qtbot.waitUntil(lambda: "HTTP did not start" in window.banner.text, timeout=5000)
+    assert "in use" in window.banner.text
+    assert len(window.servers.pids) == 2
+    context = ca_context(window)
+    assert fetch(f"https://localhost:{window.servers.https.port}/", context)[0] == 200
 
 
 def test_workers_do_not_apply_to_servers_in_the_windows_process(make_window):
