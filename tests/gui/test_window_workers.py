@@ -7,6 +7,7 @@ kernel spreads them over the pool's SO_REUSEPORT sockets.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -74,7 +75,7 @@ def rows_of(qtbot, window, tag: str) -> list[int]:
     return rows()
 
 
-def test_workers_2_serves_through_two_processes_and_1_through_one_again(qtbot, make_window):
+def test_workers_2_serves_through_two_processes_and_1_through_one_again(qtbot, make_window, tmp_path):
     window = make_window(show=True, process=True)
     assert window.servers.workers == 1 and window.servers_panel.workers_spin.value() == 1
     http_port, https_port = start_all(qtbot, window)
@@ -102,6 +103,13 @@ def test_workers_2_serves_through_two_processes_and_1_through_one_again(qtbot, m
         record = model.record(row)
         assert record is not None and record.worker in (1, 2)
         assert ("HTTPS" if "/https/" in record.path else "HTTP") == record.listener.upper()
+    # Both exports carry it: HAR as "_worker", JSON Lines as "worker".
+    window.log_panel.export_to("har", tmp_path / "log.har")
+    window.log_panel.export_to("jsonl", tmp_path / "log.jsonl")
+    entries = json.loads((tmp_path / "log.har").read_text())["log"]["entries"]
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert {e["_worker"] for e in entries if "/pool/" in e["request"]["url"]} == {1, 2}
+    assert {d["worker"] for d in lines if "/pool/" in d["url"]} == {1, 2}
     # The detail pane names the worker of the selected request.
     row = next(r for r in rows if model.data(model.index(r, COL_WORKER)) == "2")
     window.log_panel.view.selectRow(window.log_panel.proxy.mapFromSource(model.index(row, 0)).row())
