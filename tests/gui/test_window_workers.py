@@ -206,6 +206,30 @@ def test_start_all_with_a_port_taken_names_it_and_starts_the_other(qtbot, make_w
     assert fetch(f"https://localhost:{window.servers.https.port}/", context)[0] == 200
 
 
+def test_a_pool_not_started_yet_names_the_chosen_app_and_refuses_one_that_does_not_import(
+    qtbot, make_window, gui_settings, tmp_path
+):
+    saved_workers(gui_settings, 2)
+    window = make_window(process=True, test_app=False)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "myapp.py").write_text("from flask import Flask\napp = Flask('myapp')\n")
+    (project / "broken.py").write_text("raise RuntimeError('broken on purpose')\n")
+    panel = window.app_panel
+    panel.custom_radio.setChecked(True)
+    panel.folder_edit.setText(str(project))
+    for name in ("myapp.py", "broken.py"):
+        panel.target_edit.setText(name)
+        panel.apply()
+        qtbot.waitUntil(lambda: not panel.busy, timeout=20000)
+    assert window.servers.pids == []  # still nothing started: the pool starts with its listeners
+    assert window.app_label.text() == "Flask app “myapp”"  # not the demo app, not the broken one
+    assert "broken on purpose" in panel.error_label.text()
+    start_all(qtbot, window)
+    assert fetch(f"http://127.0.0.1:{window.servers.http.port}/")[0] == 404  # myapp: no routes
+    assert window.app_label.text() == "Flask app “myapp”"
+
+
 def test_workers_do_not_apply_to_servers_in_the_windows_process(make_window):
     window = make_window()  # MainWindow(app=...): Servers in this process
     assert window.switchable is None and window.workers == 1
