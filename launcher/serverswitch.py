@@ -16,6 +16,10 @@ servers object (``inner``), and ``switch(workers)`` replaces that object while t
 4. The new object becomes ``inner`` and starts the listeners that ran, on the ports they had (the
    bound ones: "any free port" keeps the port it got); the watcher starts again on it.
 
+A pool that has not started a worker yet only records an app it is asked to serve; here the app
+is first imported in a throwaway server process (``serve_target``), so the window names the right
+app and refuses one that does not import, as with one process.
+
 Listener state callbacks registered here hear the current object's listeners only (the proxies
 here are what they receive), so a panel sees Stopping… → Stopped → Starting… → Running across a
 switch.  The calls that block (start, stop, loading an app, restart, a reloader's start and
