@@ -13,7 +13,7 @@ import signal
 import socket
 
 import pytest
-from guihelpers import ca_context, fetch, wait_state
+from guihelpers import ca_context, fetch, refuses, wait_state
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QPushButton
 
@@ -165,6 +165,12 @@ def test_a_killed_worker_is_reported_and_served_again(qtbot, make_window, gui_se
     requests_over_new_connections(window, http_port, https_port, "after")
     rows = rows_of(qtbot, window, "after")
     assert {window.log_panel.model.record(r).worker for r in rows} == {1, 2}  # both serve again
+
+    with qtbot.waitSignal(window.closed, timeout=3000):  # closing ends every worker, frees the ports
+        window.close()
+    for pid in new_pids:
+        qtbot.waitUntil(lambda pid=pid: gone(pid), timeout=3000)
+    assert refuses(http_port) and refuses(https_port)
 
 
 def test_a_switch_that_cannot_happen_changes_nothing_and_says_why(qtbot, make_window, gui_settings, tmp_path):
