@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/gui_responsiveness.py              # 10 s of load + 5 cold starts
     .venv/bin/python bench/gui_responsiveness.py --seconds 3 --cold-starts 2   # quicker
+    .venv/bin/python bench/gui_responsiveness.py --workers 2  # load phases with 2 worker processes too
 
 Load: the real ``MainWindow`` (offscreen, shown, auto-scroll on, row cap 10 000) as users get
 it: both listeners run in its server process (``launcher.remote``), serving a tiny Flask app
@@ -12,7 +13,10 @@ Meanwhile a 5 ms ``QTimer`` heartbeat (Qt.PreciseTimer) records every gap betwee
 longest gap minus 5 ms is the longest stall of the GUI event loop (target < 50 ms).  RSS (window
 plus server process) is sampled once a second.  Afterwards it checks the model kept its cap.
 With ``--in-process`` (the default) each phase runs again right after with the servers inside
-the window's process (``MainWindow(app=...)``), and the two are printed side by side.
+the window's process (``MainWindow(app=...)``), and the two are printed side by side.  With
+``--workers N`` (N > 1) each phase also runs with the window's Workers setting at N (a pool of N
+server processes on the same ports, ``launcher.workers``; set through the spin box, as a user
+does, after the app is chosen), printed next to the one-process figures of the same run.
 
 Cold start: a fresh ``python`` process (offscreen) imports the launcher, builds the window and
 shows it; the parent measures from just before spawning the process to the child's "shown" line
@@ -154,13 +158,26 @@ def close_window(app, window, tmp: Path | str) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def use_workers(app, window, workers: int) -> None:
+    """Set the window's Workers spin box to *workers* and wait until it serves with them."""
+    window.servers_panel.workers_spin.setValue(workers)
+    window.apply_workers()  # now, not after the spin box's settling delay
+    deadline = time.monotonic() + 30
+    while window.switching or window.workers != workers:
+        app.processEvents()
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the window did not switch to {workers} workers: {window.banner.text}")
+        time.sleep(0.01)
+
+
 def run_load(
-    seconds: float, rate: float | None = None, *, in_process: bool = False
+    seconds: float, rate: float | None = None, *, in_process: bool = False, workers: int = 1
 ) -> dict[str, float | int | str]:
     """Load both listeners for *seconds*: at *rate* requests/s in total (paced), or flat out.
 
     *in_process*: the servers run in the window's process (``MainWindow(app=...)``), as before
-    the server process existed; otherwise the window as users get it (servers in a child process).
+    the server process existed; otherwise the window as users get it (servers in a child process,
+    or in *workers* of them).
     """
     from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
     from PySide6.QtWidgets import QApplication
@@ -183,10 +200,11 @@ def run_load(
     settle_heap()  # what run_gui does once the window is up
     if not in_process:
         serve_tiny_app_in_child(app, window, tmp)
-    child = getattr(window.servers, "pid", None)
+        if workers > 1:
+            use_workers(app, window, workers)
 
-    def rss_now() -> float:
-        return rss_mib() + (rss_mib(child) if child else 0.0)
+    def rss_now() -> float:  # the window and its server processes (a pool's change as they restart)
+        return rss_mib() + sum(rss_mib(pid) for pid in getattr(window.servers, "pids", ()))
 
     window.servers_panel.start_all()
     deadline = time.monotonic() + 10
@@ -201,7 +219,12 @@ def run_load(
     # Warm up both listeners (first TLS handshakes, Flask's first request) before measuring.
     subprocess.run(["h2load", "--h1", "-n", "200", "-c", "4", "-t", "1", http_url], capture_output=True)
     subprocess.run(["h2load", "--h1", "-n", "200", "-c", "4", "-t", "1", https_url], capture_output=True)
-    app.processEvents()
+    # ... and let their records arrive (a pool holds them 0.25 s to merge them in order), so the
+    # count below is the measured load's alone.
+    settle = time.monotonic() + 0.6
+    while time.monotonic() < settle:
+        app.processEvents()
+        time.sleep(0.01)
 
     gaps: list[float] = []
     clock = QElapsedTimer()
@@ -260,7 +283,10 @@ def run_load(
 
     served = window.servers.sink.total - total_before
     stalls = sorted(gaps)
+    workers_seen = sorted({r.worker for r in model.records()})
     result: dict[str, float | int | str] = {
+        "workers": window.workers,
+        "served_by": ", ".join(f"worker {w}" for w in workers_seen if w) or "one process",
         "seconds": round(elapsed, 2),
         "requests": served,
         "req_per_s": served / elapsed,
@@ -497,6 +523,8 @@ def report(label: str, r: dict[str, float | int | str]) -> None:
         f"  load:         {r['requests']:,} requests in {r['seconds']} s = {r['req_per_s']:,.0f} req/s"
         f" (HTTP {r['http_ok']:,}, HTTPS {r['https_ok']:,}, failed {r['failed']})"
     )
+    if int(r["workers"]) > 1:
+        print(f"  workers:      {r['workers']} server processes; the log's rows came from {r['served_by']}")
     print(
         f"  event loop:   longest stall {r['max_stall_ms']:.1f} ms (target < {STALL_TARGET_MS:.0f} ms: {ok});"
         f" {HEARTBEAT_MS} ms heartbeat gaps: median {r['median_gap_ms']:.1f} ms,"
@@ -527,12 +555,23 @@ def main() -> int:
     parser.add_argument("--reloads", type=int, default=5, help="reload-on-change saves (default 5; 0: skip)")
     parser.add_argument("--no-load", action="store_true", help="skip the paced and flat-out phases")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also run each load phase with the window's Workers setting at N (N > 1), next to one process",
+    )
+    parser.add_argument(
         "--in-process",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="also run each load phase with the servers in the window's process, side by side (default on)",
     )
     args = parser.parse_args()
+    from launcher.options import MAX_WORKERS
+
+    if not 1 <= args.workers <= MAX_WORKERS:
+        parser.error(f"--workers: a number from 1 to {MAX_WORKERS}")
     if not shutil.which("h2load"):
         raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" notes
@@ -559,6 +598,15 @@ def main() -> int:
         for label, rate in phases:
             child = run_load(args.seconds, rate)
             report(f"{label}, servers in the server process (the window as users get it)", child)
+            if args.workers > 1:
+                pooled = run_load(args.seconds, rate, workers=args.workers)
+                report(f"{label}, Workers = {args.workers} (a pool of server processes)", pooled)
+                print(
+                    f"  side by side: longest stall {float(pooled['max_stall_ms']):.1f} ms with"
+                    f" {args.workers} workers vs {float(child['max_stall_ms']):.1f} ms with one process;"
+                    f" p99 gap {float(pooled['p99_gap_ms']):.1f} vs {float(child['p99_gap_ms']):.1f} ms;"
+                    f" {float(pooled['req_per_s']):,.0f} vs {float(child['req_per_s']):,.0f} req/s"
+                )
             if args.in_process:
                 inside = run_load(args.seconds, rate, in_process=True)
                 report(f"{label}, servers in the window's process (for comparison)", inside)

@@ -1,11 +1,12 @@
 """The request detail pane: every fact of one ``RequestRecord`` as simple HTML.
 
-Shows the request line and outcome, the TLS facts (or that the request came over plain HTTP),
-all request and response headers in the order they were seen, the request and response bodies
-as far as the log recorded them (text decoded per its charset; binary as its size and a hex
-dump of its first bytes; a note when truncated or dropped by the log's budget), and the app's
-traceback when the request raised.  What the client sent has its control characters escaped
-(``launcher.recordformat``), then everything is HTML-escaped; nothing is loaded from the network.
+Shows the request line and outcome (and "worker N" when one of several server processes served
+it), the TLS facts (or that the request came over plain HTTP), all request and response headers
+in the order they were seen, the request and response bodies as far as the log recorded them
+(text decoded per its charset; binary as its size and a hex dump of its first bytes; a note when
+truncated or dropped by the log's budget), and the app's traceback when the request raised.
+What the client sent has its control characters escaped (``launcher.recordformat``), then
+everything is HTML-escaped; nothing is loaded from the network.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def record_html(record: RequestRecord) -> str:
         ("Response body", f"{record.response_bytes} bytes"),
         ("Client", format_peer(record.client_addr, record.client_port)),
     ]
+    if record.worker:  # one of several server processes (--workers) served it
+        general.append(("Served by", f"worker {record.worker}"))
     if record.tls_version:
         tls = [
             ("Version", escape_control(record.tls_version)),

@@ -20,6 +20,9 @@ pre-made badge icon (``DecorationRole``) and answers ``SchemeRole`` ("HTTP"/"HTT
 ``FilterRole`` (column 0) is the row's search text for ``RequestFilterProxy``, which filters with
 one regular expression that C++ evaluates (no Python ``filterAcceptsRow``).
 
+The Worker column is the number of the server process that served the request (``--workers``:
+1…N, ``RequestRecord.worker``), empty with one process; "worker N" is in the search text.
+
 Wire events (``launcher.wireevents.WireEvent``: a TLS handshake on the HTTP port, plain HTTP on
 the HTTPS port, a failed handshake) are rows of their own kind in the same list: a "⚠ TLS" badge
 in the scheme column, "—" for the method, the short advice as the path, an amber background
@@ -83,8 +86,21 @@ from launcher.wireevents import WireEvent
 #: A row of the log: a served request, or a connection that failed before one.
 LogItem = RequestRecord | WireEvent
 
-COLUMNS: tuple[str, ...] = ("Time", "Scheme", "Method", "Path", "Status", "ms", "Bytes", "Client", "TLS")
+COLUMNS: tuple[str, ...] = (
+    "Time",
+    "Scheme",
+    "Method",
+    "Path",
+    "Status",
+    "ms",
+    "Bytes",
+    "Client",
+    "TLS",
+    "Worker",
+)
 COL_TIME, COL_SCHEME, COL_METHOD, COL_PATH, COL_STATUS, COL_MS, COL_BYTES, COL_CLIENT, COL_TLS = range(9)
+#: The worker process that served the request (``--workers``); empty with one process.
+COL_WORKER = 9
 
 #: Item data role (column 0) holding the row's search text for the filter.
 FilterRole = Qt.ItemDataRole.UserRole + 2
@@ -131,6 +147,7 @@ def search_text(record: RequestRecord) -> str:
         f"scheme={record.listener}",
         f"class={record.status // 100}",
         "probe=1" if record.probe else "",  # an inspector probe (launcher.appview)
+        f"worker {record.worker}" if record.worker else "",  # as the detail pane says it
         format_wsgi(record.method),
         format_wsgi(record.target),
         str(record.status),
@@ -233,8 +250,20 @@ def row_cells(record: RequestRecord) -> RowCells:
             format_size(record.response_bytes),
             format_peer(record.client_addr, record.client_port),
             short_tls(record),
+            str(record.worker) if record.worker else "",
         ),
-        (format_timestamp(record.time), scheme, None, target, error_tip, None, None, None, tls_tip),
+        (
+            format_timestamp(record.time),
+            scheme,
+            None,
+            target,
+            error_tip,
+            None,
+            None,
+            None,
+            tls_tip,
+            f"Served by worker process {record.worker}" if record.worker else None,
+        ),
     )
 
 
@@ -243,7 +272,18 @@ def event_cells(event: WireEvent) -> RowCells:
     as its tool tip; what the client sent (a Host, a server name) is escaped."""
     short = escape_control(event.short)
     return RowCells(
-        (format_clock(event.time), None, "—", short, "", "", "", event.peer, escape_control(event.reason)),
+        (
+            format_clock(event.time),
+            None,
+            "—",
+            short,
+            "",
+            "",
+            "",
+            event.peer,
+            escape_control(event.reason),
+            "",
+        ),
         (
             format_timestamp(event.time),
             f"Wire event on the {event.listener.upper()} port",
@@ -254,6 +294,7 @@ def event_cells(event: WireEvent) -> RowCells:
             None,
             None,
             escape_control(event.reason) or None,
+            None,
         ),
     )
 
@@ -284,7 +325,7 @@ _ROLES = frozenset(
         _EVENT,
     }
 )
-_RIGHT_COLUMNS = frozenset({COL_STATUS, COL_MS, COL_BYTES})
+_RIGHT_COLUMNS = frozenset({COL_STATUS, COL_MS, COL_BYTES, COL_WORKER})
 
 
 class RequestLogModel(QAbstractTableModel):

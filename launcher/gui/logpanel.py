@@ -10,7 +10,9 @@ never below ``MIN_SECTION``) and their text is elided ("…"), so no column hide
 When the panel is narrower than ``STACK_WIDTH`` (a 1024 px window), the detail pane moves below
 the table instead of beside it.  A right click on the header opens the **column chooser** (check
 which columns show); ``hidden_columns()`` / ``set_hidden_columns()`` give it to the window, which
-keeps it in the ``log/hidden_columns`` setting (``columnsChanged`` says when it changed).
+keeps it in the ``log/hidden_columns`` setting (``columnsChanged`` says when it changed).  The
+Worker column (which server process served the request) is the window's to show: while more than
+one serves (``show_worker_column``); the chooser offers it too.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from launcher.gui.logmodel import (
     COL_STATUS,
     COL_TIME,
     COL_TLS,
+    COL_WORKER,
     LogItem,
     LogPump,
     RequestFilterProxy,
@@ -264,6 +267,7 @@ class LogPanel(Panel, QWidget):
             COL_BYTES: fit("00.0 KiB", "Bytes"),
             COL_CLIENT: fit("127.0.0.1:00000", "Client"),
             COL_TLS: fit("TLS 1.3", "TLS"),
+            COL_WORKER: fit("00", "Worker"),
         }
         widths[COL_PATH] = fit("/a/typical/path?q=1", "Path")
 
@@ -281,6 +285,7 @@ class LogPanel(Panel, QWidget):
             COL_BYTES: need("0.0 KiB"),
             COL_CLIENT: need("127.0.0.1…"),
             COL_TLS: need("TLS 1.3"),
+            COL_WORKER: hm.horizontalAdvance("Worker") + 12,  # its values are short: keep its title
         }
         self.value_widths = [values[c] for c in range(self.model.columnCount())]
         #: What each column would like (px); ``fit_columns`` squeezes them into the view.
@@ -354,6 +359,16 @@ class LogPanel(Panel, QWidget):
         self.fit_columns()
         self.columnsChanged.emit(self.hidden_columns())
 
+    def show_worker_column(self, shown: bool) -> None:
+        """Show the Worker column (while several server processes serve) or hide it; the column
+        chooser can change it meanwhile.  Not kept in ``hidden_columns`` by the window: it follows
+        the number of workers."""
+        header = self.view.horizontalHeader()
+        if header.isSectionHidden(COL_WORKER) == shown:
+            self.view.setColumnHidden(COL_WORKER, not shown)
+            self.fit_columns()
+            self.columnsChanged.emit(self.hidden_columns())
+
     def column_menu(self) -> QMenu:
         """The column chooser: one check box per column (the last shown one cannot be unchecked)."""
         menu = QMenu(self)
@@ -415,8 +430,10 @@ class LogPanel(Panel, QWidget):
         finally:
             self._fitting = False
 
-    def _section_resized(self, column: int, _old: int, new: int) -> None:
-        if not self._fitting:  # the user dragged a border: that is now the column's width
+    def _section_resized(self, column: int, old: int, new: int) -> None:
+        # The user dragged a border: that is now the column's width.  Hiding a column (to 0) and
+        # showing it again (Qt gives back the size it had, maybe a squeezed one) is no drag.
+        if not self._fitting and old and new:
             self.natural_widths[column] = max(MIN_SECTION, new)
 
     def resizeEvent(self, event: QResizeEvent) -> None:

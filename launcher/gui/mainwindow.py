@@ -7,10 +7,12 @@ without showing it; every argument is optional:
   or a ``launcher.remote.RemoteServers``).
   When given, its own host, ports and policy are used as they are (the window still saves what
   the user changes).  When not, the window builds one from the settings with a ``CertStore`` in
-  ``cert_dir`` (the per-user default folder by default): without ``app``, a ``RemoteServers``
-  (the servers run in a child process, so their threads never compete with the event loop for
-  the GIL; ``server_process=False`` keeps them in this process); with ``app`` (an app object,
-  which cannot cross to another process), a ``Servers`` in this process serving it.
+  ``cert_dir`` (the per-user default folder by default): without ``app``, a
+  ``launcher.serverswitch.SwitchableServers`` over a ``RemoteServers`` (the servers run in a
+  child process, so their threads never compete with the event loop for the GIL), or over a
+  ``launcher.workers.WorkerPool`` of N such processes when the Workers setting is N > 1
+  (``server_process=False`` keeps them in this process); with ``app`` (an app object, which
+  cannot cross to another process), a ``Servers`` in this process serving it.
 - ``settings``: a ``QSettings``, a path to an ini file, or None for the per-user store.
 - ``app_target``: the ``AppTarget`` that ``app`` was loaded from (the app selector shows it and
   reload on change watches it); with ``app_error`` (it failed to load), the selector shows the
@@ -21,6 +23,13 @@ without showing it; every argument is optional:
 With none of ``app``, ``servers`` and ``app_target``, the window serves what the app selector
 served last time: the demo app, or the user's last target (loaded in a worker thread after the
 window is built; a failure shows in the selector and the demo app keeps serving).
+
+Workers (the servers panel's setting, ``config.workers``): a change is applied ``WORKERS_DELAY_MS``
+after the last step of the spin box (``apply_workers``), in a worker thread: the servers object
+is replaced by one with that many processes, the running listeners start again on their ports,
+with the same app, policy and log (``SwitchableServers.switch``).  The request log's Worker
+column shows while more than one process serves.  The pool's notices (a worker died and is
+started again) come from its threads through the bridge to the banner (``worker_notice``).
 
 The banner remembers what each message is about: a listener that did not start (its message goes
 once that listener runs) or the app (its load error goes once an app is served).  The Inspector's
@@ -85,10 +94,13 @@ from launcher.gui.tasks import TaskRunner
 from launcher.gui.trustpanel import StoresFactory
 from launcher.messages import MessageLevel
 from launcher.policy import Policy
+from launcher.recordformat import escape_control
 from launcher.remote import RemoteServers
 from launcher.requestlog import RequestSink
 from launcher.scheme import Scheme
 from launcher.servers import Limits, ListenerState, Servers
+from launcher.serverswitch import SwitchableServers
+from launcher.workers import WorkerPool
 
 WINDOW_TITLE = "Flask HTTPS Launcher"
 #: Closing waits at most this long for the listeners to stop before the window goes anyway.
@@ -100,6 +112,10 @@ DEFAULT_SIZE = QSize(1240, 760)
 SCREEN_SHARE = 0.9
 #: The banner's source for the app's load errors (``MessageBanner.dismiss_source``).
 APP_SOURCE = "app"
+#: The banner's source for the worker pool's notices (a worker died, is serving again).
+WORKERS_SOURCE = "workers"
+#: A change of Workers waits this long for the spin box to settle (one switch for 1 → 4).
+WORKERS_DELAY_MS = 400
 
 
 def listener_source(scheme: str) -> str:
@@ -148,14 +164,17 @@ class MainWindow(QMainWindow):
         load_given = app is None and servers is None and app_target is not None and app_error is None
         if server_process is None:
             server_process = app is None and servers is None
+        #: Notices of the worker pool (a worker died, is serving again), oldest first.
+        self.worker_notices: list[str] = []
         if servers is None:
             servers = self._build_servers(cert_dir, app, server_process)
-            if isinstance(servers, RemoteServers):  # the demo app failing there: the banner says so
-                servers.on_startup_error = self.exception_router.report
             owns_config = True
         else:
             owns_config = False
         self.servers: ServersControl = servers
+        #: The servers when their number of processes can change (``apply_workers``), else None.
+        self.switchable = servers if isinstance(servers, SwitchableServers) else None
+        self._switching = False
         self.cert_store: CertStore = servers.cert_store
         # What is served: the demo app when the window made it, the target when the app loaded.
         if app_target is not None and app is not None and app_error is None:
@@ -248,6 +267,16 @@ class MainWindow(QMainWindow):
         self.servers_panel.configChanged.connect(
             lambda _config: self.inspector_panel.mark_stale("the serving options")
         )
+        self._workers_timer = QTimer(self)
+        self._workers_timer.setSingleShot(True)
+        self._workers_timer.setInterval(WORKERS_DELAY_MS)
+        self._workers_timer.timeout.connect(self.apply_workers)
+        self.servers_panel.configChanged.connect(self._config_changed)
+        if self.switchable is None:
+            self.servers_panel.workers_spin.setEnabled(False)
+            self.servers_panel.workers_spin.setToolTip(
+                "These servers run inside the window's own process: Workers does not apply to them."
+            )
         self.cert_panel.certificateChanged.connect(
             lambda _fingerprint: self.inspector_panel.mark_stale("the certificate")
         )
@@ -277,25 +306,45 @@ class MainWindow(QMainWindow):
 
     def _build_servers(
         self, cert_dir: str | os.PathLike[str] | None, app: Any, server_process: bool
-    ) -> Servers | RemoteServers:
+    ) -> Servers | SwitchableServers:
         config = self.config
         store = CertStore(None if cert_dir is None else Path(cert_dir))
         sink = RequestSink(body_budget=config.body_budget_bytes)  # the log (and its bodies) live here
         if server_process and app is None:
-            return RemoteServers(
-                cert_store=store,
-                sink=sink,
-                policy=Policy.from_config(config),
-                host=config.host,
-                http_port=config.http_port,
-                https_port=config.https_port,
-                threads=config.threads,
-                limits=Limits.from_config(config),
-                body_limit=config.body_limit,
-            )
+            first = self._new_servers(store, sink, config.workers, start=True)
+            return SwitchableServers(first, lambda n: self._new_servers(store, sink, n, start=False))
         if app is None:  # the demo app; if it is broken, a 503 page and the reason in the banner
             app, self._startup_error = demo_app_or_placeholder()
         return Servers.from_config(app, config, cert_store=store, sink=sink)
+
+    def _new_servers(
+        self, store: CertStore, sink: RequestSink, workers: int, *, start: bool
+    ) -> RemoteServers | WorkerPool:
+        """Servers in *workers* child processes sharing *store* and *sink* (the log), configured
+        as the window was opened (a switch then gives them the current options).  *start*: one
+        process starts now (a pool starts with its listeners)."""
+        config = self.config
+        options: dict[str, Any] = dict(
+            cert_store=store,
+            sink=sink,
+            policy=Policy.from_config(config),
+            host=config.host,
+            http_port=config.http_port,
+            https_port=config.https_port,
+            threads=config.threads,
+            limits=Limits.from_config(config),
+            body_limit=config.body_limit,
+        )
+        servers: RemoteServers | WorkerPool
+        if workers > 1:
+            servers = WorkerPool(
+                workers=workers, on_notice=self.tasks.bridge.callback(self.worker_notice), **options
+            )
+        else:
+            servers = RemoteServers(start=start, **options)
+        # The demo app failing in a new server process: the banner says so.
+        servers.on_startup_error = self.exception_router.report
+        return servers
 
     def _make_status_bar(self) -> None:
         bar = self.statusBar()
@@ -414,6 +463,7 @@ class MainWindow(QMainWindow):
         self.log_panel.autoscroll_check.setChecked(s.get("log/autoscroll"))
         self.log_panel.probes_check.setChecked(s.get("log/show_probes"))
         self.log_panel.set_hidden_columns(s.get("log/hidden_columns").split(","))
+        self.log_panel.show_worker_column(self.workers > 1)  # not a setting: it follows Workers
         geometry = s.get_bytes("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(default_size(self))
@@ -438,7 +488,8 @@ class MainWindow(QMainWindow):
         s.set("window/last_tab", self.tabs.currentIndex())
         s.set("log/autoscroll", self.log_panel.autoscroll_check.isChecked())
         s.set("log/show_probes", self.log_panel.probes_check.isChecked())
-        s.set("log/hidden_columns", ",".join(self.log_panel.hidden_columns()))
+        hidden = [name for name in self.log_panel.hidden_columns() if name != "worker"]
+        s.set("log/hidden_columns", ",".join(hidden))
         s.set("certs/hosts", self.cert_panel.hosts_edit.text())
         s.set("certs/ca_domains", self.cert_panel.ca_domains_edit.text())
         s.set("certs/key_type", self.cert_panel.key_type().value)
@@ -447,6 +498,68 @@ class MainWindow(QMainWindow):
         s.set_bytes("window/splitter", self.splitter.saveState())
         s.set_bytes("window/log_splitter", self.log_panel.splitter.saveState())
         s.sync()
+
+    # --- workers -------------------------------------------------------------------------------------------
+
+    @property
+    def workers(self) -> int:
+        """How many server processes serve now (1 for servers in this process)."""
+        return self.switchable.workers if self.switchable is not None else 1
+
+    @property
+    def switching(self) -> bool:
+        """A change of Workers is being applied."""
+        return self._switching
+
+    def _config_changed(self, config: Any) -> None:
+        if self.switchable is not None and config.workers != self.switchable.workers:
+            self._workers_timer.start()  # restarted by each step of the spin box
+
+    def apply_workers(self) -> None:
+        """Serve with as many processes as the Workers setting says, in a worker thread (one
+        change at a time; a setting changed meanwhile is applied after it)."""
+        self._workers_timer.stop()
+        switchable = self.switchable
+        if switchable is None or self._closing or self._switching:
+            return
+        wanted = self.servers_panel.config.workers
+        if wanted == switchable.workers:
+            return
+        self._switching = True
+        self.statusBar().showMessage(f"Switching to {processes(wanted)}…")
+
+        def done(errors: list[Exception]) -> None:
+            self._switching = False
+            self._workers_applied()
+            for error in errors:  # a listener that did not start again (a pool's app, a port)
+                self.report_exception(error)
+            if not errors:
+                self.statusBar().showMessage(f"Serving with {processes(switchable.workers)}.", 5000)
+            if self.servers_panel.config.workers != wanted:
+                self.apply_workers()  # changed again meanwhile
+
+        def failed(exc: BaseException) -> None:
+            # Nothing changed (one process whose app no longer imports, say): the setting says so.
+            self._switching = False
+            self._workers_applied()
+            config = self.servers_panel.config
+            self.servers_panel.set_config(config.replace(workers=switchable.workers))
+            self.report_exception(exc)
+
+        self.tasks.submit(
+            lambda: switchable.switch(wanted), on_done=done, on_error=failed, name="launcher-workers"
+        )
+
+    def _workers_applied(self) -> None:
+        self.log_panel.show_worker_column(self.workers > 1)
+        self.servers_panel.refresh()
+        self.banner.dismiss_source(WORKERS_SOURCE)  # about processes that are gone now
+
+    def worker_notice(self, text: str) -> None:
+        """A notice of the worker pool (GUI thread; the pool's threads post it through the bridge)."""
+        text = escape_control(text)
+        self.worker_notices.append(text)
+        self.banner.show_message(text[:1].upper() + text[1:], MessageLevel.WARNING, source=WORKERS_SOURCE)
 
     # --- messages and errors ---------------------------------------------------------------------------
 
@@ -622,6 +735,11 @@ class MainWindow(QMainWindow):
             reloader.stop(timeout=timeout)
         self.servers.close(timeout=timeout)
         self.tasks.wait_idle(timeout)
+
+
+def processes(workers: int) -> str:
+    """ "one server process" or "N worker processes"."""
+    return "one server process" if workers == 1 else f"{workers} worker processes"
 
 
 def default_size(window: QWidget) -> QSize:

@@ -20,6 +20,10 @@ clipboard and a warning says why (``launcher.gui.opener``).  A listener that fai
 reported with ``listenerProblem(scheme, text)``, so the window can take that message down once
 the listener runs.
 
+**Workers** (``config.workers``, 1…``MAX_WORKERS``): how many server processes serve both
+ports.  The panel only changes ``config``; the window applies it (``MainWindow.apply_workers``:
+one ``RemoteServers`` or a ``WorkerPool``, switched while serving, see ``launcher.serverswitch``).
+
 "Share on my network" (``config.lan``) and the name field (``config.name``, served as
 ``NAME.localhost``) reach the servers through ``ServersControl.share`` together with the bind
 address (``config.bind_host``: 0.0.0.0 while sharing): at once while all listeners are stopped,
@@ -64,11 +68,13 @@ from launcher.options import (
     HSTS_MAX_AGE,
     HSTS_MAX_AGE_MAX,
     LIVE_FIELDS,
+    MAX_WORKERS,
     PORT_MAX,
     PORT_MIN,
     REDIRECT_STATUS,
     REDIRECT_STATUSES,
     ServeConfig,
+    usable_cores,
 )
 from launcher.scheme import Scheme
 from launcher.servers import ListenerState
@@ -289,6 +295,7 @@ class ServersPanel(Panel, QGroupBox):
         self.hsts_age_spin.setSuffix(" s")
         self.hsts_age_spin.setGroupSeparatorShown(True)
         self.hsts_age_spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self._make_workers()
         self.set_config(self.config)
         self.host_combo.currentTextChanged.connect(self._host_edited)
         for name, row in self.rows.items():
@@ -297,6 +304,7 @@ class ServersPanel(Panel, QGroupBox):
         self.redirect_status_combo.currentIndexChanged.connect(self._apply_policy)
         self.hsts_check.toggled.connect(self._apply_policy)
         self.hsts_age_spin.valueChanged.connect(self._apply_policy)
+        self.workers_spin.valueChanged.connect(self._workers_edited)
 
         options = QGridLayout()
         options.setHorizontalSpacing(8)
@@ -306,6 +314,11 @@ class ServersPanel(Panel, QGroupBox):
         options.addWidget(self.hsts_age_spin, 1, 1)
         options.setColumnStretch(1, 1)
         self._make_sharing(options)
+        workers_row = QHBoxLayout()
+        workers_row.addWidget(self.workers_spin)
+        workers_row.addWidget(self.workers_hint, 1)
+        options.addWidget(self.workers_label, 3, 0)
+        options.addLayout(workers_row, 3, 1)
 
         layout = QVBoxLayout(self)
         layout.setSpacing(8)
@@ -317,6 +330,33 @@ class ServersPanel(Panel, QGroupBox):
         for listener in servers.listeners:
             listener.add_state_callback(tasks.bridge.callback(self._listener_changed))
             self._show_state(listener.scheme, listener.state)
+
+    def _make_workers(self) -> None:
+        """The Workers spin box: how many server processes serve both ports (``config.workers``)."""
+        cores = usable_cores()
+        self.workers_label = QLabel("Workers", self)
+        self.workers_label.setObjectName("workersLabel")
+        self.workers_spin = QSpinBox(self)
+        self.workers_spin.setObjectName("workersSpin")
+        self.workers_spin.setAccessibleName("Worker processes")
+        self.workers_spin.setRange(1, MAX_WORKERS)
+        self.workers_spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        self.workers_spin.setKeyboardTracking(False)  # typing "12" is one change, not two
+        self.workers_spin.setToolTip(
+            "N server processes serve both ports; they use up to N cores. 1 = one process, "
+            f"as before. auto (serve --workers auto) = the usable cores: {cores}. "
+            "Running servers restart to apply it."
+        )
+        self.workers_label.setBuddy(self.workers_spin)
+        self.workers_label.setToolTip(self.workers_spin.toolTip())
+        self.workers_hint = QLabel(f"({cores} cores here)", self)
+        self.workers_hint.setObjectName("workersHintLabel")
+        self.workers_hint.setProperty("role", "hint")
+        self.workers_hint.setStyleSheet("color:#64748b")
+        self.workers_hint.setToolTip(self.workers_spin.toolTip())
+
+    def _workers_edited(self, value: int) -> None:
+        self._change(workers=value)
 
     def _make_sharing(self, options: QGridLayout) -> None:
         """The "Share on my network" switch, the name field and the sharing box (hidden until on)."""
@@ -443,6 +483,7 @@ class ServersPanel(Panel, QGroupBox):
             self.redirect_status_combo.setCurrentIndex(index)
             self.hsts_check.setChecked(config.hsts is not None)
             self.hsts_age_spin.setValue(HSTS_MAX_AGE if config.hsts is None else config.hsts)
+            self.workers_spin.setValue(config.workers)
             if hasattr(self, "lan_check"):
                 self.lan_check.setChecked(config.lan)
                 self.name_edit.setText(config.name or "")
@@ -724,8 +765,37 @@ class ServersPanel(Panel, QGroupBox):
         )
 
     def start_all(self) -> None:
+        if self._all_stopped() and getattr(self.servers, "workers", 1) > 1:
+            self._start_both()
+            return
         for scheme in ("https", "http"):
             self.start(scheme)
+
+    def _start_both(self) -> None:
+        """Start both listeners in one call, in a worker thread: a pool of worker processes then
+        starts one set of processes for both (one listener after the other would start a set,
+        then replace it with a set serving both)."""
+        self._share_now()
+        for scheme, row in self.rows.items():
+            self._listener(scheme).port = getattr(self.config, f"{scheme}_port")
+            row.start_button.setEnabled(False)
+
+        def done(errors: list[Exception]) -> None:
+            self.refresh()
+            for listener in (self.servers.https, self.servers.http):
+                if listener.state is ListenerState.ERROR:
+                    name = listener.scheme.upper()
+                    self.listenerProblem.emit(listener.scheme, f"{name} did not start: {listener.error}")
+            for error in errors:
+                if not isinstance(error, LauncherError):
+                    self.route_error(error)
+
+        self.tasks.submit(
+            self.servers.start_all,
+            on_done=done,
+            on_error=functools.partial(self._failed, "https", "start"),
+            name="launcher-start-all",
+        )
 
     def stop_all(self) -> None:
         for scheme in ("https", "http"):

@@ -1,7 +1,7 @@
 """The window's persistent settings (QSettings), with typed getters and defaults.
 
 Kept: the serving options that have a settings key in ``launcher.options`` (host, both ports,
-threads, the redirect and HSTS options: ``load_config``/``save_config`` read and write them as a
+threads, workers, the redirect and HSTS options: ``load_config``/``save_config`` read and write them as a
 ``ServeConfig``, never from the widgets), window geometry and splitter state, the last tab,
 the log's auto-scroll toggle and hidden columns, the certificate form (hosts, key type) and the app
 selector (demo or custom, target, folder, the last ten targets as JSON, reload on change).

@@ -8,6 +8,7 @@ from hostile import FORGED_TAG_REQUEST, HOSTILE_PATH, HOSTILE_REQUEST, RAW_CONTR
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtTest import QAbstractItemModelTester
 
+from launcher.gui.detail import record_html
 from launcher.gui.logmodel import (
     COL_CLIENT,
     COL_PATH,
@@ -15,6 +16,7 @@ from launcher.gui.logmodel import (
     COL_STATUS,
     COL_TIME,
     COL_TLS,
+    COL_WORKER,
     COLUMNS,
     SEP,
     FilterRole,
@@ -39,8 +41,8 @@ def test_columns_and_display(qapp, make_records):
     QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
     model.append_records(records)
     assert model.rowCount() == 1
-    assert model.columnCount() == len(COLUMNS) == 9
-    assert [model.headerData(i, Qt.Orientation.Horizontal) for i in range(9)][:5] == [
+    assert model.columnCount() == len(COLUMNS) == 10
+    assert [model.headerData(i, Qt.Orientation.Horizontal) for i in range(10)][:5] == [
         "Time",
         "Scheme",
         "Method",
@@ -62,6 +64,22 @@ def test_columns_and_display(qapp, make_records):
     right = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
     assert model.data(model.index(0, COL_STATUS), Qt.ItemDataRole.TextAlignmentRole) == right
     assert model.headerData(COL_STATUS, Qt.Orientation.Horizontal, Qt.ItemDataRole.TextAlignmentRole) == right
+
+
+def test_worker_column_and_detail_name_the_worker_process(qapp, make_records):
+    one, pooled = make_records(2, listener="https")
+    pooled = pooled._replace(worker=2)  # served by worker 2 of a pool (``--workers``)
+    model = RequestLogModel()
+    model.append_records([one, pooled])
+    assert model.headerData(COL_WORKER, Qt.Orientation.Horizontal) == "Worker"
+    assert model.data(model.index(0, COL_WORKER)) == ""  # one process: no number
+    assert model.data(model.index(1, COL_WORKER)) == "2"
+    assert model.data(model.index(1, COL_WORKER), Qt.ItemDataRole.ToolTipRole) == "Served by worker process 2"
+    assert "worker 2" in record_html(pooled) and "worker" not in record_html(one).lower()
+    proxy = RequestFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_text("worker 2")  # what the detail pane says finds the row
+    assert proxy.rowCount() == 1 and proxy.mapToSource(proxy.index(0, 0)).row() == 1
 
 
 def test_one_insert_per_batch_and_no_other_notice(model, make_records, qtbot):
@@ -115,7 +133,7 @@ def test_clear(model, make_records):
     model.clear()
     assert model.rowCount() == 0
     assert model.dropped == 0
-    assert model.columnCount() == 9
+    assert model.columnCount() == 10
     assert model.headerData(COL_PATH, Qt.Orientation.Horizontal) == "Path"
 
 

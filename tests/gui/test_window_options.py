@@ -14,7 +14,7 @@ from launcher.remote.wire import Op
 
 def test_one_hsts_step_sends_one_message_to_the_server_process(qtbot, make_window) -> None:
     window = make_window(process=True)
-    panel, servers = window.servers_panel, window.servers
+    panel, servers = window.servers_panel, window.servers.inner  # the RemoteServers in force
     panel.hsts_check.setChecked(True)
     panel.hsts_age_spin.setValue(600)
     servers.start_all()

@@ -16,6 +16,7 @@ from PySide6.QtGui import QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QApplication, QComboBox, QLineEdit, QMenu, QPushButton, QWidget
 
 from launcher.certs import CertStore
+from launcher.gui.logmodel import COL_WORKER
 from launcher.trust import TrustState
 from launcher.trustplan import StoreState
 
@@ -55,6 +56,7 @@ def clipped_controls(window: QWidget) -> list[str]:
 
 def test_the_window_is_usable_at_1024_by_640(qtbot, make_window) -> None:
     window = make_window(show=True)
+    window.log_panel.show_worker_column(True)  # every column, as while several workers serve
     assert window.minimumSizeHint().width() <= 1000
     window.resize(1024, 640)
     settle(qtbot)
@@ -71,7 +73,7 @@ def test_the_window_is_usable_at_1024_by_640(qtbot, make_window) -> None:
     assert log.filter_edit.width() >= 160
     view, header = log.view, log.view.horizontalHeader()
     shown = [c for c in range(header.count()) if not header.isSectionHidden(c)]
-    assert len(shown) == header.count() == 9
+    assert len(shown) == header.count() == 10
     assert all(header.sectionSize(c) > 0 for c in shown)
     # Every column is inside the view (elided if need be), none scrolled off to the right.
     assert sum(header.sectionSize(c) for c in shown) <= view.viewport().width() + 1
@@ -105,12 +107,12 @@ def test_column_chooser_hides_columns_and_the_choice_is_kept(qtbot, make_window,
     menus = [m for m in QApplication.topLevelWidgets() if isinstance(m, QMenu) and m.isVisible()]
     assert [m.objectName() for m in menus] == ["logColumnMenu"]
     titles = [a.text() for a in menus[0].actions() if a.isCheckable()]
-    assert titles == ["Time", "Scheme", "Method", "Path", "Status", "ms", "Bytes", "Client", "TLS"]
+    assert titles == ["Time", "Scheme", "Method", "Path", "Status", "ms", "Bytes", "Client", "TLS", "Worker"]
     client = next(a for a in menus[0].actions() if a.text() == "Client")
     with qtbot.waitSignal(log.columnsChanged) as blocker:
         client.trigger()
     menus[0].close()
-    assert blocker.args == [["client"]]
+    assert blocker.args == [["client", "worker"]]  # Worker: hidden while one process serves
     assert header.isSectionHidden(7)
     assert header.sectionSize(3) > 0
     settle(qtbot)
@@ -118,8 +120,9 @@ def test_column_chooser_hides_columns_and_the_choice_is_kept(qtbot, make_window,
     assert sum(header.sectionSize(c) for c in shown) <= log.view.viewport().width() + 1
 
     # The last shown column cannot be hidden.
-    log.set_hidden_columns(["time", "scheme", "method", "path", "status", "ms", "bytes", "client", "tls"])
-    assert log.hidden_columns() == ["time", "scheme", "method", "status", "ms", "bytes", "client", "tls"]
+    everything = ["time", "scheme", "method", "path", "status", "ms", "bytes", "client", "tls", "worker"]
+    log.set_hidden_columns(everything)
+    assert log.hidden_columns() == [name for name in everything if name != "path"]
     menu = log.column_menu()
     path = next(a for a in menu.actions() if a.text() == "Path")
     assert path.isChecked() and not path.isEnabled()
@@ -127,8 +130,24 @@ def test_column_chooser_hides_columns_and_the_choice_is_kept(qtbot, make_window,
     log.set_hidden_columns(["client", "tls"])
     window.save_settings()
     again = make_window(settings=gui_settings)
-    assert again.log_panel.hidden_columns() == ["client", "tls"]
-    assert again.settings.get("log/hidden_columns") == "client,tls"
+    assert again.log_panel.hidden_columns() == ["client", "tls", "worker"]
+    assert again.settings.get("log/hidden_columns") == "client,tls"  # Worker follows the workers
+
+
+def test_a_column_shown_later_gets_its_own_width_back(qtbot, make_window) -> None:
+    """The Worker column is hidden while one process serves, before the window has its size;
+    shown later (more workers) it takes its natural width, not the squeezed one it was hidden at."""
+    window = make_window()  # built, not shown: the log's columns are squeezed into a small view
+    log = window.log_panel
+    header = log.view.horizontalHeader()
+    assert header.isSectionHidden(COL_WORKER)
+    window.resize(1600, 800)
+    window.show()
+    settle(qtbot)
+    log.show_worker_column(True)
+    settle(qtbot)
+    title = header.fontMetrics().horizontalAdvance("Worker")
+    assert header.sectionSize(COL_WORKER) >= title, (header.sectionSize(COL_WORKER), title)
 
 
 def test_inspect_button_is_disabled_after_clear(qtbot, make_window) -> None:
