@@ -474,6 +474,8 @@ class WorkerPool:
 
     def _launch(self, servers: RemoteServers, target: AppTarget) -> None:
         """Start *servers*' process: serve *target* (raises ``AppLoadError``), then its sockets."""
+        if self._closed:
+            raise ServerProcessError("The servers were closed.")
         if target.target is not None or target.chdir is not None:
             info, _ = servers.serve_target(target, fresh=True, grace=0.0)
             self.app = info
@@ -520,6 +522,9 @@ class WorkerPool:
                 slots = list(self._slots)
             news = self._start_set(slots, target)
             with self._lock:
+                if self._closed:  # closed while the new set started: it must not outlive close()
+                    _each(news, lambda s: s.close(0.5))
+                    raise ServerProcessError("The servers were closed.")
                 olds = [slot.servers for slot in slots]
                 now = time.monotonic()
                 for slot, servers in zip(slots, news, strict=True):
@@ -632,6 +637,9 @@ class WorkerPool:
                     news = self._start_set(self._slots, self.target)
                     now = time.monotonic()
                     with self._lock:
+                        if self._closed:  # closed meanwhile: what started must not outlive it
+                            _each(news, lambda s: s.close(0.5))
+                            raise ServerProcessError("The servers were closed.")
                         for slot, servers in zip(self._slots, news, strict=True):
                             slot.servers, slot.started = servers, now
                     for slot, servers in zip(self._slots, news, strict=True):
@@ -768,12 +776,19 @@ class WorkerPool:
         reloader = self._reloader
         if reloader is not None:
             reloader.stop(0.2)
-        _each(self._workers(), lambda s: s.close(max(0.1, deadline - time.monotonic() - 0.05)))
-        with self._lock:
-            for slot in self._slots:
-                for sock in slot.sockets.values():
-                    sock.close()
-                slot.sockets.clear()
+        # A new set of workers being started (a reload) sees _closed and gives up; wait for it a
+        # little, so its sockets are not closed under it (it closes what it started itself).
+        waited = self._replace_lock.acquire(timeout=max(0.0, timeout * 0.4))
+        try:
+            _each(self._workers(), lambda s: s.close(max(0.1, deadline - time.monotonic() - 0.05)))
+            with self._lock:
+                for slot in self._slots:
+                    for sock in slot.sockets.values():
+                        sock.close()
+                    slot.sockets.clear()
+        finally:
+            if waited:
+                self._replace_lock.release()
         for listener in self.listeners:
             if listener.state is not ListenerState.STOPPED:
                 listener._apply(ListenerState.STOPPED)

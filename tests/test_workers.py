@@ -434,3 +434,35 @@ def test_signals_to_the_whole_process_group_twice_stop_it_cleanly(served, tmp_pa
     assert time.monotonic() - begin < 1.2
     assert not [pid for pid in workers if alive(pid)]
     assert not [line for line in item.err if "exited unexpectedly" in line], item.err
+
+
+@pytest.mark.parametrize("after", [0.3, 0.9])
+def test_closing_during_a_reload_leaves_no_worker_running(tmp_path, after):
+    project = tmp_path / "project"
+    project.mkdir()
+    source = project / "hello.py"
+    source.write_text("from flask import Flask\napp = Flask(__name__)\n")
+    pool = WorkerPool(
+        cert_store=CertStore(tmp_path / "certs"),
+        workers=2,
+        http_port=0,
+        https_port=0,
+        target=AppTarget(target="hello:app", chdir=project),
+    )
+    reloaded: list[object] = []
+    try:
+        assert pool.start_all() == []
+        reloader = pool.make_reloader(
+            pool.target, on_reloaded=lambda *a: reloaded.append(a), on_error=reloaded.append,
+            on_change=lambda _paths: None,
+        )  # fmt: skip
+        reloader.start()
+        time.sleep(0.05)
+        source.write_text("from flask import Flask\napp = Flask(__name__)\nVERSION = 2\n")
+        time.sleep(after)  # the watcher sees it within 0.5 s; the new workers take about a second
+    finally:
+        pool.close(1.0)
+    wait_for(lambda: not server_processes(os.getpid()), 5, "every worker to end")
+    time.sleep(1.5)  # a set still starting would show up now
+    assert server_processes(os.getpid()) == []
+    assert not [r for r in reloaded if isinstance(r, tuple)]  # no "reloaded" after close
