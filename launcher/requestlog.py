@@ -245,6 +245,24 @@ class RequestRecord(NamedTuple):
         escaped (``launcher.recordformat``), so a request cannot clear the terminal or forge
         lines, and a ``"`` in the request line is escaped so its quoted field stays one field.
         """
+        method, path, query, version = self.method, self.path, self.query, self.http_version
+        addr, tls_version, tls_cipher = self.client_addr, self.tls_version, self.tls_cipher
+        plain = f"{method}{path}{query}{version}{addr}{tls_version or ''}{tls_cipher or ''}"
+        if plain.isascii() and plain.isprintable() and "\\" not in plain and '"' not in plain:
+            # The common case, in one step: nothing to decode or escape (serve prints thousands
+            # of these a second).  Anything else takes the general path below.
+            target = f"{path}?{query}" if query else path
+            peer = f"[{addr}]:{self.client_port}" if ":" in addr else f"{addr}:{self.client_port}"
+            tls = f" {tls_version} {tls_cipher}" if tls_version else ""
+            worker = f" w{self.worker}" if self.worker else ""
+            return (
+                f'[{format_clock(self.time)}] {peer} {self.listener} "{method} {target} {version}" '
+                f"{self.status} {self.response_bytes}B {self.duration_ms:.1f}ms{tls}{worker}"
+            )
+        return self._escaped_access_line()
+
+    def _escaped_access_line(self) -> str:
+        """``access_line`` for a record with text to decode or escape."""
         tls = (
             f" {escape_control(self.tls_version)} {escape_control(str(self.tls_cipher))}"
             if self.tls_version
@@ -513,14 +531,11 @@ class RequestLogMiddleware:
                 head.input = environ["wsgi.input"] = _InputTee(environ["wsgi.input"], self.body_limit, length)
         captured: list[Any] = [500, ()]
 
-        keep_headers = self.headers
-
         def logging_start_response(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Callable[[bytes], Any]:
             captured[0] = int(status[:3])
-            if keep_headers:
-                captured[1] = tuple(headers)
+            captured[1] = tuple(headers)  # kept only with ``headers``; Content-Length is read either way
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)
@@ -568,7 +583,7 @@ class RequestLogMiddleware:
                 tls_cipher=head.tls_cipher,
                 user_agent=head.user_agent,
                 request_headers=head.headers,
-                response_headers=captured[1],
+                response_headers=captured[1] if self.headers else (),
                 error=environ.get(ERROR_ENVIRON_KEY),
                 probe=head.probe,
                 request_body=request_body,

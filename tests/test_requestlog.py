@@ -314,3 +314,15 @@ def test_add_many_keeps_order_and_counts_what_a_full_subscription_drops():
     assert [r.seq for r in sink.snapshot()] == [3, 4, 5, 6, 7, 8] and sink.total == 8
     sink.add_many([])
     assert sink.total == 8
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"query": "a=1&b=2"}, {"client_addr": "::1"}, {"tls_version": None, "tls_cipher": None},
+     {"worker": 2}, {"duration_ms": 0.04}, {"path": "/a\"b"}, {"path": "/caf\xc3\xa9"},
+     {"path": "/x\x1b[2J"}, {"method": "G\\ET"}, {"client_addr": "1.2.3.4\n"}],
+)  # fmt: skip
+def test_the_access_lines_quick_path_writes_what_the_escaping_path_writes(changes):
+    item = record(7, **changes)
+    assert item.access_line() == item._escaped_access_line()
+    assert "\x1b" not in item.access_line() and "\n" not in item.access_line()
