@@ -66,6 +66,34 @@ class Policy:
         return None if self.hsts is None else f"max-age={self.hsts}"
 
 
+class ForwardingPolicy(Policy):
+    """A ``Policy`` whose changes of live fields also go to ``_forward(changes)``: one call per
+    field set, one per ``update`` (its subclasses send them to server processes)."""
+
+    def __init__(self, base: Policy | None = None) -> None:
+        object.__setattr__(self, "_forwarding", False)
+        super().__init__(**(base or Policy()).values())
+        object.__setattr__(self, "_forwarding", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if self.__dict__.get("_forwarding") and name in LIVE_FIELDS:
+            self._forward({name: value})
+
+    def update(self, **changes: Any) -> None:
+        """Set several fields; they are forwarded together."""
+        object.__setattr__(self, "_forwarding", False)
+        try:
+            super().update(**changes)
+        finally:
+            object.__setattr__(self, "_forwarding", True)
+        if changes:
+            self._forward(changes)
+
+    def _forward(self, changes: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
 def _hostname(host_header: str) -> str:
     """The host part of a Host header: ``[::1]:8080`` -> ``[::1]``, ``localhost:8080`` -> ``localhost``."""
     if host_header.startswith("["):

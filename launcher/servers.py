@@ -510,6 +510,64 @@ def start_each(listeners: Iterable[Any]) -> list[Exception]:
 StateCallback = Callable[["Listener", ListenerState], None]
 
 
+class ListenerView:
+    """A listener served somewhere else, as its owner shows it: state, port, URL, callbacks.
+
+    ``RemoteListener`` (one server process) and ``launcher.workers.PoolListener`` (N of them)
+    derive from it and add ``start``/``stop``; ``_notify`` sets a state and calls the callbacks.
+    """
+
+    def __init__(self, scheme: Scheme, host: str, port: int) -> None:
+        self.scheme = scheme
+        self._host = host
+        self.configured_port = port
+        self.error: str | None = None
+        self._state = ListenerState.STOPPED
+        self._bound_port: int | None = None
+        self._callbacks: list[Callable[[Any, ListenerState], None]] = []
+
+    @property
+    def state(self) -> ListenerState:
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        return self._state is ListenerState.RUNNING
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound port while serving, else the configured one (0 = any free port)."""
+        return self._bound_port if self._bound_port is not None else self.configured_port
+
+    @port.setter
+    def port(self, value: int) -> None:
+        self._set_port(value)
+
+    def _set_port(self, value: int) -> None:
+        self.configured_port = value  # the next start binds it
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{url_host(self.host)}:{self.port}/"
+
+    def add_state_callback(self, callback: Callable[[Any, ListenerState], None]) -> None:
+        """``callback(listener, state)`` runs in whichever thread changed the state."""
+        self._callbacks.append(callback)
+
+    def _notify(self, state: ListenerState, error: str | None) -> None:
+        self._state = state
+        self.error = error
+        for callback in list(self._callbacks):
+            try:
+                callback(self, state)
+            except Exception:
+                log.exception("State callback failed")
+
+
 class Listener:
     """One waitress listener (``scheme`` HTTP or HTTPS) with its own threads.
 

@@ -438,22 +438,9 @@ class SwitchableServers:
     def serve_target(
         self, target: AppTarget, *, fresh: bool = True, grace: float = 0.5
     ) -> tuple[Any, list[Exception]]:
-        """Serve *target*.  A pool that has not started any worker yet only takes the target
-        (its workers import it when they start): the app is imported here first in a process
-        of its own, so an app that does not import is refused now (``AppLoadError``, nothing
-        changes) and the pool's ``app`` names the app it will serve."""
+        """Serve *target* (a pool not started yet checks it at once: ``WorkerPool.serve_target``)."""
         with self._lock:
-            inner = self._inner
-            if isinstance(inner, WorkerPool) and not inner.alive:
-                probe = RemoteServers(cert_store=inner.cert_store, start=False)
-                try:
-                    info, _ = probe.serve_target(target, fresh=True, grace=0.0)
-                finally:
-                    probe.close(1.0)
-                _, errors = inner.serve_target(target, fresh=fresh, grace=grace)
-                inner.app = info
-                return info, errors
-            return inner.serve_target(target, fresh=fresh, grace=grace)
+            return self._inner.serve_target(target, fresh=fresh, grace=grace)
 
     def make_reloader(
         self,

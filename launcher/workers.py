@@ -53,8 +53,8 @@ from launcher.apptarget import AppTarget, watch_roots
 from launcher.appview import new_token
 from launcher.certs import CertStore
 from launcher.errors import ConfigError, LauncherError, ServerProcessError
-from launcher.options import DEFAULTS, LIVE_FIELDS, ServeConfig
-from launcher.policy import Policy
+from launcher.options import DEFAULTS, ServeConfig
+from launcher.policy import ForwardingPolicy, Policy
 from launcher.reload import FileWatcher
 from launcher.remote.client import RemoteServers, WorkerSpec
 from launcher.remote.wire import AppInfo, Op, decode_error
@@ -64,10 +64,10 @@ from launcher.servers import (
     DEFAULT_LIMITS,
     Limits,
     ListenerState,
+    ListenerView,
     bind_socket,
     cert_hosts_for,
     check_port,
-    url_host,
 )
 
 if TYPE_CHECKING:
@@ -90,7 +90,6 @@ BACKLOG = 1024
 #: Seconds old workers get to finish what they serve when new ones replace them.
 RETIRE_GRACE = 0.5
 
-StateCallback = Callable[["PoolListener", ListenerState], None]
 
 
 class RecordMerger:
@@ -162,32 +161,16 @@ def _first(item: tuple[float, Any]) -> float:
     return item[0]
 
 
-class PoolPolicy(Policy):
+class PoolPolicy(ForwardingPolicy):
     """A ``Policy`` whose changes go to every worker (each sends them to its process)."""
 
     def __init__(self, owner: WorkerPool, base: Policy | None = None) -> None:
-        object.__setattr__(self, "_owner", None)
-        super().__init__(**(base or Policy()).values())
         object.__setattr__(self, "_owner", owner)
+        super().__init__(base)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        owner = self.__dict__.get("_owner")
-        if owner is not None and name in LIVE_FIELDS:
-            for servers in owner._workers():
-                servers.policy.update(**{name: value})
-
-    def update(self, **changes: Any) -> None:
-        """Set several fields; every worker gets them in one message."""
-        owner = self.__dict__.get("_owner")
-        object.__setattr__(self, "_owner", None)
-        try:
-            super().update(**changes)
-        finally:
-            object.__setattr__(self, "_owner", owner)
-        if owner is not None and changes:
-            for servers in owner._workers():
-                servers.policy.update(**changes)
+    def _forward(self, changes: dict[str, Any]) -> None:
+        for servers in self.__dict__["_owner"]._workers():
+            servers.policy.update(**changes)
 
     def sync(self) -> None:
         """Return once every worker applies every change made so far."""
@@ -195,56 +178,17 @@ class PoolPolicy(Policy):
             servers.policy.sync()
 
 
-class PoolListener:
+class PoolListener(ListenerView):
     """One listener of the pool: the sockets the pool binds, served by every worker."""
 
     def __init__(self, owner: WorkerPool, scheme: Scheme, host: str, port: int) -> None:
+        super().__init__(scheme, host, port)
         self._owner = owner
-        self.scheme = scheme
-        self._host = host
-        self.configured_port = port
-        self.error: str | None = None
-        self._state = ListenerState.STOPPED
-        self._bound_port: int | None = None
-        self._callbacks: list[StateCallback] = []
-
-    @property
-    def state(self) -> ListenerState:
-        return self._state
-
-    @property
-    def running(self) -> bool:
-        return self._state is ListenerState.RUNNING
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        return self._bound_port if self._bound_port is not None else self.configured_port
-
-    @port.setter
-    def port(self, value: int) -> None:
-        self.configured_port = value  # the next start binds it
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://{url_host(self.host)}:{self.port}/"
-
-    def add_state_callback(self, callback: StateCallback) -> None:
-        self._callbacks.append(callback)
 
     def _apply(self, state: ListenerState, error: str | None = None) -> None:
-        self._state = state
-        self.error = error
         if state not in (ListenerState.RUNNING, ListenerState.STOPPING):
             self._bound_port = None
-        for callback in list(self._callbacks):
-            try:
-                callback(self, state)
-            except Exception:
-                log.exception("State callback failed")
+        self._notify(state, error)
 
     def start(self, port: int | None = None) -> None:
         """Bind (typed errors, as ``Listener.start``) and have every worker serve it."""
@@ -630,23 +574,8 @@ class WorkerPool:
             for scheme, socks in bound.items():
                 for slot, sock in zip(self._slots, socks, strict=True):
                     slot.sockets[scheme] = sock
-            first_start = all(slot.servers is None for slot in self._slots)
         try:
-            if first_start:
-                with self._replace_lock:
-                    news = self._start_set(self._slots, self.target)
-                    now = time.monotonic()
-                    with self._lock:
-                        if self._closed:  # closed meanwhile: what started must not outlive it
-                            _each(news, lambda s: s.close(0.5))
-                            raise ServerProcessError("The servers were closed.")
-                        for slot, servers in zip(self._slots, news, strict=True):
-                            slot.servers, slot.started = servers, now
-                    for slot, servers in zip(self._slots, news, strict=True):
-                        if not servers.alive:
-                            self._schedule(slot, servers)
-            else:
-                self.replace_workers()
+            self.replace_workers()  # the first set of workers, or a new one with the new sockets
         except Exception as exc:
             with self._lock:
                 for slot in self._slots:
@@ -736,9 +665,17 @@ class WorkerPool:
         """Serve *target* in every worker: the first imports it (an ``AppLoadError`` changes
         nothing), then the others; (AppInfo, errors)."""
         workers = self._workers()
-        if not workers:  # nothing started yet: the first start serves it
-            self.target = target
-            return self.app, []
+        if not workers:
+            # Nothing started yet: the first start serves it.  It is imported now in a process of
+            # its own, so an app that does not import is refused at once (``AppLoadError``,
+            # nothing changes) and ``app`` names the app the workers will serve.
+            probe = RemoteServers(cert_store=self.cert_store, start=False)
+            try:
+                info, _ = probe.serve_target(target, fresh=True, grace=0.0)
+            finally:
+                probe.close(1.0)
+            self.app, self.target = info, target
+            return info, []
         info, errors = workers[0].serve_target(target, fresh=fresh, grace=grace)
         results = _each(workers[1:], lambda s: s.serve_target(target, fresh=fresh, grace=grace))
         for result in results:

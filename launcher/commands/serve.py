@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from launcher.appview import remove_token_file, write_token_file
-from launcher.errors import ConfigError, LauncherError
+from launcher.errors import ConfigError
 from launcher.fdlimits import raise_open_file_limit
 from launcher.notices import install as install_notices
 from launcher.notices import uninstall as uninstall_notices
@@ -411,31 +411,18 @@ def _install_signal_handlers(signalled: list[int]) -> Callable[[], None]:
 
 
 def _start_reloader(target: Any, app: Any, servers: Any, out: TextIO) -> Any:
-    from launcher.reload import Reloader
+    """Reload on change through the servers' own reloader: one process swaps the app in, a pool
+    starts new workers (``WorkerPool.make_reloader``)."""
 
-    if hasattr(servers, "replace_workers"):  # a pool: new workers with the new code
-        def reloaded(_info: Any, errors: list[Exception]) -> None:
-            if not errors:
-                print("reloaded: the app changed; new workers serve it", file=out, flush=True)
-
-        def failed(error: Exception) -> None:
-            print(f"error: reload failed, still serving the previous version: {error}", file=out, flush=True)
-
-        pool_reloader = servers.make_reloader(
-            target, on_reloaded=reloaded, on_error=failed, on_change=lambda _paths: None
-        )
-        pool_reloader.start()
-        return pool_reloader
-
-    def swap(new_app: Any) -> list[Exception]:
-        errors: list[Exception] = servers.set_app(new_app)
-        if not errors:
+    def reloaded(_app: Any, errors: list[Exception]) -> None:
+        if not errors:  # a listener that did not start again is reported through failed()
             print("reloaded: the app changed and was imported afresh", file=out, flush=True)
-        return errors
 
-    def on_error(error: LauncherError) -> None:
+    def failed(error: Exception) -> None:
         print(f"error: reload failed, still serving the previous version: {error}", file=out, flush=True)
 
-    reloader = Reloader(target, swap=swap, on_error=on_error)
+    reloader = servers.make_reloader(
+        target, on_reloaded=reloaded, on_error=failed, on_change=lambda _paths: None
+    )
     reloader.start(app)
     return reloader

@@ -55,8 +55,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ConfigError, ServerProcessError
-from launcher.options import DEFAULTS, LIVE_FIELDS, MIB, WILDCARD_HOSTS
-from launcher.policy import Policy
+from launcher.options import DEFAULTS, MIB, WILDCARD_HOSTS
+from launcher.policy import ForwardingPolicy, Policy
 from launcher.remote.wire import (
     CHILD_COMMAND,
     FD_OPTION,
@@ -83,10 +83,10 @@ from launcher.servers import (
     DEFAULT_LIMITS,
     Limits,
     ListenerState,
+    ListenerView,
     cert_hosts_for,
     check_port,
     start_each,
-    url_host,
 )
 
 if TYPE_CHECKING:
@@ -112,7 +112,6 @@ def valid_port(port: int) -> bool:
     return True
 
 
-StateCallback = Callable[["RemoteListener", ListenerState], None]
 M = TypeVar("M")
 
 
@@ -123,87 +122,35 @@ def child_command() -> list[str]:
     return [sys.executable, "-m", "launcher", CHILD_COMMAND]
 
 
-class RemotePolicy(Policy):
+class RemotePolicy(ForwardingPolicy):
     """A ``Policy`` whose field changes are also sent to the server process."""
 
     def __init__(self, owner: RemoteServers, base: Policy | None = None) -> None:
-        object.__setattr__(self, "_owner", None)
-        base = base or Policy()
-        super().__init__(**base.values())
         object.__setattr__(self, "_owner", owner)
+        super().__init__(base)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        owner = self.__dict__.get("_owner")
-        if owner is not None and name in LIVE_FIELDS:
-            owner._notify(Op.POLICY, **{name: value})
-
-    def update(self, **changes: Any) -> None:
-        """Set several fields and send them in one message."""
-        owner = self.__dict__.get("_owner")
-        object.__setattr__(self, "_owner", None)
-        try:
-            super().update(**changes)
-        finally:
-            object.__setattr__(self, "_owner", owner)
-        if owner is not None and changes:
-            owner._notify(Op.POLICY, **changes)
+    def _forward(self, changes: dict[str, Any]) -> None:
+        self.__dict__["_owner"]._notify(Op.POLICY, **changes)
 
     def sync(self) -> None:
         """Return once the server process applies every change made so far."""
         self.__dict__["_owner"].call(Op.SYNC)
 
 
-class RemoteListener:
+class RemoteListener(ListenerView):
     """One listener of the child's ``Servers``, as the window sees it."""
 
     def __init__(self, owner: RemoteServers, scheme: Scheme, host: str, port: int) -> None:
+        super().__init__(scheme, host, port)
         self._owner = owner
-        self.scheme = scheme
-        self._host = host
-        self.configured_port = port
-        self.error: str | None = None
-        self._state = ListenerState.STOPPED
-        self._bound_port: int | None = None
-        self._callbacks: list[StateCallback] = []
 
-    @property
-    def state(self) -> ListenerState:
-        return self._state
-
-    @property
-    def running(self) -> bool:
-        return self._state is ListenerState.RUNNING
-
-    @property
-    def host(self) -> str:
-        return self._host
-
-    @property
-    def port(self) -> int:
-        return self._bound_port if self._bound_port is not None else self.configured_port
-
-    @port.setter
-    def port(self, value: int) -> None:
+    def _set_port(self, value: int) -> None:
         self.configured_port = value
         self._owner._notify(Op.CONFIGURE, **{f"{self.scheme}_port": value})
 
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://{url_host(self.host)}:{self.port}/"
-
-    def add_state_callback(self, callback: StateCallback) -> None:
-        self._callbacks.append(callback)
-
     def _apply(self, state: ListenerState, error: str | None, port: int | None) -> None:
-        self._state = state
-        self.error = error
         self._bound_port = port if state in (ListenerState.RUNNING, ListenerState.STOPPING) else None
-        for callback in list(self._callbacks):
-            try:
-                callback(self, state)
-            except Exception:
-                log.exception("State callback failed")
+        self._notify(state, error)
 
     def start(self, port: int | None = None) -> None:
         """Start in the child; raises what ``Listener.start`` raises (``PortInUseError``...).
