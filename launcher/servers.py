@@ -507,14 +507,16 @@ def start_each(listeners: Iterable[Any]) -> list[Exception]:
     return errors
 
 
-StateCallback = Callable[["Listener", ListenerState], None]
+#: ``callback(listener, state)``: told of each state change, in the thread that made it.
+StateCallback = Callable[[Any, ListenerState], None]
 
 
 class ListenerView:
-    """A listener served somewhere else, as its owner shows it: state, port, URL, callbacks.
+    """What every listener shows: state, port, URL, state callbacks.
 
-    ``RemoteListener`` (one server process) and ``launcher.workers.PoolListener`` (N of them)
-    derive from it and add ``start``/``stop``; ``_notify`` sets a state and calls the callbacks.
+    ``Listener`` (waitress here), ``RemoteListener`` (one server process) and
+    ``launcher.workers.PoolListener`` (N of them) derive from it and add ``start``/``stop``;
+    ``_notify`` sets a state and calls the callbacks.
     """
 
     def __init__(self, scheme: Scheme, host: str, port: int) -> None:
@@ -524,7 +526,7 @@ class ListenerView:
         self.error: str | None = None
         self._state = ListenerState.STOPPED
         self._bound_port: int | None = None
-        self._callbacks: list[Callable[[Any, ListenerState], None]] = []
+        self._callbacks: list[StateCallback] = []
 
     @property
     def state(self) -> ListenerState:
@@ -537,6 +539,10 @@ class ListenerView:
     @property
     def host(self) -> str:
         return self._host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        self._host = value  # the next start binds it
 
     @property
     def port(self) -> int:
@@ -554,11 +560,11 @@ class ListenerView:
     def url(self) -> str:
         return f"{self.scheme}://{url_host(self.host)}:{self.port}/"
 
-    def add_state_callback(self, callback: Callable[[Any, ListenerState], None]) -> None:
+    def add_state_callback(self, callback: StateCallback) -> None:
         """``callback(listener, state)`` runs in whichever thread changed the state."""
         self._callbacks.append(callback)
 
-    def _notify(self, state: ListenerState, error: str | None) -> None:
+    def _notify(self, state: ListenerState, error: str | None = None) -> None:
         self._state = state
         self.error = error
         for callback in list(self._callbacks):
@@ -568,7 +574,7 @@ class ListenerView:
                 log.exception("State callback failed")
 
 
-class Listener:
+class Listener(ListenerView):
     """One waitress listener (``scheme`` HTTP or HTTPS) with its own threads.
 
     ``build`` is called at each start and returns the WSGI app to serve and, for HTTPS, the SSL
@@ -589,61 +595,19 @@ class Listener:
     ) -> None:
         if scheme not in (Scheme.HTTP, Scheme.HTTPS):
             raise ValueError(f"scheme must be 'http' or 'https', not {scheme!r}")
-        self.scheme = Scheme(scheme)
-        self.host = host
-        self.configured_port = port
+        super().__init__(Scheme(scheme), host, port)
         self.threads = threads
         self.limits = limits
-        self.error: str | None = None
         self._build = build
         self._hint_url = hint_url
         self._on_event = on_event
-        self._state = ListenerState.STOPPED
         self._lock = threading.RLock()  # serialises start/stop
-        self._callbacks: list[StateCallback] = []
         self._server: _PlainServer | None = None
         self._loop_thread: threading.Thread | None = None
         self._dispatcher: _NamedDispatcher | None = None
-        self._bound_port: int | None = None
         #: A listening socket made elsewhere (a worker pool's, ``launcher.workers``): each start
         #: serves a duplicate of it instead of binding, so the port and its queue outlive a stop.
         self.inherited: socket.socket | None = None
-
-    # --- facts -------------------------------------------------------------------------------
-
-    @property
-    def state(self) -> ListenerState:
-        return self._state
-
-    @property
-    def running(self) -> bool:
-        return self._state is ListenerState.RUNNING
-
-    @property
-    def port(self) -> int:
-        """The bound port while running, else the configured one (0 = any free port)."""
-        return self._bound_port if self._bound_port is not None else self.configured_port
-
-    @port.setter
-    def port(self, value: int) -> None:
-        self.configured_port = value
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://{url_host(self.host)}:{self.port}/"
-
-    def add_state_callback(self, callback: StateCallback) -> None:
-        """``callback(listener, state)`` runs in whichever thread changed the state."""
-        self._callbacks.append(callback)
-
-    def _set_state(self, state: ListenerState, error: str | None = None) -> None:
-        self._state = state
-        self.error = error
-        for callback in list(self._callbacks):
-            try:
-                callback(self, state)
-            except Exception:
-                log.exception("State callback failed")
 
     # --- start / stop ------------------------------------------------------------------------
 
@@ -658,7 +622,7 @@ class Listener:
         with self._lock:
             if self._state in (ListenerState.RUNNING, ListenerState.STARTING):
                 return
-            self._set_state(ListenerState.STARTING)
+            self._notify(ListenerState.STARTING)
             sock = dispatcher = server = None
             try:
                 app, ssl_context = self._build()
@@ -711,11 +675,11 @@ class Listener:
                 elif sock is not None:
                     sock.close()
                 self._bound_port = None
-                self._set_state(ListenerState.ERROR, str(exc))
+                self._notify(ListenerState.ERROR, str(exc))
                 raise
             self._server, self._dispatcher, self._loop_thread = server, dispatcher, thread
             self._bound_port = port
-            self._set_state(ListenerState.RUNNING)
+            self._notify(ListenerState.RUNNING)
             log.info("%s listening on %s", self.scheme.upper(), self.url)
 
     def _run_loop(self, server: _PlainServer) -> None:
@@ -735,9 +699,9 @@ class Listener:
             server, dispatcher, thread = self._server, self._dispatcher, self._loop_thread
             if server is None or dispatcher is None or thread is None:  # set and cleared together
                 if self._state is ListenerState.ERROR:
-                    self._set_state(ListenerState.STOPPED)
+                    self._notify(ListenerState.STOPPED)
                 return
-            self._set_state(ListenerState.STOPPING)
+            self._notify(ListenerState.STOPPING)
             deadline = time.monotonic() + timeout + grace
             if grace > 0:
                 # Stop accepting: close the listening socket only; the loop keeps the connections.
@@ -751,7 +715,7 @@ class Listener:
             dispatcher.shutdown(cancel_pending=True, timeout=max(0.05, deadline - time.monotonic()))
             self._server = self._dispatcher = self._loop_thread = None
             self._bound_port = None
-            self._set_state(ListenerState.STOPPED)
+            self._notify(ListenerState.STOPPED)
             log.info("%s stopped", self.scheme.upper())
 
 
