@@ -226,6 +226,16 @@ PROBE_MARK = "(inspector probe)"
 PROBE_TIP = "The inspector's own request (it asked what the app saw); hide these with “Probes”."
 
 
+class CellLook(NamedTuple):
+    """A cell's display text, foreground, font, background and alignment (None: the view's)."""
+
+    text: str | None
+    foreground: QBrush | None
+    font: QFont | None
+    background: QBrush | None
+    align: int | None
+
+
 def row_cells(record: RequestRecord) -> RowCells:
     """A row's texts; what the client sent is escaped (``format_wsgi``): no control character
     reaches a cell, so a request cannot break a row into lines or hide text with bidi marks."""
@@ -418,6 +428,28 @@ class RequestLogModel(QAbstractTableModel):
                 text = self._search[row] = search_text(item)
             return text
         return None
+
+    def look(self, row: int, column: int) -> CellLook:
+        """What ``data()`` answers for a cell's text, foreground, font, background and alignment
+        roles, in one call (``LogCellDelegate`` paints from it)."""
+        item = self._records[row]
+        cells = self._cells[row]
+        if cells is None:
+            cells = self._cells[row] = event_cells(item) if isinstance(item, WireEvent) else row_cells(item)
+        text = cells.display[column]
+        if isinstance(item, WireEvent):
+            return CellLook(text, self._event_foreground, None, self._event_background, None)
+        if column == COL_STATUS:
+            return CellLook(text, self._status_brushes.get(item.status // 100), self._bold, None, _RIGHT_INT)
+        align = _RIGHT_INT if column in _RIGHT_COLUMNS else None
+        if item.probe:
+            return CellLook(text, self._probe_foreground, self._italic, None, align)
+        return CellLook(text, None, None, None, align)
+
+    def badge(self, row: int) -> QIcon | None:
+        """The scheme column's badge of *row* (what ``data()`` answers for its decoration)."""
+        item = self._records[row]
+        return self._event_badge if isinstance(item, WireEvent) else self._badges.get(item.listener)
 
     def _event_data(self, row: int, event: WireEvent, column: int, role: int) -> Any:
         """The roles of a wire-event row other than display and tool tip."""

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from launcher import harexport
 from launcher.gui.detail import RequestDetailView
+from launcher.gui.logdelegate import LogCellDelegate
 from launcher.gui.logmodel import (
     COL_BYTES,
     COL_CLIENT,
@@ -230,6 +231,7 @@ class LogPanel(Panel, QWidget):
         self.view.setObjectName("requestLogView")
         self.view.setAccessibleName("Request log table")
         self.view.setModel(self.proxy)
+        self.view.setItemDelegate(LogCellDelegate(self.model, self.proxy, self.view))
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
