@@ -27,7 +27,7 @@ from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import PortInUseError
 from launcher.requestlog import RequestSink
-from launcher.workers import WorkerPool
+from launcher.workers import RecordMerger, WorkerPool
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="worker pools inherit sockets: POSIX only")
@@ -333,6 +333,44 @@ def test_the_merged_log_is_in_time_order_with_both_workers(pool):
     assert finished == sorted(finished)
     assert {r.worker for r in records} == {1, 2}
     assert len({r.seq for r in records}) == 60  # numbered apart
+
+
+def test_a_pool_that_prints_gets_merged_access_lines_from_both_workers_and_no_records(pool):
+    written: list[str] = []
+    pool.print_access_lines(written.append)
+    assert pool.start_all() == []
+    ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+
+    def load() -> None:
+        for _ in range(15):
+            assert fetch(pool.https.url, ctx)[0] == 200
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    wait_for(lambda: "".join(written).count("\n") >= 60, 10, "60 access lines")
+    time.sleep(0.4)  # anything more would be a duplicate
+    lines = "".join(written).splitlines()
+    assert len(lines) == 60
+    assert all(' https "GET / HTTP/1.1" 200 ' in line for line in lines), lines
+    assert {line.rsplit(" ", 1)[1] for line in lines} == {"w1", "w2"}
+    assert pool.sink.snapshot() == [] and pool.sink.total == 0  # the lines were all it needed
+
+
+def test_the_merger_writes_access_lines_in_the_order_the_requests_finished():
+    merger = RecordMerger(RequestSink(), delay=60)  # nothing is due before flush(None)
+    written: list[str] = []
+    merger.write_lines = written.append
+    try:
+        merger.put_lines([(10.0, "a w1"), (12.0, "c w1"), (14.0, "e w1")], [])
+        merger.put_lines([(11.0, "b w2"), (13.0, "d w2")], [])
+        assert merger.flush(12.5) == 3
+        assert merger.flush(None) == 2
+    finally:
+        merger.close()
+    assert written == ["a w1\nb w2\nc w1\n", "d w2\ne w1\n"]
 
 
 def test_live_policy_changes_reach_every_worker(pool):

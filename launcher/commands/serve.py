@@ -171,6 +171,8 @@ def _serve(
         servers = WorkerPool.from_config(
             options, cert_store=store, sink=sink, target=target, on_notice=notice
         )
+        # The workers format the access lines; the supervisor merges and writes them.
+        servers.print_access_lines(lambda text: _write_lines(out, text))
     else:
         servers = Servers.from_config(app, options, cert_store=store, sink=sink)
     servers.record_headers = False
@@ -372,6 +374,16 @@ def _write_token(
             "flask-launcher inspect will not show what the app saw"
         )
         return None
+
+
+def _write_lines(out: TextIO, text: str) -> None:
+    """Write a batch of access lines at once (one write, one flush); an output that is gone (a
+    closed pipe) is not an error worth stopping the servers for."""
+    try:
+        out.write(text)
+        out.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _print_requests(subscription: Any, out: TextIO, stop: threading.Event) -> None:

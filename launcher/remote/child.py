@@ -50,6 +50,7 @@ from launcher.remote.wire import (
     FD_OPTION,
     PROTOCOL,
     SHARE_OPTION,
+    AccessLines,
     AppInfo,
     Call,
     Channel,
@@ -116,6 +117,7 @@ class ServerProcess:
         self._reloader_lock = threading.Lock()
         self._servers: Servers | None = None
         self.worker = 0  # this process's number in a pool (``Init.worker``), stamped on records
+        self.access_lines = False  # send access lines, not records (``Init.access_lines``)
 
     @property
     def servers(self) -> Servers:
@@ -155,6 +157,10 @@ class ServerProcess:
         if not batch and not events:
             return
         try:
+            if self.access_lines:  # the supervisor prints them: the lines are all it needs
+                lines = [(r.time + r.duration_ms / 1000.0, r.access_line()) for r in batch]
+                self.send(AccessLines(lines, events or []))
+                return
             self.send(RecordBatch(batch, events or []))
         except Exception:  # a record that cannot be pickled (a header object from the app?)
             log.exception("Could not send %d request records to the window", len(batch))
@@ -166,6 +172,7 @@ class ServerProcess:
         sys.path[:] = list(dict.fromkeys([*init.sys_path, *sys.path]))
         app, startup_error = demo_app_or_placeholder()
         self.worker = init.worker
+        self.access_lines = init.access_lines
         servers = Servers.from_config(
             app,
             init.config,

@@ -62,6 +62,7 @@ from launcher.remote.wire import (
     FD_OPTION,
     PROTOCOL,
     SHARE_OPTION,
+    AccessLines,
     AppInfo,
     Call,
     Channel,
@@ -270,6 +271,8 @@ class WorkerSpec:
     serves them (it binds nothing).  ``number``: 1…N, stamped on its records.  ``probe_token``:
     the inspector token every worker shares.  ``deliver(records, events)`` takes its batches
     (instead of ``sink``); ``on_lost(exit_code)`` is called when its process ended unexpectedly.
+    With ``deliver_lines``, the worker sends access lines instead of records
+    (``Init.access_lines``) and ``deliver_lines(lines, events)`` takes them.
     """
 
     sockets: dict[Scheme, socket.socket]
@@ -278,6 +281,7 @@ class WorkerSpec:
     probe_token: str
     deliver: Callable[[list[Any], list[Any]], None]
     on_lost: Callable[[int | None], None]
+    deliver_lines: Callable[[list[tuple[float, str]], list[Any]], None] | None = None
 
 
 class RemoteServers:
@@ -545,6 +549,7 @@ class RemoteServers:
             workers=worker.workers,
             probe_token=worker.probe_token,
             record_headers=self.record_headers,
+            access_lines=worker.deliver_lines is not None,
         )
 
     def _wait_ready(self, spawn: bool = True) -> _Session:
@@ -592,6 +597,7 @@ class RemoteServers:
         assert conn is not None
         add, add_event = self.sink.add, self.sink.add_event
         deliver = self.worker.deliver if self.worker is not None else None
+        deliver_lines = self.worker.deliver_lines if self.worker is not None else None
         while True:
             try:
                 message = conn.recv()
@@ -601,7 +607,10 @@ class RemoteServers:
                 log.error("A message from the server process could not be read: %s", exc)
                 continue
             try:
-                if isinstance(message, RecordBatch):
+                if isinstance(message, AccessLines):
+                    if deliver_lines is not None:
+                        deliver_lines(message.lines, message.events)
+                elif isinstance(message, RecordBatch):
                     if deliver is not None:
                         deliver(message.records, message.events)
                         continue

@@ -11,8 +11,8 @@ frozen dataclasses below:
 
 - child → window, in this order at start: ``Hello(protocol, pid)`` (a ``protocol`` other than
   ``PROTOCOL`` is refused with an error naming both), then, after the window's ``Init``,
-  ``Ready(app, startup_error, probe_token)``; afterwards ``Reply``, ``StateChanged``, ``RecordBatch`` and
-  ``ReloadEvent`` in any order.
+  ``Ready(app, startup_error, probe_token)``; afterwards ``Reply``, ``StateChanged``, ``RecordBatch``
+  (or ``AccessLines``) and ``ReloadEvent`` in any order.
 - window → child: ``Init(config)`` once, then ``Call(call_id, op, args, kwargs)`` (``call_id`` 0:
   no reply wanted) and finally ``Shutdown(call_id, timeout)``.
 
@@ -46,7 +46,8 @@ from launcher.options import ServeConfig
 from launcher.scheme import Scheme
 
 #: Bumped whenever a message or an operation changes shape; both sides must agree.
-PROTOCOL = 5  # 3: RecordBatch.events; 4: Ready.probe_token; 5: Init.listen_fds, worker, probe_token
+PROTOCOL = 6  # 3: RecordBatch.events; 4: Ready.probe_token; 5: Init.listen_fds, worker, probe_token;
+# 6: Init.access_lines, AccessLines
 #: The hidden command line word that makes ``launcher.cli`` run the server process.
 CHILD_COMMAND = "_server-process"
 #: ``_server-process --fd N``: the inherited descriptor of the child's end of the channel (POSIX).
@@ -133,6 +134,8 @@ class Init:
     that socket instead of binding); ``worker``, its number (1…N = ``workers``, stamped on its
     request records; 0 outside a pool); and ``probe_token``, the inspector token all workers share.
     ``record_headers`` False: the records keep no headers (``serve`` prints access lines only).
+    ``access_lines`` True: send each request's access line (``AccessLines``) instead of its
+    record; for a pool whose supervisor only prints them (``serve --workers``).
     Made by ``RemoteServers._init_config``.
     """
 
@@ -144,6 +147,7 @@ class Init:
     workers: int = 0
     probe_token: str = ""
     record_headers: bool = True
+    access_lines: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,16 @@ class RecordBatch:
     last batch."""
 
     records: list[Any]
+    events: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AccessLines:
+    """child → window, instead of ``RecordBatch`` when ``Init.access_lines``: each request as
+    ``(finished, line)``, when it finished (epoch seconds) and ``RequestRecord.access_line()``,
+    made in the worker; and the wire events, as in ``RecordBatch``."""
+
+    lines: list[tuple[float, str]]
     events: list[Any] = field(default_factory=list)
 
 
