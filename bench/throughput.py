@@ -10,6 +10,8 @@ loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says
     .venv/bin/python bench/throughput.py --post 1024 --only ours-https,ours-https-nobodies
                                                     # POST 1 KiB bodies that the app reads
     .venv/bin/python bench/throughput.py --middleware   # no sockets: the request log's own cost
+    .venv/bin/python bench/throughput.py --logging-cost # serve --workers 2 with and without its
+                                                    # access log, in alternating bursts (~3 minutes)
     .venv/bin/python bench/throughput.py --peers --only ours-w1 --baseline ../old-checkout
                                                     # this code against another checkout's
     .venv/bin/python bench/throughput.py --middleware --baseline ../old-checkout
@@ -41,6 +43,13 @@ It prints medians over the rounds, each server's ratio to waitress-http (or to t
 the server's CPU time per request (all its processes; less sensitive to the machine's noise than
 requests/s, since the load generator's own TLS work shares the 2 cores), and the ratios that
 answer a question, each with its target.
+
+--logging-cost measures one figure more carefully than rounds can: ``ours-w2`` and
+``ours-w2-nolog`` both run for the whole measurement, and h2load loads them in turn (keep-alive,
+HTTPS), ``--pairs`` times each (default 15), in bursts of ``--burst`` requests (default 8000, about
+1.5 s).  Each pair gives a ratio of server CPU per request and one of requests/s, measured seconds
+apart, so the machine's drift (these machines change speed by 10-30% from minute to minute) hits
+both sides of a pair alike; it prints the median ratio of the pairs and their spread (quartiles).
 """
 
 from __future__ import annotations
@@ -572,6 +581,13 @@ def main() -> None:
     parser.add_argument("--post", type=int, metavar="BYTES", help="POST a body of BYTES to every request")
     parser.add_argument("--middleware", action="store_true", help="only the request log's own cost")
     parser.add_argument(
+        "--logging-cost",
+        action="store_true",
+        help="serve --workers 2 with and without its access log, in alternating bursts (see above)",
+    )
+    parser.add_argument("--pairs", type=int, default=15, help="--logging-cost: bursts per server")
+    parser.add_argument("--burst", type=int, default=8000, help="--logging-cost: requests per burst")
+    parser.add_argument(
         "--ours-log",
         choices=("pipe", "file", "devnull"),
         default="pipe",
@@ -611,6 +627,9 @@ def main() -> None:
             subprocess.run(["apt-get", "install", "-y", "-qq", "nghttp2-client"], check=True)
         else:
             raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
+    if args.logging_cost:
+        logging_cost(args.pairs, args.burst, args.ours_log)
+        return
     rounds = 1 if args.quick else args.rounds
     keepalive_n, close_n = (5000, 2000) if args.quick else (20000, 6000)
     counts = {"keep-alive": keepalive_n, "new-conn": close_n}
@@ -689,6 +708,74 @@ def main() -> None:
             finally:
                 stop_server(running)
     report(servers, modes, rounds, results, cpu, procs, lines, args.post, args.ours_log)
+
+
+def logging_cost(pairs: int, burst: int, ours_log: str) -> None:
+    """``--logging-cost``: ours-w2 against ours-w2-nolog, both running, loaded in turn."""
+    from launcher.certs import CertStore
+
+    cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
+    log_dir = tempfile.mkdtemp(prefix="bench-logs-")
+    for folder in (cert_dir, log_dir):
+        atexit.register(shutil.rmtree, folder, True)
+    CertStore(cert_dir).ensure()
+    kinds = ("ours-w2", "ours-w2-nolog")
+    running = {kind: start_process_server(kind, cert_dir, ROOT, ours_log, log_dir) for kind in kinds}
+    cpu_ratios: list[float] = []
+    rps_ratios: list[float] = []
+    printed = {kind: 0 for kind in kinds}
+    try:
+        urls = {kind: f"https://127.0.0.1:{r.port}/" for kind, r in running.items()}
+        for kind in kinds:
+            h2load(urls[kind], 2000, False, None)  # warm-up (every worker)
+        for kind in kinds:
+            if running[kind].counted:
+                settle(running[kind])
+        for pair in range(1, pairs + 1):
+            figures: dict[str, tuple[float, float]] = {}
+            # Alternate which goes first, so neither always follows the other's load.
+            for kind in kinds if pair % 2 else kinds[::-1]:
+                server = running[kind]
+                before = server.access_lines() if server.counted else 0
+                cpu_before, _ = tree_cpu(server.proc.pid)
+                rps, _p99 = h2load(urls[kind], burst, False, None)
+                if server.counted and not kind.endswith("-nolog"):
+                    settle(server, quiet=0.3)  # its lines are written (their CPU is in the figure)
+                cpu_after, _ = tree_cpu(server.proc.pid)
+                figures[kind] = (rps, (cpu_after - cpu_before) * 1000 / burst)
+                if server.counted:
+                    printed[kind] += server.access_lines() - before
+            (rps_log, cpu_log), (rps_nolog, cpu_nolog) = figures["ours-w2"], figures["ours-w2-nolog"]
+            cpu_ratios.append(cpu_log / cpu_nolog)
+            rps_ratios.append(rps_log / rps_nolog)
+            print(
+                f"pair {pair:2}: with log {rps_log:6.0f} req/s {cpu_log:.3f} ms CPU/req;"
+                f" without {rps_nolog:6.0f} req/s {cpu_nolog:.3f} ms CPU/req;"
+                f" CPU/req {cpu_ratios[-1] - 1:+.1%}, req/s {1 - rps_ratios[-1]:+.1%} lost",
+                flush=True,
+            )
+    finally:
+        for server in running.values():
+            stop_server(server)
+
+    def quartiles(values: list[float]) -> tuple[float, float, float]:
+        q1, q2, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values[0],) * 3
+        return q1, q2, q3
+
+    c1, c2, c3 = quartiles(cpu_ratios)
+    r1, r2, r3 = quartiles(rps_ratios)
+    print()
+    print(
+        f"Logging cost of serve --workers 2 (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pairs} pairs"
+        f" of {burst} requests, {os.cpu_count()} cores, access log to a {ours_log}):"
+    )
+    print(
+        f"  server CPU per request: {c2 - 1:+.1%} (quartiles {c1 - 1:+.1%} to {c3 - 1:+.1%}) (target <= 5%)"
+    )
+    print(f"  requests/s lost:        {1 - r2:+.1%} (quartiles {1 - r3:+.1%} to {1 - r1:+.1%})")
+    expected = pairs * burst
+    print(f"  access lines printed: {printed['ours-w2']} of {expected} requests with the log", end="")
+    print(f", {printed['ours-w2-nolog']} without" if running["ours-w2-nolog"].counted else "")
 
 
 def report(
