@@ -50,6 +50,9 @@ HTTPS), ``--pairs`` times each (default 15), in bursts of ``--burst`` requests (
 1.5 s).  Each pair gives a ratio of server CPU per request and one of requests/s, measured seconds
 apart, so the machine's drift (these machines change speed by 10-30% from minute to minute) hits
 both sides of a pair alike; it prints the median ratio of the pairs and their spread (quartiles).
+Flat out, the kernel's split of the 32 connections over the two workers (SO_REUSEPORT hashes
+each) changes from burst to burst and moves either side by up to 20%; with ``--rate`` (e.g.
+3000, below what either serves) h2load paces the requests and the CPU per request is steadier.
 """
 
 from __future__ import annotations
@@ -525,13 +528,18 @@ def tree_cpu(root: int) -> tuple[float, int]:
     return ticks / os.sysconf("SC_CLK_TCK"), count
 
 
-def h2load(url: str, requests: int, new_connection: bool, post: str | None = None) -> tuple[float, float]:
+def h2load(
+    url: str, requests: int, new_connection: bool, post: str | None = None, rate: float | None = None
+) -> tuple[float, float]:
     """Run h2load; return (requests/s, p99 ms) computed from its per-request log.
 
-    With *post* (a file), every request is a POST of that file's bytes.
+    With *post* (a file), every request is a POST of that file's bytes; with *rate*, h2load sends
+    that many requests/s in all (paced: ``--rps`` per connection) instead of as fast as it can.
     """
     log = tempfile.mktemp()
     cmd = ["h2load", "--h1", "-n", str(requests), "-c", "32", "-t", "2", "--log-file", log, url]
+    if rate:
+        cmd[1:1] = [f"--rps={rate / 32:g}"]
     if new_connection:
         cmd[2:2] = ["-H", "Connection: close"]
     if post is not None:
@@ -588,6 +596,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=15, help="--logging-cost: bursts per server")
     parser.add_argument("--burst", type=int, default=8000, help="--logging-cost: requests per burst")
     parser.add_argument(
+        "--rate", type=float, help="--logging-cost: pace h2load at this many requests/s in all (not flat out)"
+    )
+    parser.add_argument(
         "--ours-log",
         choices=("pipe", "file", "devnull"),
         default="pipe",
@@ -628,7 +639,7 @@ def main() -> None:
         else:
             raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
     if args.logging_cost:
-        logging_cost(args.pairs, args.burst, args.ours_log)
+        logging_cost(args.pairs, args.burst, args.ours_log, args.rate)
         return
     rounds = 1 if args.quick else args.rounds
     keepalive_n, close_n = (5000, 2000) if args.quick else (20000, 6000)
@@ -710,8 +721,9 @@ def main() -> None:
     report(servers, modes, rounds, results, cpu, procs, lines, args.post, args.ours_log)
 
 
-def logging_cost(pairs: int, burst: int, ours_log: str) -> None:
-    """``--logging-cost``: ours-w2 against ours-w2-nolog, both running, loaded in turn."""
+def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = None) -> None:
+    """``--logging-cost``: ours-w2 against ours-w2-nolog, both running, loaded in turn (flat out,
+    or paced at *rate* requests/s)."""
     from launcher.certs import CertStore
 
     cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
@@ -738,7 +750,7 @@ def logging_cost(pairs: int, burst: int, ours_log: str) -> None:
                 server = running[kind]
                 before = server.access_lines() if server.counted else 0
                 cpu_before, _ = tree_cpu(server.proc.pid)
-                rps, _p99 = h2load(urls[kind], burst, False, None)
+                rps, _p99 = h2load(urls[kind], burst, False, None, rate)
                 if server.counted and not kind.endswith("-nolog"):
                     settle(server, quiet=0.3)  # its lines are written (their CPU is in the figure)
                 cpu_after, _ = tree_cpu(server.proc.pid)
@@ -765,9 +777,10 @@ def logging_cost(pairs: int, burst: int, ours_log: str) -> None:
     c1, c2, c3 = quartiles(cpu_ratios)
     r1, r2, r3 = quartiles(rps_ratios)
     print()
+    pace = f"paced at {rate:,.0f} req/s" if rate else "flat out"
     print(
-        f"Logging cost of serve --workers 2 (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pairs} pairs"
-        f" of {burst} requests, {os.cpu_count()} cores, access log to a {ours_log}):"
+        f"Logging cost of serve --workers 2 (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pace}, {pairs}"
+        f" pairs of {burst} requests, {os.cpu_count()} cores, access log to a {ours_log}):"
     )
     print(
         f"  server CPU per request: {c2 - 1:+.1%} (quartiles {c1 - 1:+.1%} to {c3 - 1:+.1%}) (target <= 5%)"
