@@ -30,8 +30,9 @@ How the work is shared:
   its channel close and stops on its own (``launcher.remote.child``).
 - **New code** (``replace_workers``: reload on change, ``PoolReloader``) starts a new set of
   workers on the same sockets, and only once the first one imported the app do the others start
-  and the old ones retire (finishing what they serve); an app that fails to import changes
-  nothing, and its error is reported once.
+  and the old ones retire (finishing what they serve, then closing their connections, before
+  the reload is reported); an app that fails to import changes nothing, and its error is
+  reported once.
 - **Stopping** (``close``) asks every worker at once to stop within the time given, keep-alive
   clients included, and kills one that has not.
 
@@ -481,7 +482,9 @@ class WorkerPool:
         self, target: AppTarget | None = None, grace: float = RETIRE_GRACE
     ) -> tuple[Any, list[Exception]]:
         """A new set of workers on the same sockets (new code, new sockets); the old ones retire
-        once the first new one serves.  Raises (``AppLoadError``...) with nothing changed."""
+        once the new ones serve: they stop accepting and end their connections (requests in
+        flight get *grace* seconds) before this returns.  Raises (``AppLoadError``...) with
+        nothing changed."""
         target = self.target if target is None else target
         with self._replace_lock:
             if self._closed:
@@ -505,7 +508,12 @@ class WorkerPool:
             for slot, servers in zip(slots, news, strict=True):
                 if not servers.alive:
                     self._schedule(slot, servers)
-        _retire([s for s in olds if s is not None], grace)
+        retiring = [s for s in olds if s is not None]
+        # The old set stops accepting and ends its connections (what is in flight gets *grace*)
+        # before this returns: once a reload is reported, every request gets the new code, on a
+        # new connection or one a browser kept open.  Idle, that takes a few milliseconds.
+        _each(retiring, lambda servers: servers.stop_all(timeout=1.0, grace=grace))
+        _retire(retiring)
         return self.app, []
 
     def _lost(self, slot: _Slot, servers: RemoteServers, code: int | None) -> None:
@@ -849,17 +857,11 @@ def _each(workers: Sequence[RemoteServers], run: Callable[[RemoteServers], Any])
         return list(ex.map(one, workers))
 
 
-def _retire(olds: Sequence[RemoteServers], grace: float) -> None:
-    """Old workers finish what they serve (up to *grace*), then end; in the background."""
+def _retire(olds: Sequence[RemoteServers]) -> None:
+    """Old workers, stopped already, end their processes; in the background."""
 
     def run() -> None:
-        def retire(servers: RemoteServers) -> None:
-            try:
-                servers.stop_all(timeout=1.0, grace=grace)
-            finally:
-                servers.close(1.0)
-
-        _each(olds, retire)
+        _each(olds, lambda servers: servers.close(1.0))
 
     if olds:
         threading.Thread(target=run, name="launcher-pool-retire", daemon=True).start()

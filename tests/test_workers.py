@@ -443,6 +443,44 @@ def test_the_pool_serves_the_users_app_in_every_worker(tmp_path):
         pool.close()
 
 
+def test_once_new_workers_are_in_no_connection_reaches_the_old_code(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    source = project / "versioned.py"
+    app_text = "from flask import Flask\napp = Flask(__name__)\napp.add_url_rule('/', 'v', lambda: '{}')\n"
+    source.write_text(app_text.format("v1"))
+    pool = WorkerPool(
+        cert_store=CertStore(tmp_path / "certs"),
+        workers=2,
+        http_port=0,
+        https_port=0,
+        target=AppTarget(target="versioned:app", chdir=project),
+    )
+    try:
+        assert pool.start_all() == []
+        # Browsers keep connections open: several, so both old workers hold some.
+        kept = [http.client.HTTPConnection("127.0.0.1", pool.http.port, timeout=5) for _ in range(6)]
+        for conn in kept:
+            conn.request("GET", "/")
+            assert conn.getresponse().read() == b"v1"
+        source.write_text(app_text.format("v2"))
+        pool.replace_workers()
+        # Reported done: a request on a connection kept from before, or on a new one, is v2.
+        for conn in kept:
+            try:
+                conn.request("GET", "/")
+                body = conn.getresponse().read()
+            except (ConnectionError, http.client.HTTPException):  # the old worker closed it
+                conn.close()
+                conn.request("GET", "/")
+                body = conn.getresponse().read()
+            assert body == b"v2"
+            conn.close()
+        assert {fetch(pool.http.url)[1] for _ in range(10)} == {b"v2"}
+    finally:
+        pool.close()
+
+
 def test_a_certificate_error_is_one_line_and_no_worker_starts(tmp_path, cert_store):
     certs = tmp_path / "certs"
     certs.mkdir(mode=0o700)
