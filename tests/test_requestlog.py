@@ -25,6 +25,7 @@ from hostile import (
 )
 
 from launcher.requestlog import ERROR_ENVIRON_KEY, RequestLogMiddleware, RequestRecord, RequestSink
+from launcher.scheme import Scheme
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,6 +186,58 @@ def test_middleware_records_once_on_close_with_the_request_as_it_arrived():
     assert r.header("Content-Length") == "3"
     assert r.response_headers == (("Content-Type", "text/plain"),)
     assert r.error is None
+
+
+def test_the_middleware_puts_every_field_of_the_record_in_its_place():
+    # The record is built positionally (it is on every request's path): each field gets a value
+    # no other field has, so a field added or moved in RequestRecord without the builder fails here.
+    sink = RequestSink()
+    sink.number_as_worker(3, 4)
+
+    def app(env, start_response):
+        assert env["wsgi.input"].read() == b"abc"
+        env["launcher.error"] = "kept error"
+        start_response("202 Accepted", [("Content-Length", "4"), ("X-Out", "o")])
+        return [b"body"]
+
+    env = environ(SSL_PROTOCOL="TLSv1.2", SSL_CIPHER="ECDHE-ECDSA-AES128-GCM-SHA256")
+    env["wsgi.input"] = io.BytesIO(b"abc")
+    body = RequestLogMiddleware(app, sink, Scheme.HTTPS, 64)(env, lambda status, headers: None)
+    assert b"".join(body) == b"body"
+    body.close()
+    [r] = sink.snapshot()
+    fields = r._asdict()
+    assert set(fields) == set(RequestRecord._fields)
+    duration = fields.pop("duration_ms")
+    assert 0 <= duration < 5000
+    assert 0 < fields.pop("time") <= time.time()
+    assert fields.pop("request_body").data == b"abc"
+    assert fields.pop("response_body").data == b"body"
+    assert fields == {
+        "seq": 3,
+        "listener": Scheme.HTTPS,
+        "client_addr": "127.0.0.1",
+        "client_port": 4242,
+        "method": "POST",
+        "path": "/x",
+        "query": "q=1",
+        "http_version": "HTTP/1.1",
+        "status": 202,
+        "response_bytes": 4,
+        "tls_version": "TLSv1.2",
+        "tls_cipher": "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "user_agent": "tester",
+        "request_headers": (
+            ("User-Agent", "tester"),
+            ("X-Forwarded-Proto", "https"),
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "3"),
+        ),
+        "response_headers": (("Content-Length", "4"), ("X-Out", "o")),
+        "error": "kept error",
+        "probe": False,
+        "worker": 3,
+    }
 
 
 def test_middleware_records_an_app_that_raises_with_its_traceback():
