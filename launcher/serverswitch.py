@@ -199,6 +199,7 @@ class SwitchableReloader:
         self.wanted = False
         self._servers: Inner = owner.inner
         self._inner: ReloaderControl = self._servers.make_reloader(target, **self._args)
+        self._earlier_reloads = 0  # counted by the watchers a switch replaced
 
     @property
     def running(self) -> bool:
@@ -208,10 +209,16 @@ class SwitchableReloader:
     def watched_roots(self) -> tuple[Path, ...]:
         return self._inner.watched_roots
 
+    @property
+    def reloads(self) -> int:
+        """Successful reloads, on whichever servers were in force."""
+        return self._earlier_reloads + self._inner.reloads
+
     def start(self, app: Any = None, /) -> None:
         with self._owner._lock:
             if self._servers is not self._owner.inner:  # made before a switch
                 self._servers = self._owner.inner
+                self._earlier_reloads += self._inner.reloads
                 self._inner = self._servers.make_reloader(self.target, **self._args)
             self.wanted = True
             self._owner._reloaders.add(self)
@@ -229,6 +236,7 @@ class SwitchableReloader:
     def _move(self, servers: Inner) -> None:
         """Watch *servers* (a switch adopted them; it stopped the old watcher)."""
         self._servers = servers
+        self._earlier_reloads += self._inner.reloads
         self._inner = servers.make_reloader(self.target, **self._args)
         if self.wanted:
             self._inner.start(None)
