@@ -8,6 +8,8 @@ Side by side in one run, each behind the same filter proxy and a shown ``QTableV
 
 - ``RequestLogModel`` (``launcher.gui.logmodel``): a ``QAbstractTableModel`` over a Python list,
   cells made on demand;
+- the same with the log view's own cell painter (``launcher.gui.logdelegate.LogCellDelegate``), as
+  the window shows it, against Qt's ``QStyledItemDelegate`` in the row above;
 - a ``QStandardItemModel`` holding every cell as a C++ item, as the first version of the log did
   (rows scrolled past the bottom of the view got their cells made, so every row ends up filled).
 
@@ -120,11 +122,15 @@ def run(kind: str, trims: int, batch: int) -> dict[str, float]:
     from launcher.gui.logmodel import RequestFilterProxy
 
     app = QApplication.instance() or QApplication([])
-    log = OurLog() if kind == "ours" else ItemModelLog()
+    log = ItemModelLog() if kind == "items" else OurLog()
     proxy = RequestFilterProxy()
     proxy.setSourceModel(log.model)
     view = QTableView()
     view.setModel(proxy)
+    if kind == "painted":
+        from launcher.gui.logdelegate import LogCellDelegate
+
+        view.setItemDelegate(LogCellDelegate(log.model, proxy, view))
     view.resize(1100, 800)
     view.show()
     log.append(make_records(CAP, 0))
@@ -159,9 +165,11 @@ def main() -> int:
     args = parser.parse_args()
     print(f"Request-log model at its {CAP:,}-row cap, {args.trims} batches of {args.batch} rows, view shown")
     ours = run("ours", args.trims, args.batch)
+    painted = run("painted", args.trims, args.batch)
     items = run("items", args.trims, args.batch)
     for label, r in (
         ("RequestLogModel (QAbstractTableModel)", ours),
+        ("the same, painted by LogCellDelegate", painted),
         ("QStandardItemModel, cells as items", items),
     ):
         print(
@@ -171,7 +179,8 @@ def main() -> int:
     remove_ratio = ours["last_remove_ms"] / items["last_remove_ms"]
     print(
         f"  side by side after {args.trims} trims: remove {remove_ratio:.3f}×,"
-        f" repaint {ours['repaint_ms'] / items['repaint_ms']:.2f}× the item model's"
+        f" repaint {ours['repaint_ms'] / items['repaint_ms']:.2f}× the item model's;"
+        f" LogCellDelegate repaints in {painted['repaint_ms'] / ours['repaint_ms']:.2f}× Qt's delegate's time"
     )
     return 0
 
