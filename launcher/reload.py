@@ -31,7 +31,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from launcher.apptarget import AppTarget, load_app, loaded_at_ns, watch_roots
 from launcher.errors import AppLoadError, LauncherError
@@ -263,13 +263,28 @@ class Reloader:
             except Exception as exc:  # a target so broken that even its folder is unknown
                 raise AppLoadError(f"Cannot watch {self.target.label()}: {exc}") from None
         self._watcher = FileWatcher(roots, self._changed, interval=self.interval, debounce=self.debounce)
-        self._watcher.start(since_ns=loaded_at_ns(self.target))
+        self._watcher.start(since_ns=self._loaded_ns())
         log.info("Reload on change: watching %s", ", ".join(map(str, roots)))
 
     def stop(self, timeout: float = 2.0) -> None:
         watcher, self._watcher = self._watcher, None
         if watcher is not None:
             watcher.stop(timeout)
+
+    # The three steps a subclass may do elsewhere (``launcher.workers.PoolReloader``: in new
+    # worker processes, never importing the app here).
+
+    def _loaded_ns(self) -> int | None:
+        """When the app now served was loaded: files saved since then reload at once."""
+        return loaded_at_ns(self.target)
+
+    def _load(self) -> Any:
+        """Import the app afresh (raises ``AppLoadError``)."""
+        return load_app(self.target, fresh=True)
+
+    def _swap(self, app: Any) -> object:
+        """Serve *app*; what ``swap`` returns (a list of listeners' errors, maybe)."""
+        return self.swap(app)
 
     def _changed(self, paths: frozenset[Path]) -> None:
         log.info("Changed: %s", ", ".join(sorted(str(p) for p in paths)[:5]))
@@ -289,19 +304,24 @@ class Reloader:
             except Exception:
                 log.exception("on_error callback failed")
 
-    def reload_now(self) -> Flask | None:
-        """Import the app afresh and swap it in; on failure report it and return None."""
+    def reload_now(self) -> Any:
+        """Import the app afresh and swap it in; on failure report it and return None.  The new
+        app (``Flask``) is returned, or what a subclass's ``_load`` gave."""
         with self._reload_lock:
             try:
-                app = load_app(self.target, fresh=True)
+                app = self._load()
             except AppLoadError as exc:
                 log.warning("Reload failed: %s", exc)
                 self._report(exc)
                 return None
             try:
-                result = self.swap(app)
+                result = self._swap(app)
             except LauncherError as exc:
-                log.warning("Swapping in the reloaded app failed: %s", exc)
+                # A subclass may import in _swap (a pool's new workers): that failure reads the same.
+                if isinstance(exc, AppLoadError):
+                    log.warning("Reload failed: %s", exc)
+                else:
+                    log.warning("Swapping in the reloaded app failed: %s", exc)
                 self._report(exc)
                 return None
             except Exception as exc:

@@ -53,13 +53,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from launcher.apptarget import AppTarget, watch_roots
+from launcher.apptarget import AppTarget
 from launcher.appview import new_token
 from launcher.certs import CertStore
-from launcher.errors import ConfigError, LauncherError, ServerProcessError
+from launcher.errors import ConfigError, ServerProcessError
 from launcher.options import DEFAULTS, ServeConfig
 from launcher.policy import ForwardingPolicy, Policy
-from launcher.reload import FileWatcher
+from launcher.reload import Reloader
 from launcher.remote.client import RemoteServers, WorkerSpec
 from launcher.remote.wire import AppInfo, Op, decode_error
 from launcher.requestlog import RequestRecord, RequestSink
@@ -764,11 +764,13 @@ class WorkerPool:
         self._merger.close(max(0.05, deadline - time.monotonic()))
 
 
-class PoolReloader:
+class PoolReloader(Reloader):
     """Reload on change for a pool: a new set of workers with the new code (see module docstring).
 
-    The watching happens here (``launcher.reload.FileWatcher``); the app is imported only in the
-    workers.  Callbacks run in the watcher's thread, as ``Reloader``'s do.
+    ``launcher.reload.Reloader`` watches the files here, but the app is imported only in the new
+    workers (``WorkerPool.replace_workers``: an app that fails to import there is reported
+    through ``on_error`` and the old workers keep serving).  Callbacks run in the watcher's
+    thread, as ``Reloader``'s do; ``on_reloaded(info, errors)`` follows each new set.
     """
 
     def __init__(
@@ -781,57 +783,30 @@ class PoolReloader:
         on_change: Callable[[frozenset[Path]], None],
         grace: float,
     ) -> None:
+        super().__init__(target, self._new_workers, on_error=on_error, on_change=on_change)
         self._pool = pool
-        self.target = target
         self.on_reloaded = on_reloaded
-        self.on_error = on_error
-        self.on_change = on_change
         self.grace = grace
-        self.watched_roots: tuple[Path, ...] = ()
-        self.reloads = 0
-        self.failures = 0
-        self._watcher: FileWatcher | None = None
-        self._lock = threading.Lock()
 
-    @property
-    def running(self) -> bool:
-        return self._watcher is not None and self._watcher.running
-
-    def start(self, _app: Any = None) -> None:
-        if self.running:
-            return
-        roots = tuple(watch_roots(self.target, None))
-        self._watcher = FileWatcher(roots, self._changed, name="launcher-pool-watcher")
-        self._watcher.start(since_ns=self._pool.loaded_ns)
-        self.watched_roots = roots
+    def start(self, app: Any = None) -> None:
+        super().start(None)  # the supervisor never imports the app: its roots come from the target
         self._pool._reloader = self
 
     def stop(self, timeout: float = 2.0) -> None:
-        watcher, self._watcher = self._watcher, None
         if self._pool._reloader is self:
             self._pool._reloader = None
-        if watcher is not None:
-            watcher.stop(timeout)
+        super().stop(timeout)
 
-    def _changed(self, paths: frozenset[Path]) -> None:
-        try:
-            self.on_change(paths)
-        except Exception:
-            log.exception("on_change callback failed")
-        self.reload_now()
+    def _loaded_ns(self) -> int | None:
+        return self._pool.loaded_ns
 
-    def reload_now(self) -> AppInfo | None:
-        """New workers with the app imported afresh; on failure report it, keep the old ones."""
-        with self._lock:
-            try:
-                info, errors = self._pool.replace_workers(self.target, grace=self.grace)
-            except LauncherError as exc:
-                self.failures += 1
-                self.on_error(exc)
-                return None
-            self.reloads += 1
-            self.on_reloaded(info, errors)
-            return info if isinstance(info, AppInfo) else None
+    def _load(self) -> AppTarget:
+        return self.target  # imported by the new workers, in ``_new_workers``
+
+    def _new_workers(self, target: Any) -> list[Exception]:  # ``swap``: gets what ``_load`` gave
+        info, errors = self._pool.replace_workers(target, grace=self.grace)
+        self.on_reloaded(info, errors)
+        return errors
 
 
 def _attempt(run: Callable[[], object]) -> Exception | None:
