@@ -719,6 +719,21 @@ class Listener(ListenerView):
             log.info("%s stopped", self.scheme.upper())
 
 
+def serving_options(config: ServeConfig) -> dict[str, Any]:
+    """What *config* says to the constructors of ``Servers``, ``RemoteServers`` and
+    ``launcher.workers.WorkerPool``, as their keywords: the policy (its live options), the bind
+    address, the ports, threads, limits and body limit."""
+    return dict(
+        policy=Policy.from_config(config),
+        host=config.bind_host,
+        http_port=config.http_port,
+        https_port=config.https_port,
+        threads=config.threads,
+        limits=Limits.from_config(config),
+        body_limit=config.body_limit,
+    )
+
+
 class Servers:
     """An HTTP and an HTTPS listener serving one app, logging into one sink, under one Policy."""
 
@@ -795,18 +810,15 @@ class Servers:
         """Servers as *config* says (its live options become the ``Policy``, unless one is given).
 
         ``--lan`` and ``--name`` go to ``share`` (LAN addresses, the set-up page, NAME.localhost)."""
+        options = serving_options(config)
+        if policy is not None:
+            options["policy"] = policy
         servers = cls(
             app,
             cert_store=cert_store,
             sink=sink if sink is not None else RequestSink(body_budget=config.body_budget_bytes),
-            policy=policy if policy is not None else Policy.from_config(config),
-            host=config.bind_host,
-            http_port=config.http_port,
-            https_port=config.https_port,
-            threads=config.threads,
-            limits=Limits.from_config(config),
             hosts=hosts,
-            body_limit=config.body_limit,
+            **options,
         )
         servers.share(config.lan, config.lan_bridges, config.name)
         return servers

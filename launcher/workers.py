@@ -72,6 +72,7 @@ from launcher.servers import (
     bind_socket,
     cert_hosts_for,
     check_port,
+    serving_options,
 )
 
 if TYPE_CHECKING:
@@ -301,15 +302,9 @@ class WorkerPool:
             cert_store=cert_store,
             workers=config.workers,
             sink=sink if sink is not None else RequestSink(body_budget=config.body_budget_bytes),
-            policy=Policy.from_config(config),
-            host=config.bind_host,
-            http_port=config.http_port,
-            https_port=config.https_port,
-            threads=config.threads,
-            limits=Limits.from_config(config),
-            body_limit=config.body_limit,
             target=target,
             on_notice=on_notice,
+            **serving_options(config),
         )
         pool.share(config.lan, config.lan_bridges, config.name)
         return pool

@@ -93,12 +93,11 @@ from launcher.gui.settings import Settings, open_settings
 from launcher.gui.tasks import TaskRunner
 from launcher.gui.trustpanel import StoresFactory
 from launcher.messages import MessageLevel
-from launcher.policy import Policy
 from launcher.recordformat import escape_control
 from launcher.remote import RemoteServers
 from launcher.requestlog import RequestSink
 from launcher.scheme import Scheme
-from launcher.servers import Limits, ListenerState, Servers
+from launcher.servers import ListenerState, Servers, serving_options
 from launcher.serverswitch import SwitchableServers
 from launcher.workers import WorkerPool
 
@@ -323,18 +322,13 @@ class MainWindow(QMainWindow):
         """Servers in *workers* child processes sharing *store* and *sink* (the log), configured
         as the window was opened (a switch then gives them the current options).  *start*: one
         process starts now (a pool starts with its listeners)."""
-        config = self.config
-        options: dict[str, Any] = dict(
-            cert_store=store,
-            sink=sink,
-            policy=Policy.from_config(config),
-            host=config.host,
-            http_port=config.http_port,
-            https_port=config.https_port,
-            threads=config.threads,
-            limits=Limits.from_config(config),
-            body_limit=config.body_limit,
-        )
+        # The window's sharing is set apart (``share``), so the servers bind the host as set.
+        options: dict[str, Any] = {
+            **serving_options(self.config),
+            "host": self.config.host,
+            "cert_store": store,
+            "sink": sink,
+        }
         servers: RemoteServers | WorkerPool
         if workers > 1:
             servers = WorkerPool(
