@@ -662,17 +662,11 @@ def main() -> None:
             servers += [f"{kind}@{name}" for name in baselines]
     if not servers:
         raise SystemExit("no server to run")
-    cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
-    log_dir = tempfile.mkdtemp(prefix="bench-logs-")
-    for folder in (cert_dir, log_dir):  # a server's stderr is quoted when it fails to start
-        atexit.register(shutil.rmtree, folder, True)
+    cert_dir, log_dir = scratch_folders()
     post_file = None
     if args.post:
         post_file = os.path.join(cert_dir, "post.json")
         Path(post_file).write_text(('{"pad": "' + "x" * args.post)[: args.post - 2] + '"}')
-    from launcher.certs import CertStore
-
-    CertStore(cert_dir).ensure()
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     cpu: dict[tuple[str, str], list[float]] = {}
     procs: dict[str, int] = {}
@@ -721,9 +715,9 @@ def main() -> None:
     report(servers, modes, rounds, results, cpu, procs, lines, args.post, args.ours_log)
 
 
-def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = None) -> None:
-    """``--logging-cost``: ours-w2 against ours-w2-nolog, both running, loaded in turn (flat out,
-    or paced at *rate* requests/s)."""
+def scratch_folders() -> tuple[str, str]:
+    """A certificate folder with a CA and leaf made, and a folder for the servers' stderr (quoted
+    when one fails to start); both removed at exit."""
     from launcher.certs import CertStore
 
     cert_dir = tempfile.mkdtemp(prefix="bench-certs-")
@@ -731,6 +725,13 @@ def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = Non
     for folder in (cert_dir, log_dir):
         atexit.register(shutil.rmtree, folder, True)
     CertStore(cert_dir).ensure()
+    return cert_dir, log_dir
+
+
+def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = None) -> None:
+    """``--logging-cost``: ours-w2 against ours-w2-nolog, both running, loaded in turn (flat out,
+    or paced at *rate* requests/s)."""
+    cert_dir, log_dir = scratch_folders()
     kinds = ("ours-w2", "ours-w2-nolog")
     running = {kind: start_process_server(kind, cert_dir, ROOT, ours_log, log_dir) for kind in kinds}
     cpu_ratios: list[float] = []

@@ -391,8 +391,7 @@ def _print_requests(subscription: Any, out: TextIO, stop: threading.Event) -> No
 
     def write(records: list[Any]) -> None:
         if records:
-            out.write("".join(record.access_line() + "\n" for record in records))
-            out.flush()
+            _write_lines(out, "".join(record.access_line() + "\n" for record in records))
 
     while not stop.is_set():
         subscription.wait(0.2)
