@@ -259,8 +259,17 @@ def test_close_notify_from_the_client_does_not_stall_the_loop(servers, client_co
 def test_renegotiation_is_refused(servers, ca_file):
     """A client asking to renegotiate TLS 1.2 gets OpenSSL's no_renegotiation alert."""
     done = subprocess.run(
-        ["openssl", "s_client", "-connect", f"127.0.0.1:{servers.https.port}", "-tls1_2",
-         "-CAfile", str(ca_file), "-servername", "localhost"],
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{servers.https.port}",
+            "-tls1_2",
+            "-CAfile",
+            str(ca_file),
+            "-servername",
+            "localhost",
+        ],
         input=b"R\n",  # s_client's command to renegotiate
         capture_output=True,
         timeout=20,
@@ -281,6 +290,14 @@ def test_a_small_response_is_one_tls_record(servers, client_context):
             assert first.endswith(b"\r\n\r\n" + f"response {n}".encode()), first
 
 
+def connect(servers, scheme: str, client_context) -> socket.socket:
+    """A connection to the *scheme* listener of *servers* (TLS done for HTTPS)."""
+    port = getattr(servers, scheme).port
+    if scheme == "https":
+        return tls_connect(port, client_context)
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_head_and_body_go_out_in_one_send(servers, client_context, scheme, monkeypatch):
     from launcher import servers as servers_module
@@ -294,12 +311,7 @@ def test_head_and_body_go_out_in_one_send(servers, client_context, scheme, monke
         return original(self, data, do_close)
 
     monkeypatch.setattr(channel_class, "send", send)
-    listener = getattr(servers, scheme)
-    if scheme == "https":
-        sock = tls_connect(listener.port, client_context)
-    else:
-        sock = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
-    with sock:
+    with connect(servers, scheme, client_context) as sock:
         sock.sendall(get("/n/5") + b"HEAD /n/6 HTTP/1.1\r\nHost: localhost\r\n\r\n")
         [(status, body)] = read_responses(sock, 1)
     assert (status, body) == (200, b"response 5")
@@ -321,12 +333,7 @@ def test_responses_have_one_date_header_the_apps_own_if_it_set_one(servers, clie
     def dated():
         return Response("old", headers={"date": "Tue, 15 Nov 1994 08:12:31 GMT"})
 
-    listener = getattr(servers, scheme)
-    if scheme == "https":
-        sock = tls_connect(listener.port, client_context)
-    else:
-        sock = socket.create_connection(("127.0.0.1", listener.port), timeout=10)
-    with sock:
+    with connect(servers, scheme, client_context) as sock:
         heads = []
         for path in ("/n/1", "/dated"):
             sock.sendall(get(path))
