@@ -596,6 +596,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=15, help="--logging-cost: bursts per server")
     parser.add_argument("--burst", type=int, default=8000, help="--logging-cost: requests per burst")
     parser.add_argument(
+        "--workers", type=int, choices=(1, 2), default=2, help="--logging-cost: serve --workers 1 or 2"
+    )
+    parser.add_argument(
         "--rate", type=float, help="--logging-cost: pace h2load at this many requests/s in all (not flat out)"
     )
     parser.add_argument(
@@ -639,7 +642,7 @@ def main() -> None:
         else:
             raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
     if args.logging_cost:
-        logging_cost(args.pairs, args.burst, args.ours_log, args.rate)
+        logging_cost(args.pairs, args.burst, args.ours_log, args.rate, args.workers)
         return
     rounds = 1 if args.quick else args.rounds
     keepalive_n, close_n = (5000, 2000) if args.quick else (20000, 6000)
@@ -728,11 +731,12 @@ def scratch_folders() -> tuple[str, str]:
     return cert_dir, log_dir
 
 
-def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = None) -> None:
-    """``--logging-cost``: ours-w2 against ours-w2-nolog, both running, loaded in turn (flat out,
+def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = None, workers: int = 2) -> None:
+    """``--logging-cost``: ours-wN against ours-wN-nolog, both running, loaded in turn (flat out,
     or paced at *rate* requests/s)."""
     cert_dir, log_dir = scratch_folders()
-    kinds = ("ours-w2", "ours-w2-nolog")
+    logged, unlogged = f"ours-w{workers}", f"ours-w{workers}-nolog"
+    kinds = (logged, unlogged)
     running = {kind: start_process_server(kind, cert_dir, ROOT, ours_log, log_dir) for kind in kinds}
     cpu_ratios: list[float] = []
     rps_ratios: list[float] = []
@@ -758,7 +762,7 @@ def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = Non
                 figures[kind] = (rps, (cpu_after - cpu_before) * 1000 / burst)
                 if server.counted:
                     printed[kind] += server.access_lines() - before
-            (rps_log, cpu_log), (rps_nolog, cpu_nolog) = figures["ours-w2"], figures["ours-w2-nolog"]
+            (rps_log, cpu_log), (rps_nolog, cpu_nolog) = figures[logged], figures[unlogged]
             cpu_ratios.append(cpu_log / cpu_nolog)
             rps_ratios.append(rps_log / rps_nolog)
             print(
@@ -780,16 +784,16 @@ def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = Non
     print()
     pace = f"paced at {rate:,.0f} req/s" if rate else "flat out"
     print(
-        f"Logging cost of serve --workers 2 (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pace}, {pairs}"
-        f" pairs of {burst} requests, {os.cpu_count()} cores, access log to a {ours_log}):"
+        f"Logging cost of serve --workers {workers} (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pace},"
+        f" {pairs} pairs of {burst} requests, {os.cpu_count()} cores, access log to a {ours_log}):"
     )
     print(
         f"  server CPU per request: {c2 - 1:+.1%} (quartiles {c1 - 1:+.1%} to {c3 - 1:+.1%}) (target <= 5%)"
     )
     print(f"  requests/s lost:        {1 - r2:+.1%} (quartiles {1 - r3:+.1%} to {1 - r1:+.1%})")
     expected = pairs * burst
-    print(f"  access lines printed: {printed['ours-w2']} of {expected} requests with the log", end="")
-    print(f", {printed['ours-w2-nolog']} without" if running["ours-w2-nolog"].counted else "")
+    print(f"  access lines printed: {printed[logged]} of {expected} requests with the log", end="")
+    print(f", {printed[unlogged]} without" if running[unlogged].counted else "")
 
 
 def report(

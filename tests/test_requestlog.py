@@ -379,3 +379,34 @@ def test_the_access_lines_quick_path_writes_what_the_escaping_path_writes(change
     item = record(7, **changes)
     assert item.access_line() == item._escaped_access_line()
     assert "\x1b" not in item.access_line() and "\n" not in item.access_line()
+
+
+def test_serve_access_log_writes_a_batch_per_interval_not_a_write_per_request():
+    """Records trickling in (one every 2 ms, as under a steady load) are written in a few
+    batches: waking for each one cost more CPU than the request itself."""
+    from launcher.commands.serve import PRINT_BATCH_SECONDS, _print_requests
+
+    class Out(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            Out.writes += 1
+            return super().write(text)
+
+    sink = RequestSink(capacity=0)
+    subscription = sink.subscribe()
+    out, stop = Out(), threading.Event()
+    printer = threading.Thread(target=_print_requests, args=(subscription, out, stop))
+    printer.start()
+    try:
+        started = time.monotonic()
+        for n in range(1, 41):
+            sink.add(record(n))
+            time.sleep(0.002)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        printer.join(5)
+    assert out.getvalue().splitlines() == [record(n).access_line() for n in range(1, 41)]
+    # One write per interval (and the last one on stopping); 40 writes before batching.
+    assert Out.writes <= elapsed / PRINT_BATCH_SECONDS + 3, (Out.writes, elapsed)
