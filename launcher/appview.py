@@ -26,7 +26,9 @@ an old app nor the ``AppView`` alive, and a new app (``set_app``, a reload) is c
 Nothing here imports Qt, and Flask is imported only when the servers build their request path.
 
 ``flask-launcher serve`` leaves its token in ``<cert folder>/probe-token`` (0600, removed at exit;
-``write_token_file``) and ``flask-launcher inspect`` reads it from the same folder.
+``write_token_file``) and ``flask-launcher inspect`` reads it from the same folder.  A certificate
+folder that cannot be written (a read-only mount, such as a Kubernetes Secret) gets a private
+folder of its own instead (``spare_token_folders``), where ``inspect`` looks too.
 """
 
 from __future__ import annotations
@@ -34,10 +36,14 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
+import hashlib
 import hmac
 import json
 import os
 import secrets
+import stat
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -391,6 +397,66 @@ def read_token_file(folder: str | os.PathLike[str]) -> tuple[str, str, frozenset
     if not isinstance(token, str) or not isinstance(host, str) or not isinstance(ports, list):
         return None
     return token, host, frozenset(p for p in ports if isinstance(p, int))
+
+
+def spare_token_folders(cert_dir: str | os.PathLike[str]) -> list[Path]:
+    """Where the token for *cert_dir* goes when *cert_dir* itself cannot be written: one folder
+    per certificate folder (named by a digest of its real path) inside ``flask-launcher-<uid>``,
+    under ``$XDG_RUNTIME_DIR`` and under the temporary folder, in that order (``inspect`` may run
+    with one of them set differently from ``serve``).  Empty where users have no uid (Windows)."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return []
+    digest = hashlib.sha256(os.fsencode(os.path.realpath(cert_dir))).hexdigest()[:16]
+    bases = [os.environ.get("XDG_RUNTIME_DIR") or "", tempfile.gettempdir()]
+    own = f"flask-launcher-{getuid()}"
+    return [Path(base, own, digest) for base in dict.fromkeys(b for b in bases if b)]
+
+
+def make_private_folder(folder: Path) -> None:
+    """Make *folder* and its parent (``flask-launcher-<uid>``) if missing, mode 0700, and check
+    that both are this user's own: a folder someone else made in a shared temporary folder, or
+    a symlink, is refused (``OSError``), so nobody else can read or swap the token."""
+    for path in (folder.parent, folder):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+            raise OSError(errno.EPERM, "not a private folder of this user", str(path))
+
+
+def write_token_anywhere(
+    cert_dir: str | os.PathLike[str], token: str, host: str, ports: Iterable[int]
+) -> Path:
+    """``write_token_file`` in *cert_dir*, else in the first spare folder that takes it
+    (``spare_token_folders``); raises the certificate folder's ``OSError`` when none does."""
+    try:
+        return write_token_file(cert_dir, token, host, ports)
+    except OSError as first:
+        for folder in spare_token_folders(cert_dir):
+            try:
+                make_private_folder(folder)
+                return write_token_file(folder, token, host, ports)
+            except OSError:
+                continue
+        raise first
+
+
+def find_token_file(cert_dir: str | os.PathLike[str]) -> tuple[str, str, frozenset[int]] | None:
+    """``read_token_file`` of the newest token among *cert_dir* and its spare folders (a server
+    on a read-only certificate folder writes to a spare one; an older token may be left in the
+    other place)."""
+    found: list[tuple[float, Path]] = []
+    for folder in (Path(cert_dir), *spare_token_folders(cert_dir)):
+        with contextlib.suppress(OSError):
+            found.append((os.stat(folder / TOKEN_FILE).st_mtime, folder))
+    for _, folder in sorted(found, key=lambda item: item[0], reverse=True):
+        token = read_token_file(folder)
+        if token is not None:
+            return token
+    return None
 
 
 def remove_token_file(path: Path, token: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import http.client
 import json
+import os
 import ssl
 import subprocess
 import sys
@@ -31,8 +32,12 @@ from launcher.appview import (
     VIEW_HEADER,
     decode_view,
     encode_view,
+    find_token_file,
     read_token_file,
+    spare_token_folders,
     token_matches,
+    write_token_anywhere,
+    write_token_file,
 )
 from launcher.cli import main
 from launcher.inspector import InspectReport, inspect_servers
@@ -437,6 +442,70 @@ def test_cli_inspect_against_serve_of_an_own_app(tmp_path: Path, capsys: pytest.
     assert " 404 " not in log and log.count('"GET / HTTP/1.1" 200') == 4, log
     assert not (cert_dir / TOKEN_FILE).exists()  # removed at exit
     assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+
+
+# --- the token when the certificate folder cannot be written (a read-only Secret) ------------------
+
+
+@pytest.fixture
+def private_temp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary folder (and no $XDG_RUNTIME_DIR) inside *tmp_path*, for the spare folders."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read $TMPDIR again
+    return temp
+
+
+def test_a_certificate_folder_that_cannot_be_written_gets_a_private_spare_folder(
+    tmp_path: Path, private_temp: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    cert_dir = blocker / "certs"  # every write in it fails (ENOTDIR), for root too
+    path = write_token_anywhere(cert_dir, "t0k3n", "127.0.0.1", [8443, 8080])
+    (spare,) = spare_token_folders(cert_dir)
+    assert path == spare / TOKEN_FILE and spare.parent.parent == private_temp
+    assert spare.parent.name == f"flask-launcher-{os.getuid()}"
+    for folder in (spare.parent, spare):
+        assert (folder.stat().st_mode & 0o777) == 0o700
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert find_token_file(cert_dir) == ("t0k3n", "127.0.0.1", frozenset({8443, 8080}))
+    # Another certificate folder has a spare folder of its own, and no token.
+    assert find_token_file(tmp_path / "elsewhere") is None
+
+
+def test_a_spare_folder_someone_else_could_write_is_refused(tmp_path: Path, private_temp: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    cert_dir = blocker / "certs"
+    shared = private_temp / f"flask-launcher-{os.getuid()}"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # made by another user, or left open: the token must not go there
+    with pytest.raises(NotADirectoryError):  # the certificate folder's own error
+        write_token_anywhere(cert_dir, "t0k3n", "127.0.0.1", [8443])
+    assert list(shared.iterdir()) == []
+    shared.rmdir()
+    shared.symlink_to(tmp_path)  # a symlink in a shared temporary folder: refused as well
+    with pytest.raises(NotADirectoryError):
+        write_token_anywhere(cert_dir, "t0k3n", "127.0.0.1", [8443])
+    assert find_token_file(cert_dir) is None
+
+
+def test_inspect_reads_the_newest_token_of_the_folder_and_its_spare(
+    tmp_path: Path, private_temp: Path
+) -> None:
+    cert_dir = tmp_path / "certs"
+    cert_dir.mkdir()
+    (spare,) = spare_token_folders(cert_dir)
+    spare.mkdir(parents=True)
+    write_token_file(spare, "newer", "127.0.0.1", [2])
+    write_token_file(cert_dir, "older", "127.0.0.1", [1])  # left by an earlier, writable run
+    os.utime(cert_dir / TOKEN_FILE, (1_000_000_000, 1_000_000_000))
+    assert find_token_file(cert_dir) == ("newer", "127.0.0.1", frozenset({2}))
+    os.utime(spare / TOKEN_FILE, (900_000_000, 900_000_000))
+    assert find_token_file(cert_dir) == ("older", "127.0.0.1", frozenset({1}))
 
 
 # --- the window's server process -------------------------------------------------------------------

@@ -9,6 +9,7 @@ refuse writes to root too.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import socket
@@ -314,11 +315,19 @@ def https_url(proc: subprocess.Popen[str]) -> str:
 
 @needs_read_only_mount
 @pytest.mark.parametrize("folder_mode", [0o700, 0o1777], ids=["0700", "1777-like-a-k8s-secret"])
-def test_serve_from_a_read_only_mount_uses_the_leaf_as_it_is(tmp_path: Path, folder_mode: int) -> None:
+def test_serve_from_a_read_only_mount_uses_the_leaf_as_it_is(
+    tmp_path: Path, folder_mode: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "certs"
     CertStore(folder).ensure()
     folder.chmod(folder_mode)  # nobody can change a read-only mount, whatever its mode says
     before = snapshot(folder)
+    # The inspector's token goes to a private spare folder under the temporary folder (this one).
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr("tempfile.tempdir", None)
     leaf_der = x509.load_pem_x509_certificate((folder / "cert.pem").read_bytes()).public_bytes(Encoding.DER)
     proc = serve_read_only(folder, "--no-http", "--https-port", "0")
     try:
@@ -332,12 +341,19 @@ def test_serve_from_a_read_only_mount_uses_the_leaf_as_it_is(tmp_path: Path, fol
             assert tls.getpeercert(binary_form=True) == leaf_der
             tls.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             assert tls.recv(100).startswith(b"HTTP/1.1 200 ")
+        # flask-launcher inspect finds that token and tells what the app saw.
+        capsys.readouterr()
+        main(["inspect", url, "--json", "--cert-dir", str(folder)])
+        flask = json.loads(capsys.readouterr().out)["https"]["flask"]
+        assert flask["available"] is True and flask["scheme"] == "https", flask
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
     stderr = proc.stderr.read()  # type: ignore[union-attr]
     assert "Traceback" not in stderr and "Cannot write" not in stderr, stderr
+    assert "token" not in stderr, stderr  # no warning: the token had a place to go
     assert snapshot(folder) == before
+    assert [p for p in temp.rglob("*") if p.is_file()] == []  # the token is removed at exit
 
 
 @needs_read_only_mount

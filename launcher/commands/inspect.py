@@ -8,7 +8,8 @@ standard port (80 for http, 443 for https).
 
 HTTPS is verified against ``--cacert`` (default ``<cert-dir>/ca.pem``) plus the system trust store.
 What the app saw comes from ``flask-launcher serve``'s own capture: its probe token is read from
-``<cert-dir>/probe-token`` (written by ``serve`` with that folder) and sent to its listeners only.
+``<cert-dir>/probe-token`` (written by ``serve`` with that folder, or in a private spare folder when
+that one is read-only: ``launcher.appview``) and sent to its listeners only.
 ``--proxy-lens`` adds the behind-a-proxy request, under the server's *current* trusted-proxy
 setting (start the server with and without ``serve --trusted-proxy`` to compare; the GUI shows
 both at once).  Exit 0 whenever a report was made, even if a listener was unreachable (the
@@ -94,10 +95,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _probe_mark(cert_dir: Path, host: str) -> tuple[ProbeMark | None, str | None]:
     """The token ``flask-launcher serve`` left in *cert_dir* (``launcher.appview``), and where it
     may be sent; else None and why, in words for the report."""
-    from launcher.appview import TOKEN_FILE, read_token_file
+    from launcher.appview import TOKEN_FILE, find_token_file
     from launcher.inspector import ProbeMark
 
-    found = read_token_file(cert_dir)
+    found = find_token_file(cert_dir)
     if found is None:
         return None, (
             f"no probe token in {cert_dir / TOKEN_FILE}: only a flask-launcher serve using that "

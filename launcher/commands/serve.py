@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from launcher.appview import remove_token_file, write_token_file
+from launcher.appview import remove_token_file, write_token_anywhere
 from launcher.errors import ConfigError
 from launcher.fdlimits import raise_open_file_limit
 from launcher.notices import install as install_notices
@@ -364,14 +364,15 @@ def print_proxy_banner(proxy: ProxyRun, options: ServeConfig, upstream_url: str,
 def _write_token(
     store: Any, servers: Any, ports: list[int], warn: Callable[[str], None], *, host: str | None = None
 ) -> Path | None:
-    """Leave the servers' probe token where ``flask-launcher inspect`` finds it (the certificate
-    folder, see ``launcher.appview``); a folder that cannot be written costs only that."""
+    """Leave the servers' probe token where ``flask-launcher inspect`` finds it: the certificate
+    folder, or a private spare folder when that one is read-only (``launcher.appview``); where
+    neither can be written, that costs only this, with a warning."""
     try:
-        return write_token_file(store.directory, servers.probe_token, host or servers.host, ports)
+        return write_token_anywhere(store.directory, servers.probe_token, host or servers.host, ports)
     except OSError as exc:
         warn(
-            f"cannot write the inspector's token in {store.directory} ({exc.strerror or exc}): "
-            "flask-launcher inspect will not show what the app saw"
+            f"cannot write the inspector's token in {store.directory} ({exc.strerror or exc}) "
+            "or a private temporary folder: flask-launcher inspect will not show what the app saw"
         )
         return None
 
