@@ -13,8 +13,12 @@ How the work is shared:
   kernel spreads new connections over them by address hash, so each worker gets its share even
   when a client opens all its connections at once (one shared socket would let the first worker
   to wake up accept a whole burst).  Each worker inherits its sockets and serves them; it never
-  binds.  The pool keeps them open, so connections that reach a worker's socket while that worker
-  restarts wait in the kernel's queue for the new one instead of being refused.
+  binds.  A worker that died once is back within a second or so, and connections that reach its
+  sockets meanwhile wait in the kernel's queue for it.  One that keeps dying (a back-off over
+  ``KEEP_SOCKETS_UNDER``) has its sockets closed while it is down, so the workers that live take
+  every new connection; it gets new sockets on the same port when it starts again.  When no other
+  worker serves, the sockets stay: the port stays the pool's, and connections wait in the
+  kernel's queue for the new worker instead of being refused.
 - **The certificate** is made (or renewed) here before any worker starts, once; the workers find
   it ready and only read it.
 - **One request log.**  Each worker stamps its number on its records (``RequestRecord.worker``)
@@ -90,6 +94,10 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 #: A worker that served this long before it died gets the first back-off again.
 STABLE_AFTER = 30.0
+#: A dead worker whose back-off is at most this keeps its sockets: the few connections that reach
+#: them wait a second for the new worker.  A longer back-off (it keeps dying) lets them go
+#: (``WorkerPool._release``), so none waits for it.
+KEEP_SOCKETS_UNDER = 1.0
 #: The kernel's queue of not-yet-accepted connections on each worker's socket.
 BACKLOG = 1024
 #: Seconds old workers get to finish what they serve when new ones replace them.
@@ -226,6 +234,8 @@ class _Slot:
     started: float = 0.0
     backoff: float = BACKOFF_FIRST
     revive: threading.Timer | None = None
+    #: The ports of the sockets let go of while no worker serves this slot (``_release``).
+    released: dict[Scheme, int] = field(default_factory=dict)
 
 
 class WorkerPool:
@@ -486,6 +496,8 @@ class WorkerPool:
                 raise ServerProcessError("The servers were closed.")
             with self._lock:
                 slots = list(self._slots)
+                for slot in slots:  # a slot whose worker is down gets its sockets back first
+                    self._rebind(slot, slot.servers)
             news = self._start_set(slots, target)
             with self._lock:
                 if self._closed:  # closed while the new set started: it must not outlive close()
@@ -518,16 +530,18 @@ class WorkerPool:
                 return
             if time.monotonic() - slot.started > STABLE_AFTER:
                 slot.backoff = BACKOFF_FIRST
+            delay = slot.backoff
+        self._schedule(slot, servers)  # first: once this is said, the sockets are as they will stay
         self.on_notice(
-            f"worker {slot.number} exited unexpectedly (exit code {code}): "
-            f"starting it again in {slot.backoff:g} s"
+            f"worker {slot.number} exited unexpectedly (exit code {code}): starting it again in {delay:g} s"
         )
-        self._schedule(slot, servers)
 
     def _schedule(self, slot: _Slot, servers: RemoteServers) -> None:
         with self._lock:
             if self._closed or slot.servers is not servers:
                 return
+            if slot.backoff > KEEP_SOCKETS_UNDER:
+                self._release(slot, servers)
             delay = slot.backoff
             slot.backoff = min(BACKOFF_MAX, slot.backoff * 2)
             timer = threading.Timer(delay, self._revive, (slot, servers))
@@ -536,11 +550,54 @@ class WorkerPool:
             slot.revive = timer
             timer.start()
 
+    def _release(self, slot: _Slot, servers: RemoteServers) -> None:
+        """While *slot* has no worker, its sockets leave the port's ``SO_REUSEPORT`` group, so
+        the kernel gives every new connection to a worker that serves (else one in N would wait
+        in this socket's queue for the whole back-off, up to ``BACKOFF_MAX``).  Not when no other
+        worker serves: then the sockets keep the port, and connections wait for the new worker.
+        (Connections already queued here when the worker died are reset.)  Under ``_lock``."""
+        others = [other.servers for other in self._slots if other is not slot]
+        if not any(other is not None and other.alive for other in others):
+            return
+        for scheme, sock in list(slot.sockets.items()):
+            slot.released[scheme] = sock.getsockname()[1]
+            sock.close()
+        slot.sockets.clear()
+        if servers.worker is not None:
+            servers.worker.sockets.clear()
+
+    def _rebind(self, slot: _Slot, servers: RemoteServers | None) -> None:
+        """Sockets again for what ``_release`` let go of (listeners still running), before a new
+        worker starts in *slot*; raises the bind error (typed).  Under ``_lock``."""
+        for scheme, port in list(slot.released.items()):
+            listener = self.https if scheme == Scheme.HTTPS else self.http
+            if listener.running:
+                sock = bind_socket(listener.host, port, reuse_port=True)
+                try:
+                    sock.listen(BACKLOG)
+                except BaseException:
+                    sock.close()
+                    raise
+                slot.sockets[scheme] = sock
+                if servers is not None and servers.worker is not None:
+                    servers.worker.sockets[scheme] = sock
+            del slot.released[scheme]
+
     def _revive(self, slot: _Slot, servers: RemoteServers) -> None:
         with self._lock:
             if self._closed or slot.servers is not servers:
                 return
             slot.revive = None
+            try:
+                self._rebind(slot, servers)
+            except Exception as exc:
+                rebind_error: Exception | None = exc
+            else:
+                rebind_error = None
+        if rebind_error is not None:
+            self.on_notice(f"worker {slot.number} could not be started again: {rebind_error}")
+            self._schedule(slot, servers)
+            return
         try:
             for scheme in list(slot.sockets):
                 servers.call(Op.START, scheme, None)  # a new process (it serves the app first)
@@ -601,6 +658,7 @@ class WorkerPool:
             for scheme, socks in bound.items():
                 for slot, sock in zip(self._slots, socks, strict=True):
                     slot.sockets[scheme] = sock
+                    slot.released.pop(scheme, None)
         try:
             self.replace_workers()  # the first set of workers, or a new one with the new sockets
         except Exception as exc:

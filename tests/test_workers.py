@@ -121,12 +121,12 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def fetch(url: str, context: ssl.SSLContext | None = None) -> tuple[int, bytes]:
+def fetch(url: str, context: ssl.SSLContext | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
     """GET over a new connection (no redirects followed)."""
     request = urllib.request.Request(url, headers={"Connection": "close"})
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context), _NoRedirect())
     try:
-        with opener.open(request, timeout=10) as resp:
+        with opener.open(request, timeout=timeout) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -219,8 +219,7 @@ def test_a_worker_that_dies_is_started_again_and_the_others_keep_serving(served,
     item = start(served, tmp_path, "--workers", "2")
     first = item.workers()
     os.kill(first[0], signal.SIGKILL)
-    # Meanwhile the other worker serves (connections hashed to the dead one's socket wait in
-    # its queue, which the supervisor keeps open, for the new worker).
+    # Meanwhile the other worker serves.
     for _ in range(10):
         assert fetch(item.urls["https"], item.context)[0] == 200
     wait_for(lambda: any("is serving again" in line for line in item.err), 20, "the worker's restart")
@@ -400,6 +399,36 @@ def test_stopping_a_listener_frees_its_port_and_starting_it_again_serves(pool):
     assert pool.http.running
     assert {fetch(pool.http.url)[0] for _ in range(10)} == {200}
     assert len(pool.pids) == 2
+
+
+def test_while_a_worker_that_keeps_dying_is_down_the_others_take_every_new_connection(pool):
+    """A dead worker with a long back-off lets its sockets go until it serves again: no new
+    connection waits out the back-off in their queue; it serves again on new sockets of the same
+    ports."""
+    notices: list[str] = []
+    pool.on_notice = notices.append
+    assert pool.start_all() == []
+    ports = (pool.https.port, pool.http.port)
+    for slot in pool._slots:
+        slot.backoff = 4.0  # as after two quick deaths; long enough to see whether anything waits
+    victim = pool.pids[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: any("exited unexpectedly" in n for n in notices), 10, "the supervisor to notice")
+    ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+    begin = time.monotonic()
+    statuses = []
+    for _ in range(20):  # new connections, hashed over the port's sockets by their source port
+        statuses.append(fetch(pool.https.url, ctx, timeout=2.0)[0])
+        statuses.append(fetch(pool.http.url, timeout=2.0)[0])
+    assert statuses == [200] * 40
+    assert time.monotonic() - begin < 4.0  # all of it before the new worker could have helped
+    assert victim not in pool.pids and len(pool.pids) == 1
+    wait_for(lambda: any("is serving again" in n for n in notices), 20, "the new worker")
+    assert (pool.https.port, pool.http.port) == ports and len(pool.pids) == 2
+    before = pool.sink.total
+    load_from_four_threads(pool)
+    wait_for(lambda: pool.sink.total >= before + 60, 10, "60 more records")
+    assert {r.worker for r in pool.sink.snapshot()[-60:]} == {1, 2}  # the new one takes its share
 
 
 def test_a_port_in_use_is_typed_and_leaves_nothing_running(tmp_path):
