@@ -11,7 +11,7 @@ Only structural: nothing here runs, and this module imports neither Qt nor waitr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -153,6 +153,11 @@ class ServersControl(Protocol):
     def cert_hosts(self) -> tuple[str, ...]: ...
 
     def start_all(self) -> list[Exception]: ...
+
+    def start_on(self, ports: Mapping[Scheme, int]) -> list[Exception]:
+        """Start the listeners of *ports* on those ports (HTTPS first; a pool starts one set of
+        workers for them); return the errors."""
+        ...
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None: ...
 

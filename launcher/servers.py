@@ -21,7 +21,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -496,12 +496,16 @@ def cert_hosts_for(host: str, extra_hosts: Iterable[str] = ()) -> tuple[str, ...
     return tuple(hosts)
 
 
-def start_each(listeners: Iterable[Any]) -> list[Exception]:
-    """Start each listener in turn; the errors, none raised (one failing starts the others)."""
+def start_each(listeners: Iterable[Any], ports: Mapping[Scheme, int] | None = None) -> list[Exception]:
+    """Start each listener in turn (on its port in *ports*, if there); the errors, none raised
+    (one failing starts the others)."""
     errors: list[Exception] = []
     for listener in listeners:
         try:
-            listener.start()
+            if ports:
+                listener.start(port=ports.get(listener.scheme))
+            else:
+                listener.start()
         except Exception as exc:
             errors.append(exc)
     return errors
@@ -905,6 +909,10 @@ class Servers:
     def start_all(self) -> list[Exception]:
         """Start both listeners (HTTPS first, so HTTP can redirect to it); return the errors."""
         return start_each((self.https, self.http))
+
+    def start_on(self, ports: Mapping[Scheme, int]) -> list[Exception]:
+        """Start the listeners of *ports* on those ports (HTTPS first); return the errors."""
+        return start_each([lst for lst in (self.https, self.http) if lst.scheme in ports], ports)
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         """Stop both listeners at once (in parallel), within about *timeout* + *grace* seconds."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -430,6 +430,10 @@ class SwitchableServers:
     def start_all(self) -> list[Exception]:
         with self._lock:
             return self._inner.start_all()
+
+    def start_on(self, ports: Mapping[Scheme, int]) -> list[Exception]:
+        with self._lock:
+            return self._inner.start_on(ports)
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         with self._lock:

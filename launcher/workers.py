@@ -51,7 +51,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -717,16 +717,23 @@ class WorkerPool:
 
     def start_all(self) -> list[Exception]:
         """Start both listeners (one set of workers); return the errors."""
+        return self._start_together((Scheme.HTTPS, Scheme.HTTP), {})
+
+    def start_on(self, ports: Mapping[Scheme, int]) -> list[Exception]:
+        """Start the listeners of *ports* on those ports (one set of workers); the errors."""
+        return self._start_together(tuple(ports), dict(ports))
+
+    def _start_together(self, schemes: tuple[Scheme, ...], ports: dict[Scheme, int]) -> list[Exception]:
         errors: list[Exception] = []
         try:
-            self.start_listeners((Scheme.HTTPS, Scheme.HTTP))
+            self.start_listeners(schemes, ports)
         except Exception as exc:
             errors.append(exc)
             # One listener may still start alone (the other's port is taken, say).
             for listener in (self.https, self.http):
-                if not listener.running:
+                if listener.scheme in schemes and not listener.running:
                     try:
-                        self.start_listeners((listener.scheme,))
+                        self.start_listeners((listener.scheme,), ports)
                     except Exception as again:
                         if not any(str(again) == str(e) for e in errors):
                             errors.append(again)

@@ -584,8 +584,10 @@ class ServersPanel(Panel, QGroupBox):
             for scheme in running:
                 self._listener(scheme).stop(grace=0.5)
             self._share_now()
-            for scheme in running:
-                self._listener(scheme).start(port=ports[scheme])
+            # Together: a pool starts one set of workers for both, not a set per listener.
+            errors = self.servers.start_on(ports)
+            if errors:
+                raise errors[0]
 
         self.tasks.submit(
             work,

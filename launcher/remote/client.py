@@ -45,7 +45,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -744,6 +744,10 @@ class RemoteServers:
         if all(valid_port(lst.configured_port) for lst in self.listeners):
             return [decode_error(e) for e in self.call(Op.START_ALL)]
         return start_each((self.https, self.http))
+
+    def start_on(self, ports: Mapping[Scheme, int]) -> list[Exception]:
+        """Start the listeners of *ports* on those ports (HTTPS first); return the errors."""
+        return start_each([lst for lst in (self.https, self.http) if lst.scheme in ports], ports)
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         try:

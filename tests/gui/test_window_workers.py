@@ -128,6 +128,40 @@ def test_workers_2_serves_through_two_processes_and_1_through_one_again(qtbot, m
     assert window.log_panel.view.isColumnHidden(COL_WORKER)
 
 
+def test_a_new_name_restarts_a_pool_with_one_new_set_of_workers(qtbot, make_window, gui_settings):
+    """Sharing changes (a name, the LAN) restart the running listeners: together, so a pool
+    starts one set of workers for both, not one per listener."""
+    saved_workers(gui_settings, 2)
+    window = make_window(show=True, process=True, test_app=False)
+    http_port, https_port = start_all(qtbot, window)
+    pool = window.servers.inner
+    sets: list[int] = []
+    replace = pool.replace_workers
+
+    def counted(*args, **kwargs):
+        sets.append(1)
+        return replace(*args, **kwargs)
+
+    pool.replace_workers = counted
+    before = window.servers.pids
+    panel = window.servers_panel
+    panel.name_edit.setText("myapp")
+    panel.name_edit.editingFinished.emit()
+    qtbot.waitUntil(lambda: "myapp.localhost" in window.servers.cert_hosts(), timeout=5000)
+    wait_state(qtbot, window, "http", "running", timeout=20000)
+    wait_state(qtbot, window, "https", "running", timeout=20000)
+
+    def new_set() -> bool:
+        return len(window.servers.pids) == 2 and not set(window.servers.pids) & set(before)
+
+    qtbot.waitUntil(new_set, timeout=20000)
+    assert sets == [1]  # one new set of workers for both listeners
+    assert (window.servers.http.port, window.servers.https.port) == (http_port, https_port)
+    context = ca_context(window)
+    assert fetch(f"https://localhost:{https_port}/", context)[0] == 200
+    assert fetch(f"http://127.0.0.1:{http_port}/")[0] == 200
+
+
 def test_workers_setting_persists(qtbot, make_window, gui_settings):
     window = make_window(process=True, test_app=False)
     set_workers(qtbot, window, 3)  # stopped: only the servers object changes
