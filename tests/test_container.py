@@ -509,6 +509,15 @@ def test_kube_play_the_manifest_with_the_certificates_from_a_secret(
         for path in ("/certs/x", "/home/launcher/x"):  # the secret's mount, and readOnlyRootFilesystem
             touch = podman("exec", container.name, "touch", path, check=False)
             assert touch.returncode != 0 and "Read-only file system" in touch.stderr, (path, touch.stderr)
+        # The inspector's token could not go in /certs: it went to a private folder in /tmp (an
+        # emptyDir), so `flask-launcher inspect` in the pod still tells what the app saw.
+        assert "inspector's token" not in logs, logs
+        seen = podman(
+            "exec", container.name, "flask-launcher", "inspect", "https://127.0.0.1:8443/",
+            "--json", "--cert-dir", "/certs", check=False,
+        )  # fmt: skip
+        flask_part = json.loads(seen.stdout)["https"]["flask"]
+        assert flask_part["available"] is True and flask_part["scheme"] == "https", (flask_part, seen.stderr)
         # defaultMode 0440: podman 4.3 ignores it (0644), and then the server says the key can be
         # read by every user of the container; where the mode is honoured it has nothing to say.
         key_mode = int(podman("exec", container.name, "stat", "-c", "%a", "/certs/key.pem").stdout, 8)
