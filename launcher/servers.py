@@ -497,15 +497,15 @@ def cert_hosts_for(host: str, extra_hosts: Iterable[str] = ()) -> tuple[str, ...
 
 
 def start_each(listeners: Iterable[Any], ports: Mapping[Scheme, int] | None = None) -> list[Exception]:
-    """Start each listener in turn (on its port in *ports*, if there); the errors, none raised
-    (one failing starts the others)."""
+    """Start each listener in turn (with *ports*: only those it names, on those ports); the
+    errors, none raised (one failing starts the others)."""
     errors: list[Exception] = []
     for listener in listeners:
         try:
-            if ports:
-                listener.start(port=ports.get(listener.scheme))
-            else:
+            if ports is None:
                 listener.start()
+            elif listener.scheme in ports:
+                listener.start(port=ports[listener.scheme])
         except Exception as exc:
             errors.append(exc)
     return errors
@@ -912,7 +912,7 @@ class Servers:
 
     def start_on(self, ports: Mapping[Scheme, int]) -> list[Exception]:
         """Start the listeners of *ports* on those ports (HTTPS first); return the errors."""
-        return start_each([lst for lst in (self.https, self.http) if lst.scheme in ports], ports)
+        return start_each((self.https, self.http), ports)
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         """Stop both listeners at once (in parallel), within about *timeout* + *grace* seconds."""

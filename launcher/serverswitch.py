@@ -217,9 +217,7 @@ class SwitchableReloader:
     def start(self, app: Any = None, /) -> None:
         with self._owner._lock:
             if self._servers is not self._owner.inner:  # made before a switch
-                self._servers = self._owner.inner
-                self._earlier_reloads += self._inner.reloads
-                self._inner = self._servers.make_reloader(self.target, **self._args)
+                self._watch(self._owner.inner)
             self.wanted = True
             self._owner._reloaders.add(self)
             self._inner.start(app)
@@ -235,11 +233,15 @@ class SwitchableReloader:
 
     def _move(self, servers: Inner) -> None:
         """Watch *servers* (a switch adopted them; it stopped the old watcher)."""
+        self._watch(servers)
+        if self.wanted:
+            self._inner.start(None)
+
+    def _watch(self, servers: Inner) -> None:
+        """A new reloader of *servers* in place of the one made for the servers before."""
         self._servers = servers
         self._earlier_reloads += self._inner.reloads
         self._inner = servers.make_reloader(self.target, **self._args)
-        if self.wanted:
-            self._inner.start(None)
 
 
 class SwitchableServers:

@@ -418,7 +418,7 @@ class WorkerPool:
         """A worker process for *slot* (not started yet: its first call starts it)."""
         holder: list[RemoteServers] = []
         spec = WorkerSpec(
-            sockets=dict(slot.sockets),
+            sockets=slot.sockets,  # the slot's own: each new process of this worker gets what it holds now
             number=slot.number,
             workers=len(self._slots),
             probe_token=self.probe_token,
@@ -497,7 +497,7 @@ class WorkerPool:
             with self._lock:
                 slots = list(self._slots)
                 for slot in slots:  # a slot whose worker is down gets its sockets back first
-                    self._rebind(slot, slot.servers)
+                    self._rebind(slot)
             news = self._start_set(slots, target)
             with self._lock:
                 if self._closed:  # closed while the new set started: it must not outlive close()
@@ -541,7 +541,7 @@ class WorkerPool:
             if self._closed or slot.servers is not servers:
                 return
             if slot.backoff > KEEP_SOCKETS_UNDER:
-                self._release(slot, servers)
+                self._release(slot)
             delay = slot.backoff
             slot.backoff = min(BACKOFF_MAX, slot.backoff * 2)
             timer = threading.Timer(delay, self._revive, (slot, servers))
@@ -550,7 +550,7 @@ class WorkerPool:
             slot.revive = timer
             timer.start()
 
-    def _release(self, slot: _Slot, servers: RemoteServers) -> None:
+    def _release(self, slot: _Slot) -> None:
         """While *slot* has no worker, its sockets leave the port's ``SO_REUSEPORT`` group, so
         the kernel gives every new connection to a worker that serves (else one in N would wait
         in this socket's queue for the whole back-off, up to ``BACKOFF_MAX``).  Not when no other
@@ -559,14 +559,12 @@ class WorkerPool:
         others = [other.servers for other in self._slots if other is not slot]
         if not any(other is not None and other.alive for other in others):
             return
-        for scheme, sock in list(slot.sockets.items()):
+        for scheme, sock in slot.sockets.items():
             slot.released[scheme] = sock.getsockname()[1]
             sock.close()
         slot.sockets.clear()
-        if servers.worker is not None:
-            servers.worker.sockets.clear()
 
-    def _rebind(self, slot: _Slot, servers: RemoteServers | None) -> None:
+    def _rebind(self, slot: _Slot) -> None:
         """Sockets again for what ``_release`` let go of (listeners still running), before a new
         worker starts in *slot*; raises the bind error (typed).  Under ``_lock``."""
         for scheme, port in list(slot.released.items()):
@@ -579,26 +577,15 @@ class WorkerPool:
                     sock.close()
                     raise
                 slot.sockets[scheme] = sock
-                if servers is not None and servers.worker is not None:
-                    servers.worker.sockets[scheme] = sock
             del slot.released[scheme]
 
     def _revive(self, slot: _Slot, servers: RemoteServers) -> None:
-        with self._lock:
-            if self._closed or slot.servers is not servers:
-                return
-            slot.revive = None
-            try:
-                self._rebind(slot, servers)
-            except Exception as exc:
-                rebind_error: Exception | None = exc
-            else:
-                rebind_error = None
-        if rebind_error is not None:
-            self.on_notice(f"worker {slot.number} could not be started again: {rebind_error}")
-            self._schedule(slot, servers)
-            return
         try:
+            with self._lock:
+                if self._closed or slot.servers is not servers:
+                    return
+                slot.revive = None
+                self._rebind(slot)
             for scheme in list(slot.sockets):
                 servers.call(Op.START, scheme, None)  # a new process (it serves the app first)
         except Exception as exc:
@@ -708,8 +695,6 @@ class WorkerPool:
                     sock = slot.sockets.pop(listener.scheme, None)
                     if sock is not None:
                         sock.close()
-                    if slot.servers is not None and slot.servers.worker is not None:
-                        slot.servers.worker.sockets.pop(listener.scheme, None)
         for listener in running:
             listener._apply(ListenerState.STOPPED)
 

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nethelpers import refuses, wait_for
@@ -303,11 +304,24 @@ def test_an_app_that_fails_to_import_is_reported_once(tmp_path):
 # --- WorkerPool in this process ---------------------------------------------------------------------
 
 
+def two_workers(tmp_path: Path, target: AppTarget | None = None, **options: Any) -> WorkerPool:
+    """A pool of two workers on ports 0, its certificates in ``tmp_path/certs``."""
+    store = CertStore(tmp_path / "certs")
+    return WorkerPool(cert_store=store, workers=2, http_port=0, https_port=0, target=target, **options)
+
+
+def app_in_project(tmp_path: Path, module: str, text: str) -> tuple[Path, AppTarget]:
+    """``tmp_path/project/<module>.py`` holding *text*, and the target ``<module>:app`` there."""
+    project = tmp_path / "project"
+    project.mkdir()
+    source = project / f"{module}.py"
+    source.write_text(text)
+    return source, AppTarget(target=f"{module}:app", chdir=project)
+
+
 @pytest.fixture
 def pool(tmp_path: Path) -> Iterator[WorkerPool]:
-    made = WorkerPool(
-        cert_store=CertStore(tmp_path / "certs"), workers=2, sink=RequestSink(), http_port=0, https_port=0
-    )
+    made = two_workers(tmp_path, sink=RequestSink())
     yield made
     made.close()
 
@@ -453,13 +467,7 @@ def test_a_port_in_use_is_typed_and_leaves_nothing_running(tmp_path):
 
 
 def test_the_pool_serves_the_users_app_in_every_worker(tmp_path):
-    pool = WorkerPool(
-        cert_store=CertStore(tmp_path),
-        workers=2,
-        http_port=0,
-        https_port=0,
-        target=AppTarget(target="modapp:app", chdir=ROOT / "tests" / "apps"),
-    )
+    pool = two_workers(tmp_path, AppTarget(target="modapp:app", chdir=ROOT / "tests" / "apps"))
     try:
         assert pool.start_all() == []
         bodies = {fetch(pool.http.url)[1] for _ in range(20)}
@@ -470,18 +478,9 @@ def test_the_pool_serves_the_users_app_in_every_worker(tmp_path):
 
 
 def test_once_new_workers_are_in_no_connection_reaches_the_old_code(tmp_path):
-    project = tmp_path / "project"
-    project.mkdir()
-    source = project / "versioned.py"
     app_text = "from flask import Flask\napp = Flask(__name__)\napp.add_url_rule('/', 'v', lambda: '{}')\n"
-    source.write_text(app_text.format("v1"))
-    pool = WorkerPool(
-        cert_store=CertStore(tmp_path / "certs"),
-        workers=2,
-        http_port=0,
-        https_port=0,
-        target=AppTarget(target="versioned:app", chdir=project),
-    )
+    source, target = app_in_project(tmp_path, "versioned", app_text.format("v1"))
+    pool = two_workers(tmp_path, target)
     try:
         assert pool.start_all() == []
         # Browsers keep connections open: several, so both old workers hold some.
@@ -540,17 +539,8 @@ def test_signals_to_the_whole_process_group_twice_stop_it_cleanly(served, tmp_pa
 
 @pytest.mark.parametrize("after", [0.3, 0.9])
 def test_closing_during_a_reload_leaves_no_worker_running(tmp_path, after):
-    project = tmp_path / "project"
-    project.mkdir()
-    source = project / "hello.py"
-    source.write_text("from flask import Flask\napp = Flask(__name__)\n")
-    pool = WorkerPool(
-        cert_store=CertStore(tmp_path / "certs"),
-        workers=2,
-        http_port=0,
-        https_port=0,
-        target=AppTarget(target="hello:app", chdir=project),
-    )
+    source, target = app_in_project(tmp_path, "hello", "from flask import Flask\napp = Flask(__name__)\n")
+    pool = two_workers(tmp_path, target)
     reloaded: list[object] = []
     try:
         assert pool.start_all() == []

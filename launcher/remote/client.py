@@ -267,9 +267,10 @@ class _Session:
 class WorkerSpec:
     """What makes a ``RemoteServers`` one worker of a pool (``launcher.workers.WorkerPool``).
 
-    ``sockets``: a listening socket per scheme, bound by the pool; the child inherits them and
-    serves them (it binds nothing).  ``number``: 1…N, stamped on its records.  ``probe_token``:
-    the inspector token every worker shares.  ``deliver(records, events)`` takes its batches
+    ``sockets``: a listening socket per scheme, bound by the pool (the pool's own dict for this
+    worker's place, which it changes as listeners start and stop); each new child inherits those
+    it holds then and serves them (it binds nothing).  ``number``: 1…N, stamped on its records.
+    ``probe_token``: the inspector token every worker shares.  ``deliver(records, events)`` takes its batches
     (instead of ``sink``); ``on_lost(exit_code)`` is called when its process ended unexpectedly.
     With ``deliver_lines``, the worker sends access lines instead of records
     (``Init.access_lines``) and ``deliver_lines(lines, events)`` takes them.
@@ -747,7 +748,7 @@ class RemoteServers:
 
     def start_on(self, ports: Mapping[Scheme, int]) -> list[Exception]:
         """Start the listeners of *ports* on those ports (HTTPS first); return the errors."""
-        return start_each([lst for lst in (self.https, self.http) if lst.scheme in ports], ports)
+        return start_each((self.https, self.http), ports)
 
     def stop_all(self, timeout: float = 1.0, grace: float = 0.0) -> None:
         try:
