@@ -50,8 +50,7 @@ HTTPS), ``--pairs`` times each (default 15), in bursts of ``--burst`` requests (
 1.5 s).  Each pair gives a ratio of server CPU per request and one of requests/s, measured seconds
 apart, so the machine's drift (these machines change speed by 10-30% from minute to minute) hits
 both sides of a pair alike; it prints the median ratio of the pairs and their spread (quartiles).
-Flat out, the kernel's split of the 32 connections over the two workers (SO_REUSEPORT hashes
-each) changes from burst to burst and moves either side by up to 20%; with ``--rate`` (e.g.
+Flat out, the machine's drift moves either side from burst to burst; with ``--rate`` (e.g.
 3000, below what either serves) h2load paces the requests and the CPU per request is steadier.
 """
 

@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import logging
 import os
+import select
 import socket
 import ssl
 import threading
@@ -33,6 +34,7 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from launcher import fdlimits, tls
+from launcher.acceptshare import DECLINE_POLL, Seat
 from launcher.appview import AppView
 from launcher.errors import (
     AddressUnavailableError,
@@ -182,9 +184,12 @@ class _PlainServer(TcpWSGIServer):
         hint_url: Callable[[], str | None],
         limits: Limits,
         on_event: Callable[[WireEvent], None] | None = None,
+        seat: Seat | None = None,
         **kw: Any,
     ):
         self.extra_environ = extra_environ
+        #: This worker's place in its pool's ``AcceptShare`` (None outside a pool).
+        self.seat = seat
         #: Where the channels hand their ``WireEvent``s (``tls.emit``); None: only logged.
         self.on_event = on_event
         self.limits = limits
@@ -211,9 +216,45 @@ class _PlainServer(TcpWSGIServer):
     # --- accepting ----------------------------------------------------------------------------
 
     def readable(self) -> bool:
-        """waitress's answer (it also runs maintenance), but False while accepting is paused."""
+        """waitress's answer (it also runs maintenance), but False while accepting is paused, or
+        while another worker of the pool holds fewer connections (``launcher.acceptshare``)."""
         readable = bool(super().readable())
-        return readable and time.monotonic() >= self._paused_until
+        return readable and time.monotonic() >= self._paused_until and self._our_turn()
+
+    def _our_turn(self) -> bool:
+        seat = self.seat
+        return seat is None or seat.may_accept(len(self._map))
+
+    def run(self) -> None:
+        """waitress's loop; in a pool, one that wakes every ``DECLINE_POLL`` s while it declines
+        new connections, so it takes them as soon as it is its turn."""
+        seat = self.seat
+        if seat is None:
+            super().run()
+            return
+        try:
+            while self._map:
+                self._poll_once(seat)
+        except (SystemExit, KeyboardInterrupt):
+            self.task_dispatcher.shutdown()
+
+    def _poll_once(self, seat: Seat) -> None:
+        """One turn of ``wasyncore.poll2``, but with the timeout chosen after ``readable()`` said
+        whether this worker accepts now (``poll2`` fixes it before asking)."""
+        pollster = select.poll()
+        for fd, obj in list(self._map.items()):
+            flags = 0
+            if obj.readable():
+                flags |= select.POLLIN | select.POLLPRI
+            if obj.writable() and not obj.accepting:  # a listening socket is never writable
+                flags |= select.POLLOUT
+            if flags:
+                pollster.register(fd, flags)
+        timeout = DECLINE_POLL if seat.waiting else self.adj.asyncore_loop_timeout
+        for fd, flags in pollster.poll(int(timeout * 1000)):
+            obj = self._map.get(fd)
+            if obj is not None:
+                wasyncore.readwrite(obj, flags)
 
     def handle_accept(self) -> None:
         """Accept the connections waiting, up to ``ACCEPT_BATCH`` in one turn of the loop.
@@ -223,7 +264,7 @@ class _PlainServer(TcpWSGIServer):
         (measured under load with a flood of 300: the longest wait 4.4 s one at a time, 0.22 s in batches).
         """
         for _ in range(ACCEPT_BATCH):
-            if not self._accept_one():
+            if not self._our_turn() or not self._accept_one():
                 return
 
     def _accept_one(self) -> bool:
@@ -245,6 +286,8 @@ class _PlainServer(TcpWSGIServer):
         if pair is None:
             return False
         self._accept_resumed()
+        if self.seat is not None:
+            self.seat.accepted()
         conn, addr = pair
         try:
             self.set_socket_options(conn)
@@ -433,11 +476,8 @@ def check_port(port: int) -> None:
         raise ConfigError(f"Port {port} is out of range: use 1–{PORT_MAX}, or 0 for any free port.") from None
 
 
-def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A bound (not yet listening) TCP socket; typed errors for every way binding fails.
-
-    *reuse_port*: ``SO_REUSEPORT``, so sockets of one worker pool share the port and the kernel
-    spreads connections over them (``launcher.workers``; Linux and the BSDs)."""
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A bound (not yet listening) TCP socket; typed errors for every way binding fails."""
     check_port(port)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -450,8 +490,6 @@ def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.soc
     try:
         if os.name == "posix":
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(sockaddr)
@@ -612,6 +650,9 @@ class Listener(ListenerView):
         #: A listening socket made elsewhere (a worker pool's, ``launcher.workers``): each start
         #: serves a duplicate of it instead of binding, so the port and its queue outlive a stop.
         self.inherited: socket.socket | None = None
+        #: With ``inherited``: this worker's place in the pool's ``AcceptShare`` (which worker
+        #: takes a new connection); emptied when the listener stops.
+        self.seat: Seat | None = None
 
     # --- start / stop ------------------------------------------------------------------------
 
@@ -632,6 +673,8 @@ class Listener(ListenerView):
                 app, ssl_context = self._build()
                 if self.inherited is not None:
                     sock = self.inherited.dup()
+                    if self.seat is not None:
+                        self.seat.open()
                 else:
                     sock = bind_socket(self.host, self.configured_port if port is None else port)
                 port = sock.getsockname()[1]
@@ -660,6 +703,7 @@ class Listener(ListenerView):
                     "dispatcher": dispatcher,
                     "adj": adj,
                     "bind_socket": False,
+                    "seat": self.seat,
                 }
                 if self.scheme == Scheme.HTTPS:
                     if ssl_context is None:
@@ -706,6 +750,8 @@ class Listener(ListenerView):
                     self._notify(ListenerState.STOPPED)
                 return
             self._notify(ListenerState.STOPPING)
+            if self.seat is not None:
+                self.seat.vacate()  # the other workers take every new connection from now on
             deadline = time.monotonic() + timeout + grace
             if grace > 0:
                 # Stop accepting: close the listening socket only; the loop keeps the connections.

@@ -7,18 +7,13 @@ as they drive one process (``launcher.control.ServersControl``).
 
 How the work is shared:
 
-- **Ports.**  The pool binds the listening sockets itself, here, so a port in use (or any other
-  bind error) is reported once, typed, as with one process.  It first binds the port plainly (this
-  fails if anything else holds it), then binds one ``SO_REUSEPORT`` socket per worker on it: the
-  kernel spreads new connections over them by address hash, so each worker gets its share even
-  when a client opens all its connections at once (one shared socket would let the first worker
-  to wake up accept a whole burst).  Each worker inherits its sockets and serves them; it never
-  binds.  A worker that died once is back within a second or so, and connections that reach its
-  sockets meanwhile wait in the kernel's queue for it.  One that keeps dying (a back-off over
-  ``KEEP_SOCKETS_UNDER``) has its sockets closed while it is down, so the workers that live take
-  every new connection; it gets new sockets on the same port when it starts again.  When no other
-  worker serves, the sockets stay: the port stays the pool's, and connections wait in the
-  kernel's queue for the new worker instead of being refused.
+- **Ports.**  The pool binds each listening socket itself, here, once, so a port in use (or any
+  other bind error) is reported once, typed, as with one process.  Every worker inherits a
+  descriptor of it and serves it; none binds.  The workers take turns accepting from its one
+  queue (``launcher.acceptshare``): a new connection goes to the worker that holds the fewest,
+  so clients that open many connections at once get every worker.  A worker that died holds no
+  queue of its own: the others take every new connection until it is back, and its place in the
+  table is emptied so they do not wait for it.
 - **The certificate** is made (or renewed) here before any worker starts, once; the workers find
   it ready and only read it.
 - **One request log.**  Each worker stamps its number on its records (``RequestRecord.worker``)
@@ -57,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from launcher.acceptshare import AcceptShare
 from launcher.apptarget import AppTarget
 from launcher.appview import new_token
 from launcher.certs import CertStore
@@ -94,10 +90,6 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 #: A worker that served this long before it died gets the first back-off again.
 STABLE_AFTER = 30.0
-#: A dead worker whose back-off is at most this keeps its sockets: the few connections that reach
-#: them wait a second for the new worker.  A longer back-off (it keeps dying) lets them go
-#: (``WorkerPool._release``), so none waits for it.
-KEEP_SOCKETS_UNDER = 1.0
 #: The kernel's queue of not-yet-accepted connections on each worker's socket.
 BACKLOG = 1024
 #: Seconds old workers get to finish what they serve when new ones replace them.
@@ -234,8 +226,6 @@ class _Slot:
     started: float = 0.0
     backoff: float = BACKOFF_FIRST
     revive: threading.Timer | None = None
-    #: The ports of the sockets let go of while no worker serves this slot (``_release``).
-    released: dict[Scheme, int] = field(default_factory=dict)
 
 
 class WorkerPool:
@@ -291,6 +281,8 @@ class WorkerPool:
         self._lock = threading.RLock()  # the slots, their sockets, the listeners' states
         self._replace_lock = threading.Lock()  # one change of the worker set at a time
         self._merger = RecordMerger(self.sink)
+        #: The serving set's table of connections per worker (a new set gets a new one).
+        self._share: AcceptShare | None = None
         self._reloader: PoolReloader | None = None
         self._closed = False
         #: When the workers serving now began to import the app (``time.time_ns()``): a watcher
@@ -414,8 +406,9 @@ class WorkerPool:
 
     # --- workers ------------------------------------------------------------------------------------
 
-    def _new_worker(self, slot: _Slot) -> RemoteServers:
-        """A worker process for *slot* (not started yet: its first call starts it)."""
+    def _new_worker(self, slot: _Slot, share: AcceptShare) -> RemoteServers:
+        """A worker process for *slot* in the set that shares *share* (not started yet: its first
+        call starts it)."""
         holder: list[RemoteServers] = []
         spec = WorkerSpec(
             sockets=slot.sockets,  # the slot's own: each new process of this worker gets what it holds now
@@ -425,6 +418,7 @@ class WorkerPool:
             deliver=self._merger.put,
             on_lost=lambda code: self._lost(slot, holder[0], code),
             deliver_lines=self._merger.put_lines if self._merger.write_lines is not None else None,
+            share=share,
         )
         servers = RemoteServers(
             cert_store=self.cert_store,
@@ -462,10 +456,13 @@ class WorkerPool:
             if self.on_startup_error is not None:
                 self.on_startup_error(servers.startup_error)
 
-    def _start_set(self, slots: Sequence[_Slot], target: AppTarget) -> list[RemoteServers]:
-        """New workers for *slots*: the first alone (its error is the one reported, and nothing
-        is left running), then the others at once.  Raises what the first raised."""
-        first = self._new_worker(slots[0])
+    def _start_set(
+        self, slots: Sequence[_Slot], target: AppTarget, share: AcceptShare
+    ) -> list[RemoteServers]:
+        """New workers for *slots*, sharing *share*: the first alone (its error is the one
+        reported, and nothing is left running), then the others at once.  Raises what the first
+        raised."""
+        first = self._new_worker(slots[0], share)
         loading = time.time_ns()
         try:
             self._launch(first, target)
@@ -474,7 +471,7 @@ class WorkerPool:
             raise
         self.loaded_ns = loading
         news = [first]
-        rest = [self._new_worker(slot) for slot in slots[1:]]
+        rest = [self._new_worker(slot, share) for slot in slots[1:]]
         with ThreadPoolExecutor(max_workers=max(1, len(rest)), thread_name_prefix="launcher-pool") as ex:
             results = list(ex.map(lambda s: _attempt(lambda: self._launch(s, target)), rest))
         for slot, servers, error in zip(slots[1:], rest, results, strict=True):
@@ -494,16 +491,20 @@ class WorkerPool:
         with self._replace_lock:
             if self._closed:
                 raise ServerProcessError("The servers were closed.")
-            with self._lock:
-                slots = list(self._slots)
-                for slot in slots:  # a slot whose worker is down gets its sockets back first
-                    self._rebind(slot)
-            news = self._start_set(slots, target)
+            slots = list(self._slots)
+            share = AcceptShare.create(len(slots))
+            try:
+                news = self._start_set(slots, target, share)
+            except BaseException:
+                share.close()
+                raise
             with self._lock:
                 if self._closed:  # closed while the new set started: it must not outlive close()
                     _each(news, lambda s: s.close(0.5))
+                    share.close()
                     raise ServerProcessError("The servers were closed.")
                 olds = [slot.servers for slot in slots]
+                old_share, self._share = self._share, share
                 now = time.monotonic()
                 for slot, servers in zip(slots, news, strict=True):
                     if slot.revive is not None:
@@ -520,6 +521,8 @@ class WorkerPool:
         # before this returns: once a reload is reported, every request gets the new code, on a
         # new connection or one a browser kept open.  Idle, that takes a few milliseconds.
         _each(retiring, lambda servers: servers.stop_all(timeout=1.0, grace=grace))
+        if old_share is not None:
+            old_share.close()  # the old workers keep their own mappings while they end
         _retire(retiring)
         return self.app, []
 
@@ -531,6 +534,8 @@ class WorkerPool:
             if time.monotonic() - slot.started > STABLE_AFTER:
                 slot.backoff = BACKOFF_FIRST
             delay = slot.backoff
+            if self._share is not None:
+                self._share.vacate(slot.number - 1)  # the others stop leaving connections to it
         self._schedule(slot, servers)  # first: once this is said, the sockets are as they will stay
         self.on_notice(
             f"worker {slot.number} exited unexpectedly (exit code {code}): starting it again in {delay:g} s"
@@ -540,8 +545,6 @@ class WorkerPool:
         with self._lock:
             if self._closed or slot.servers is not servers:
                 return
-            if slot.backoff > KEEP_SOCKETS_UNDER:
-                self._release(slot)
             delay = slot.backoff
             slot.backoff = min(BACKOFF_MAX, slot.backoff * 2)
             timer = threading.Timer(delay, self._revive, (slot, servers))
@@ -550,42 +553,12 @@ class WorkerPool:
             slot.revive = timer
             timer.start()
 
-    def _release(self, slot: _Slot) -> None:
-        """While *slot* has no worker, its sockets leave the port's ``SO_REUSEPORT`` group, so
-        the kernel gives every new connection to a worker that serves (else one in N would wait
-        in this socket's queue for the whole back-off, up to ``BACKOFF_MAX``).  Not when no other
-        worker serves: then the sockets keep the port, and connections wait for the new worker.
-        (Connections already queued here when the worker died are reset.)  Under ``_lock``."""
-        others = [other.servers for other in self._slots if other is not slot]
-        if not any(other is not None and other.alive for other in others):
-            return
-        for scheme, sock in slot.sockets.items():
-            slot.released[scheme] = sock.getsockname()[1]
-            sock.close()
-        slot.sockets.clear()
-
-    def _rebind(self, slot: _Slot) -> None:
-        """Sockets again for what ``_release`` let go of (listeners still running), before a new
-        worker starts in *slot*; raises the bind error (typed).  Under ``_lock``."""
-        for scheme, port in list(slot.released.items()):
-            listener = self.https if scheme == Scheme.HTTPS else self.http
-            if listener.running:
-                sock = bind_socket(listener.host, port, reuse_port=True)
-                try:
-                    sock.listen(BACKLOG)
-                except BaseException:
-                    sock.close()
-                    raise
-                slot.sockets[scheme] = sock
-            del slot.released[scheme]
-
     def _revive(self, slot: _Slot, servers: RemoteServers) -> None:
         try:
             with self._lock:
                 if self._closed or slot.servers is not servers:
                     return
                 slot.revive = None
-                self._rebind(slot)
             for scheme in list(slot.sockets):
                 servers.call(Op.START, scheme, None)  # a new process (it serves the app first)
         except Exception as exc:
@@ -598,21 +571,15 @@ class WorkerPool:
     # --- listeners ----------------------------------------------------------------------------------
 
     def _bind(self, listener: PoolListener, port: int) -> list[socket.socket]:
-        """One listening socket per worker on *port*: typed errors as ``bind_socket`` raises them."""
-        probe = bind_socket(listener.host, port)  # fails if anything at all holds the port
-        port = probe.getsockname()[1]
-        probe.close()
-        socks: list[socket.socket] = []
+        """The listening socket on *port* (typed errors as ``bind_socket`` raises them), one
+        descriptor of it per worker: all accept from its one queue."""
+        sock = bind_socket(listener.host, port)
         try:
-            for _ in self._slots:
-                sock = bind_socket(listener.host, port, reuse_port=True)
-                socks.append(sock)
-                sock.listen(BACKLOG)
+            sock.listen(BACKLOG)
+            return [sock, *(sock.dup() for _ in self._slots[1:])]
         except BaseException:
-            for sock in socks:
-                sock.close()
+            sock.close()
             raise
-        return socks
 
     def start_listeners(self, schemes: Iterable[Scheme], ports: dict[Scheme, int] | None = None) -> None:
         """Bind *schemes*' ports and have every worker serve them (workers start, or a new set
@@ -645,7 +612,6 @@ class WorkerPool:
             for scheme, socks in bound.items():
                 for slot, sock in zip(self._slots, socks, strict=True):
                     slot.sockets[scheme] = sock
-                    slot.released.pop(scheme, None)
         try:
             self.replace_workers()  # the first set of workers, or a new one with the new sockets
         except Exception as exc:
@@ -800,6 +766,8 @@ class WorkerPool:
                     for sock in slot.sockets.values():
                         sock.close()
                     slot.sockets.clear()
+                if self._share is not None:
+                    self._share.close()
         finally:
             if waited:
                 self._replace_lock.release()

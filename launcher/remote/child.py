@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from launcher.acceptshare import AcceptShare
 from launcher.apptarget import AppTarget, demo_app_or_placeholder, load_app
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ListenError
@@ -193,10 +194,13 @@ class ServerProcess:
         servers.record_headers = init.record_headers
         if init.probe_token:
             servers.appview.token = init.probe_token  # a pool's workers answer the same probes
+        share = AcceptShare.attach(init.share_fd, init.workers) if init.share_fd >= 0 else None
         for scheme, fd in init.listen_fds:  # a pool's worker: serve the sockets it bound
             os.set_inheritable(fd, False)  # processes the user's app starts must not get them
             listener = servers.https if scheme == Scheme.HTTPS else servers.http
             listener.inherited = socket.socket(fileno=fd)
+            if share is not None:
+                listener.seat = share.seat(scheme, init.worker - 1)
         for listener in servers.listeners:
             listener.add_state_callback(self._state_changed)
         self._servers = servers

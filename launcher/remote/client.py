@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from launcher.acceptshare import AcceptShare
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ConfigError, ServerProcessError
@@ -273,7 +274,8 @@ class WorkerSpec:
     ``probe_token``: the inspector token every worker shares.  ``deliver(records, events)`` takes its batches
     (instead of ``sink``); ``on_lost(exit_code)`` is called when its process ended unexpectedly.
     With ``deliver_lines``, the worker sends access lines instead of records
-    (``Init.access_lines``) and ``deliver_lines(lines, events)`` takes them.
+    (``Init.access_lines``) and ``deliver_lines(lines, events)`` takes them.  ``share``: its
+    set's ``AcceptShare`` (each child inherits it and takes its place ``number - 1``).
     """
 
     sockets: dict[Scheme, socket.socket]
@@ -283,6 +285,12 @@ class WorkerSpec:
     deliver: Callable[[list[Any], list[Any]], None]
     on_lost: Callable[[int | None], None]
     deliver_lines: Callable[[list[tuple[float, str]], list[Any]], None] | None = None
+    share: AcceptShare | None = None
+
+    def descriptors(self) -> tuple[int, ...]:
+        """What a new child of this worker inherits: its listening sockets and the share."""
+        share = () if self.share is None else (self.share.fileno(),)
+        return (*(sock.fileno() for sock in self.sockets.values()), *share)
 
 
 class RemoteServers:
@@ -445,7 +453,7 @@ class RemoteServers:
                 if not self._current(session):
                     raise ServerProcessError("The servers were closed.")
                 worker = self.worker
-                session.proc = _start_child(theirs, tuple(worker.sockets.values()) if worker else ())
+                session.proc = _start_child(theirs, worker.descriptors() if worker else ())
             theirs.close()  # the child holds its end now: its exit is our end-of-file
             hello = self._expect(session, channel, Hello, deadline)
             if hello.protocol != PROTOCOL:
@@ -551,6 +559,7 @@ class RemoteServers:
             probe_token=worker.probe_token,
             record_headers=self.record_headers,
             access_lines=worker.deliver_lines is not None,
+            share_fd=worker.share.fileno() if worker.share is not None else -1,
         )
 
     def _wait_ready(self, spawn: bool = True) -> _Session:
@@ -831,7 +840,7 @@ class RemoteServers:
                 thread.join(0.5)
 
 
-def _start_child(sock: socket.socket, listening: Sequence[socket.socket] = ()) -> subprocess.Popen[bytes]:
+def _start_child(sock: socket.socket, inherit: Sequence[int] = ()) -> subprocess.Popen[bytes]:
     """Start the server process with *sock* as its end of the channel (see ``child_command``).
 
     POSIX: the descriptor is inherited (``pass_fds``), named by ``--fd N``.  Windows cannot pass a
@@ -841,7 +850,7 @@ def _start_child(sock: socket.socket, listening: Sequence[socket.socket] = ()) -
     env.setdefault("PYTHONUNBUFFERED", "1")
     if os.name == "posix":
         fd = sock.fileno()
-        fds = (fd, *(s.fileno() for s in listening))
+        fds = (fd, *inherit)
         return subprocess.Popen(
             [*child_command(), FD_OPTION, str(fd)], env=env, stdin=subprocess.DEVNULL, pass_fds=fds
         )

@@ -46,8 +46,8 @@ from launcher.options import ServeConfig
 from launcher.scheme import Scheme
 
 #: Bumped whenever a message or an operation changes shape; both sides must agree.
-PROTOCOL = 6  # 3: RecordBatch.events; 4: Ready.probe_token; 5: Init.listen_fds, worker, probe_token;
-# 6: Init.access_lines, AccessLines
+PROTOCOL = 7  # 3: RecordBatch.events; 4: Ready.probe_token; 5: Init.listen_fds, worker, probe_token;
+# 6: Init.access_lines, AccessLines; 7: Init.share_fd
 #: The hidden command line word that makes ``launcher.cli`` run the server process.
 CHILD_COMMAND = "_server-process"
 #: ``_server-process --fd N``: the inherited descriptor of the child's end of the channel (POSIX).
@@ -133,6 +133,8 @@ class Init:
     descriptor of a listening socket the pool bound and the child inherited (its listener serves
     that socket instead of binding); ``worker``, its number (1…N = ``workers``, stamped on its
     request records; 0 outside a pool); and ``probe_token``, the inspector token all workers share.
+    ``share_fd``: the inherited descriptor of the pool's ``launcher.acceptshare.AcceptShare``
+    (-1: none), where the workers see each other's connections and take turns accepting.
     ``record_headers`` False: the records keep no headers (``serve`` prints access lines only).
     ``access_lines`` True: send each request's access line (``AccessLines``) instead of its
     record; for a pool whose supervisor only prints them (``serve --workers``).
@@ -148,6 +150,7 @@ class Init:
     probe_token: str = ""
     record_headers: bool = True
     access_lines: bool = False
+    share_fd: int = -1
 
 
 @dataclass(frozen=True)

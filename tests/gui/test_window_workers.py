@@ -1,8 +1,8 @@
 """Workers in the window: the setting switches between one server process and a pool of them.
 
 Real widgets offscreen, real server processes, real sockets on 127.0.0.1 (ports 0), real TLS
-with the CA the window generates.  Each request below opens a new connection (urllib), so the
-kernel spreads them over the pool's SO_REUSEPORT sockets.
+with the CA the window generates.  Each request below opens a new connection (urllib); the
+workers take turns accepting them (``launcher.acceptshare``), so both serve.
 """
 
 from __future__ import annotations
