@@ -11,9 +11,11 @@ accepted one, into a small table in memory every worker maps (a file with no nam
 descriptor).  It accepts only while no other worker holds fewer; among those that hold as many,
 the one that accepted longest ago goes first (a ``Seat``).  So connections open at once are
 split evenly, and connections made one after another go round the workers.  A worker that
-declines looks again every ``DECLINE_POLL`` seconds, and after each ``DECLINE_MAX`` seconds of
-declining it takes one connection anyway: a peer that is stuck does not leave connections
-waiting in the queue for long.  A worker that stops or dies leaves its place empty (-1): the
+declines a waiting connection looks again ``DECLINE_POLL`` seconds later (and not before: the
+socket stays readable until someone accepts), and after each ``DECLINE_MAX`` seconds of declining
+it takes one connection anyway: a peer that is stuck does not leave connections waiting in the
+queue for long.  A worker with nothing to decline sleeps until something happens, as waitress's
+loop does.  A worker that stops or dies leaves its place empty (-1): the
 others no longer wait for it.
 
 One table per set of workers (a reload starts a new set with a new table, while the old one
@@ -107,22 +109,35 @@ class AcceptShare:
 
 
 class Seat:
-    """One worker's place in one listener's column; used by that listener's loop thread only."""
+    """One worker's place in one listener's column; used by that listener's loop thread only.
+
+    The loop writes its load every turn (``record``), and asks ``may_accept`` only when a
+    connection is waiting.  A no sets ``waiting``: the loop then leaves the listening socket out of
+    its next turn, which lasts ``DECLINE_POLL`` s at most (else the socket, still readable, would
+    wake it at once, again and again); a worker that declines nothing sleeps as long as it likes.
+    """
 
     def __init__(self, share: AcceptShare, start: int, index: int) -> None:
         self._counts = share._counts
         self._mine = share._place(start, index)
         self._others = [share._place(start, i) for i in range(share.workers) if i != index]
         self._closed = False
-        #: When this worker began declining (``time.monotonic()``), 0.0 when it is its turn.
+        #: When this worker began declining waiting connections (``time.monotonic()``); 0.0 when
+        #: none waits for it (the loop resets it after a turn that watched the socket and
+        #: declined nothing).
         self.declining_since = 0.0
-        #: The last ``may_accept`` said no: the loop looks again soon (``DECLINE_POLL``).
+        #: The last ``may_accept`` said no: the loop's next turn leaves the socket out.
         self.waiting = False
 
+    def record(self, load: int) -> None:
+        """Write *load* (this worker's connections) into its place, for the others to see."""
+        if not self._closed:
+            self._counts[self._mine] = load
+
     def may_accept(self, load: int) -> bool:
-        """Record *load* (this worker's connections) and say whether to accept now: yes when no
-        other worker that serves holds fewer, and none that holds as many accepted longer ago
-        than this one; yes too, once, after each ``DECLINE_MAX`` s of saying no."""
+        """A connection waits: record *load* and say whether this worker takes it.  Yes when no
+        other worker that serves holds fewer, and none that holds as many accepted longer ago;
+        yes too, once, after each ``DECLINE_MAX`` s of declining."""
         if self._closed:
             return True
         counts = self._counts
@@ -136,15 +151,13 @@ class Seat:
                 break
         if turn:
             self.declining_since = 0.0
-            self.waiting = False
             return True
         now = time.monotonic()
         if not self.declining_since:
             self.declining_since = now
         elif now - self.declining_since > DECLINE_MAX:
-            # The others let a connection wait this long (or none came): take one, decline anew.
+            # The others left a connection waiting this long: take one, and decline anew.
             self.declining_since = now
-            self.waiting = False
             return True
         self.waiting = True
         return False
@@ -159,7 +172,8 @@ class Seat:
         self._closed = False
 
     def vacate(self) -> None:
-        """This listener stopped: its place is empty until ``open`` (``may_accept`` changes nothing)."""
+        """This listener stopped: its place is empty until ``open`` (``record`` and
+        ``may_accept`` change nothing)."""
         self._closed = True
         self.declining_since = 0.0
         self.waiting = False

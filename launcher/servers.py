@@ -216,18 +216,22 @@ class _PlainServer(TcpWSGIServer):
     # --- accepting ----------------------------------------------------------------------------
 
     def readable(self) -> bool:
-        """waitress's answer (it also runs maintenance), but False while accepting is paused, or
-        while another worker of the pool holds fewer connections (``launcher.acceptshare``)."""
-        readable = bool(super().readable())
-        return readable and time.monotonic() >= self._paused_until and self._our_turn()
+        """waitress's answer (it also runs maintenance), but False while accepting is paused, and
+        in a pool for one turn after this worker declined a connection (``launcher.acceptshare``)."""
+        readable = bool(super().readable()) and time.monotonic() >= self._paused_until
+        seat = self.seat
+        if seat is None:
+            return readable
+        seat.record(len(self._map))
+        return readable and not seat.waiting
 
     def _our_turn(self) -> bool:
         seat = self.seat
         return seat is None or seat.may_accept(len(self._map))
 
     def run(self) -> None:
-        """waitress's loop; in a pool, one that wakes every ``DECLINE_POLL`` s while it declines
-        new connections, so it takes them as soon as it is its turn."""
+        """waitress's loop; in a pool, one whose turn after declining a connection lasts
+        ``DECLINE_POLL`` s at most, so it takes the next as soon as it is its turn."""
         seat = self.seat
         if seat is None:
             super().run()
@@ -239,8 +243,9 @@ class _PlainServer(TcpWSGIServer):
             self.task_dispatcher.shutdown()
 
     def _poll_once(self, seat: Seat) -> None:
-        """One turn of ``wasyncore.poll2``, but with the timeout chosen after ``readable()`` said
-        whether this worker accepts now (``poll2`` fixes it before asking)."""
+        """One turn of ``wasyncore.poll2``, with the timeout ``DECLINE_POLL`` when the last turn
+        declined a connection (``readable()`` leaves the socket out of this one)."""
+        waited = seat.waiting
         pollster = select.poll()
         for fd, obj in list(self._map.items()):
             flags = 0
@@ -250,11 +255,15 @@ class _PlainServer(TcpWSGIServer):
                 flags |= select.POLLOUT
             if flags:
                 pollster.register(fd, flags)
-        timeout = DECLINE_POLL if seat.waiting else self.adj.asyncore_loop_timeout
-        for fd, flags in pollster.poll(int(timeout * 1000)):
+        seat.waiting = False
+        for fd, flags in pollster.poll(
+            int((DECLINE_POLL if waited else self.adj.asyncore_loop_timeout) * 1000)
+        ):
             obj = self._map.get(fd)
             if obj is not None:
                 wasyncore.readwrite(obj, flags)
+        if not waited and not seat.waiting:
+            seat.declining_since = 0.0  # it watched the socket and declined nothing: none waits for it
 
     def handle_accept(self) -> None:
         """Accept the connections waiting, up to ``ACCEPT_BATCH`` in one turn of the loop.

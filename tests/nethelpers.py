@@ -14,6 +14,8 @@ def refuses(port: int) -> bool:
             return False
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:  # queued as the listening socket closed: ask again (wait_for)
+        return False
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:

@@ -37,6 +37,8 @@ def test_the_least_loaded_accepts_and_each_listener_has_its_own_column(share):
     assert share.load(Scheme.HTTP) == [None, None, None]
     assert not a.may_accept(6) and a.waiting  # one more than the others: their turn
     assert b.may_accept(4) and not b.waiting
+    c.record(3)
+    assert share.load(Scheme.HTTPS) == [6, 4, 3]
     assert share.seat(Scheme.HTTP, 0).may_accept(9)  # alone in its column
 
 
@@ -56,9 +58,12 @@ def test_among_workers_that_hold_as_many_the_one_that_accepted_longest_ago_goes_
 
 def test_a_worker_that_is_not_first_declines_and_takes_one_after_each_while_of_declining(share):
     a, b = share.seat(Scheme.HTTPS, 0), share.seat(Scheme.HTTPS, 1)
-    assert b.may_accept(1)
+    b.record(1)
+    a.record(4)
+    assert not a.waiting  # holding more declines nothing while no connection waits
     assert not a.may_accept(4)
-    assert a.waiting
+    assert a.waiting  # the loop leaves the socket out of its next turn
+    a.waiting = False  # (as the loop does when that turn begins)
     time.sleep(DECLINE_MAX + 0.02)  # b never took its turn (stuck): a takes one
     assert a.may_accept(4) and not a.waiting
     assert not a.may_accept(5) and a.waiting  # and declines again for a while
@@ -74,6 +79,7 @@ def test_an_empty_place_is_not_waited_for_and_a_vacated_seat_records_nothing_unt
     assert b.may_accept(1) and not a.may_accept(3)
     b.vacate()  # its listener stopped
     assert share.load(Scheme.HTTPS)[1] is None
+    b.record(0)
     assert b.may_accept(0)  # a stopped seat never declines, and writes nothing
     assert share.load(Scheme.HTTPS)[1] is None
     assert a.may_accept(3)

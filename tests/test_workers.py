@@ -491,6 +491,34 @@ def test_keep_alive_connections_opened_at_once_are_split_evenly_over_the_workers
     wait_for(lambda: share.load(Scheme.HTTPS) == [2, 2], 10, "the places to show the connections closed")
 
 
+def test_a_stuck_worker_does_not_leave_new_connections_waiting_for_its_turn(pool):
+    """A worker that stops running (SIGSTOP) keeps its place and a load that says it is its turn;
+    the other declines for a while, then takes the connections anyway: each is answered within
+    about ``DECLINE_MAX`` (0.25 s), none waits for the stuck worker."""
+    assert pool.start_all() == []
+    keep = keep_alive_requests(pool, 2)  # one each: equal loads, so each new one is a turn's question
+    stuck, other = pool.pids
+    os.kill(stuck, signal.SIGSTOP)
+    try:
+        ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+        begin = time.monotonic()
+        statuses = [fetch(pool.https.url + "?while-stuck", ctx, timeout=5.0)[0] for _ in range(4)]
+        took = time.monotonic() - begin
+    finally:
+        os.kill(stuck, signal.SIGCONT)
+        for conn in keep:
+            conn.close()
+    assert statuses == [200] * 4
+    assert took < 4.0, took  # waiting for the stuck one would have timed out (5 s each)
+
+    def while_stuck() -> list[int]:
+        return [r.worker for r in pool.sink.snapshot() if "while-stuck" in r.query]
+
+    wait_for(lambda: len(while_stuck()) == 4, 10, "the 4 records")
+    number = next(n for n, d in pool.diagnostics()["workers"].items() if d["pid"] == other)
+    assert set(while_stuck()) == {int(number)}
+
+
 def test_a_port_in_use_is_typed_and_leaves_nothing_running(tmp_path):
     import socket
 
