@@ -14,7 +14,8 @@ split evenly, and connections made one after another go round the workers.  A wo
 declines a waiting connection looks again ``DECLINE_POLL`` seconds later (and not before: the
 socket stays readable until someone accepts), and after each ``DECLINE_MAX`` seconds of declining
 it takes one connection anyway: a peer that is stuck does not leave connections waiting in the
-queue for long.  A worker with nothing to decline sleeps until something happens, as waitress's
+queue for long, and one whose loop has not turned for ``STUCK_AFTER_NS`` (2 s) is not waited
+for at all.  A worker with nothing to decline sleeps until something happens, as waitress's
 loop does.  A worker that stops or dies leaves its place empty (-1): the
 others no longer wait for it.
 
@@ -37,8 +38,12 @@ DECLINE_MAX = 0.25
 DECLINE_POLL = 0.01
 #: The table's columns: one per listener.
 _SCHEMES = (Scheme.HTTP, Scheme.HTTPS)
-#: Each place holds two signed 64-bit numbers: connections (-1: empty), last accept (monotonic ns).
-_FIELDS = 2
+#: A worker whose loop has not turned for this long (its last ``record``) is not waited for: it
+#: is stuck (a healthy loop turns at least once a second, waitress's poll timeout).
+STUCK_AFTER_NS = 2_000_000_000
+#: Each place holds three signed 64-bit numbers: connections (-1: empty), when it last accepted,
+#: when its loop last turned (``time.monotonic_ns()``).
+_FIELDS = 3
 _ITEM = 8
 _EMPTY = -1
 
@@ -88,7 +93,10 @@ class AcceptShare:
         return (column_start + index) * _FIELDS
 
     def vacate(self, index: int) -> None:
-        """Worker *index* serves nothing now (it stopped or died): the others stop waiting for it."""
+        """Worker *index* serves nothing now (it stopped or died): the others stop waiting for it.
+        Nothing to do once the table is closed."""
+        if self._fd < 0:
+            return
         for column in range(len(_SCHEMES)):
             self._counts[self._place(column * self.workers, index)] = _EMPTY
 
@@ -100,12 +108,16 @@ class AcceptShare:
 
     def close(self) -> None:
         """Unmap the table and close its descriptor (the other processes keep their own)."""
-        if self._fd < 0:
+        fd, self._fd = self._fd, -1
+        if fd < 0:
             return
         self._counts.release()
         self._map.close()
-        os.close(self._fd)
-        self._fd = -1
+        os.close(fd)
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
 
 
 class Seat:
@@ -129,24 +141,38 @@ class Seat:
         #: The last ``may_accept`` said no: the loop's next turn leaves the socket out.
         self.waiting = False
 
-    def record(self, load: int) -> None:
-        """Write *load* (this worker's connections) into its place, for the others to see."""
+    def record(self, load: int | None) -> None:
+        """Write *load* (this worker's connections; ``None``: it cannot accept now) into its
+        place, for the others to see."""
         if not self._closed:
-            self._counts[self._mine] = load
+            self._counts[self._mine] = _EMPTY if load is None else load
+            self._counts[self._mine + 2] = time.monotonic_ns()
+            if self._closed:  # vacated meanwhile (another thread): keep the place empty
+                self._counts[self._mine] = _EMPTY
 
     def may_accept(self, load: int) -> bool:
         """A connection waits: record *load* and say whether this worker takes it.  Yes when no
         other worker that serves holds fewer, and none that holds as many accepted longer ago;
         yes too, once, after each ``DECLINE_MAX`` s of declining."""
-        if self._closed:
-            return True
+        if self._closed:  # this listener is stopping: the others take what waits
+            self.waiting = True
+            return False
         counts = self._counts
         counts[self._mine] = load
+        now_ns = time.monotonic_ns()
+        counts[self._mine + 2] = now_ns
+        if self._closed:  # vacated meanwhile (another thread)
+            counts[self._mine] = _EMPTY
         last = counts[self._mine + 1]
+        alive_since = now_ns - STUCK_AFTER_NS
         turn = True
         for i in self._others:
             n = counts[i]
-            if n != _EMPTY and (n < load or (n == load and counts[i + 1] < last)):
+            if (
+                n != _EMPTY
+                and (n < load or (n == load and counts[i + 1] < last))
+                and counts[i + 2] > alive_since
+            ):
                 turn = False
                 break
         if turn:
@@ -172,8 +198,8 @@ class Seat:
         self._closed = False
 
     def vacate(self) -> None:
-        """This listener stopped: its place is empty until ``open`` (``record`` and
-        ``may_accept`` change nothing)."""
+        """This listener stops: its place is empty until ``open`` (``record`` changes nothing, and
+        ``may_accept`` says no: the others take what waits).  Any thread."""
         self._closed = True
         self.declining_since = 0.0
         self.waiting = False

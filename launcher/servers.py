@@ -222,7 +222,7 @@ class _PlainServer(TcpWSGIServer):
         seat = self.seat
         if seat is None:
             return readable
-        seat.record(len(self._map))
+        seat.record(len(self._map) if readable else None)  # paused: the others do not wait for it
         return readable and not seat.waiting
 
     def _our_turn(self) -> bool:
@@ -744,6 +744,8 @@ class Listener(ListenerView):
             server.run()
         except Exception:
             log.exception("The %s event loop failed", self.scheme)
+            if self.seat is not None:
+                self.seat.vacate()  # nothing accepts here any more: the other workers take it all
             tls.close_channels(server)
 
     def stop(self, timeout: float = 1.0, grace: float = 0.0) -> None:

@@ -90,7 +90,7 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
 #: A worker that served this long before it died gets the first back-off again.
 STABLE_AFTER = 30.0
-#: The kernel's queue of not-yet-accepted connections on each worker's socket.
+#: The kernel's queue of not-yet-accepted connections on a port's one socket, per worker.
 BACKLOG = 1024
 #: Seconds old workers get to finish what they serve when new ones replace them.
 RETIRE_GRACE = 0.5
@@ -521,21 +521,20 @@ class WorkerPool:
         # before this returns: once a reload is reported, every request gets the new code, on a
         # new connection or one a browser kept open.  Idle, that takes a few milliseconds.
         _each(retiring, lambda servers: servers.stop_all(timeout=1.0, grace=grace))
-        if old_share is not None:
-            old_share.close()  # the old workers keep their own mappings while they end
-        _retire(retiring)
+        _retire(retiring, old_share)
         return self.app, []
 
     def _lost(self, slot: _Slot, servers: RemoteServers, code: int | None) -> None:
         """*servers*' process ended unexpectedly (its receiving thread): start it again later."""
+        if servers.worker is not None and servers.worker.share is not None:
+            # In its set's table (a set still starting, too): the others stop leaving it connections.
+            servers.worker.share.vacate(slot.number - 1)
         with self._lock:
             if self._closed or slot.servers is not servers:
                 return
             if time.monotonic() - slot.started > STABLE_AFTER:
                 slot.backoff = BACKOFF_FIRST
             delay = slot.backoff
-            if self._share is not None:
-                self._share.vacate(slot.number - 1)  # the others stop leaving connections to it
         self._schedule(slot, servers)  # first: once this is said, the sockets are as they will stay
         self.on_notice(
             f"worker {slot.number} exited unexpectedly (exit code {code}): starting it again in {delay:g} s"
@@ -575,7 +574,7 @@ class WorkerPool:
         descriptor of it per worker: all accept from its one queue."""
         sock = bind_socket(listener.host, port)
         try:
-            sock.listen(BACKLOG)
+            sock.listen(BACKLOG * len(self._slots))
             return [sock, *(sock.dup() for _ in self._slots[1:])]
         except BaseException:
             sock.close()
@@ -845,13 +844,16 @@ def _each(workers: Sequence[RemoteServers], run: Callable[[RemoteServers], Any])
         return list(ex.map(one, workers))
 
 
-def _retire(olds: Sequence[RemoteServers]) -> None:
-    """Old workers, stopped already, end their processes; in the background."""
+def _retire(olds: Sequence[RemoteServers], share: AcceptShare | None) -> None:
+    """Old workers, stopped already, end their processes, then their table closes (here: the
+    processes keep their own mappings); in the background."""
 
     def run() -> None:
         _each(olds, lambda servers: servers.close(1.0))
+        if share is not None:
+            share.close()
 
-    if olds:
+    if olds or share is not None:
         threading.Thread(target=run, name="launcher-pool-retire", daemon=True).start()
 
 

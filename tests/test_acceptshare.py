@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from launcher import acceptshare
 from launcher.acceptshare import DECLINE_MAX, AcceptShare
 from launcher.scheme import Scheme
 
@@ -80,13 +81,27 @@ def test_an_empty_place_is_not_waited_for_and_a_vacated_seat_records_nothing_unt
     b.vacate()  # its listener stopped
     assert share.load(Scheme.HTTPS)[1] is None
     b.record(0)
-    assert b.may_accept(0)  # a stopped seat never declines, and writes nothing
+    assert not b.may_accept(0) and b.waiting  # a stopping seat takes nothing more, writes nothing
     assert share.load(Scheme.HTTPS)[1] is None
     assert a.may_accept(3)
     b.open()
     assert b.may_accept(1) and share.load(Scheme.HTTPS)[1] == 1
     share.vacate(1)  # the pool saw that worker die
     assert a.may_accept(30)
+
+
+def test_a_worker_that_cannot_accept_or_whose_loop_stopped_turning_is_not_waited_for(share, monkeypatch):
+    a, b = share.seat(Scheme.HTTPS, 0), share.seat(Scheme.HTTPS, 1)
+    b.record(None)  # paused (no descriptor free): its place says so
+    assert share.load(Scheme.HTTPS)[1] is None
+    assert a.may_accept(9)
+    monkeypatch.setattr(acceptshare, "STUCK_AFTER_NS", 50_000_000)
+    b.record(1)
+    assert not a.may_accept(4)
+    time.sleep(0.08)  # b's loop has not turned since
+    assert a.may_accept(4)
+    b.record(1)  # it turns again
+    assert not a.may_accept(5)
 
 
 def test_a_place_out_of_range_is_refused(share):

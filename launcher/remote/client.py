@@ -289,6 +289,8 @@ class WorkerSpec:
 
     def descriptors(self) -> tuple[int, ...]:
         """What a new child of this worker inherits: its listening sockets and the share."""
+        if self.share is not None and self.share.closed:
+            raise ServerProcessError("This worker's set was replaced: it starts no new process.")
         share = () if self.share is None else (self.share.fileno(),)
         return (*(sock.fileno() for sock in self.sockets.values()), *share)
 
