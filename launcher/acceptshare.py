@@ -44,6 +44,7 @@ STUCK_AFTER_NS = 2_000_000_000
 #: Each place holds three signed 64-bit numbers: connections (-1: empty), when it last accepted,
 #: when its loop last turned (``time.monotonic_ns()``).
 _FIELDS = 3
+_LOAD, _LAST_ACCEPT, _LAST_TURN = range(_FIELDS)
 _ITEM = 8
 _EMPTY = -1
 
@@ -98,12 +99,12 @@ class AcceptShare:
         if self._fd < 0:
             return
         for column in range(len(_SCHEMES)):
-            self._counts[self._place(column * self.workers, index)] = _EMPTY
+            self._counts[self._place(column * self.workers, index) + _LOAD] = _EMPTY
 
     def load(self, scheme: Scheme) -> list[int | None]:
         """Each worker's connections on *scheme*, as it last wrote them (None: an empty place)."""
         start = _SCHEMES.index(scheme) * self.workers
-        loads = (self._counts[self._place(start, i)] for i in range(self.workers))
+        loads = (self._counts[self._place(start, i) + _LOAD] for i in range(self.workers))
         return [None if n == _EMPTY else n for n in loads]
 
     def close(self) -> None:
@@ -125,8 +126,9 @@ class Seat:
 
     The loop writes its load every turn (``record``), and asks ``may_accept`` only when a
     connection is waiting.  A no sets ``waiting``: the loop then leaves the listening socket out of
-    its next turn, which lasts ``DECLINE_POLL`` s at most (else the socket, still readable, would
-    wake it at once, again and again); a worker that declines nothing sleeps as long as it likes.
+    its next turn (``watch``), which lasts ``DECLINE_POLL`` s at most (else the socket, still
+    readable, would wake it at once, again and again); a worker that declines nothing sleeps as
+    long as it likes.
     """
 
     def __init__(self, share: AcceptShare, start: int, index: int) -> None:
@@ -140,15 +142,29 @@ class Seat:
         self.declining_since = 0.0
         #: The last ``may_accept`` said no: the loop's next turn leaves the socket out.
         self.waiting = False
+        self._skipped = False  # this turn of the loop left the socket out (``watch``)
 
     def record(self, load: int | None) -> None:
         """Write *load* (this worker's connections; ``None``: it cannot accept now) into its
-        place, for the others to see."""
+        place, for the others to see, and that its loop turned now."""
         if not self._closed:
-            self._counts[self._mine] = _EMPTY if load is None else load
-            self._counts[self._mine + 2] = time.monotonic_ns()
+            counts, mine = self._counts, self._mine
+            counts[mine + _LOAD] = _EMPTY if load is None else load
+            counts[mine + _LAST_TURN] = time.monotonic_ns()
             if self._closed:  # vacated meanwhile (another thread): keep the place empty
-                self._counts[self._mine] = _EMPTY
+                counts[mine + _LOAD] = _EMPTY
+
+    def watch(self) -> bool:
+        """Whether the loop watches the socket this turn: not in the turn right after a decline
+        (``waiting``; the loop makes that turn ``DECLINE_POLL`` s at most)."""
+        self._skipped, self.waiting = self.waiting, False
+        return not self._skipped
+
+    def turn_ended(self) -> None:
+        """The loop's turn is over: one that watched the socket and declined nothing means no
+        connection waits for this worker, so its next decline starts a new while."""
+        if not self._skipped and not self.waiting:
+            self.declining_since = 0.0
 
     def may_accept(self, load: int) -> bool:
         """A connection waits: record *load* and say whether this worker takes it.  Yes when no
@@ -157,21 +173,17 @@ class Seat:
         if self._closed:  # this listener is stopping: the others take what waits
             self.waiting = True
             return False
+        self.record(load)
         counts = self._counts
-        counts[self._mine] = load
-        now_ns = time.monotonic_ns()
-        counts[self._mine + 2] = now_ns
-        if self._closed:  # vacated meanwhile (another thread)
-            counts[self._mine] = _EMPTY
-        last = counts[self._mine + 1]
-        alive_since = now_ns - STUCK_AFTER_NS
+        last = counts[self._mine + _LAST_ACCEPT]
+        alive_since = time.monotonic_ns() - STUCK_AFTER_NS
         turn = True
         for i in self._others:
-            n = counts[i]
+            n = counts[i + _LOAD]
             if (
                 n != _EMPTY
-                and (n < load or (n == load and counts[i + 1] < last))
-                and counts[i + 2] > alive_since
+                and (n < load or (n == load and counts[i + _LAST_ACCEPT] < last))
+                and counts[i + _LAST_TURN] > alive_since
             ):
                 turn = False
                 break
@@ -191,7 +203,7 @@ class Seat:
     def accepted(self) -> None:
         """This worker just accepted a connection: among equals, the others go first now."""
         if not self._closed:
-            self._counts[self._mine + 1] = time.monotonic_ns()
+            self._counts[self._mine + _LAST_ACCEPT] = time.monotonic_ns()
 
     def open(self) -> None:
         """This listener (again) serves: ``may_accept`` records its load from now on."""
@@ -203,7 +215,7 @@ class Seat:
         self._closed = True
         self.declining_since = 0.0
         self.waiting = False
-        self._counts[self._mine] = _EMPTY
+        self._counts[self._mine + _LOAD] = _EMPTY
 
 
 def _size(workers: int) -> int:

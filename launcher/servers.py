@@ -17,7 +17,6 @@ import functools
 import ipaddress
 import logging
 import os
-import select
 import socket
 import ssl
 import threading
@@ -223,47 +222,26 @@ class _PlainServer(TcpWSGIServer):
         if seat is None:
             return readable
         seat.record(len(self._map) if readable else None)  # paused: the others do not wait for it
-        return readable and not seat.waiting
+        return seat.watch() and readable
 
     def _our_turn(self) -> bool:
         seat = self.seat
         return seat is None or seat.may_accept(len(self._map))
 
     def run(self) -> None:
-        """waitress's loop; in a pool, one whose turn after declining a connection lasts
-        ``DECLINE_POLL`` s at most, so it takes the next as soon as it is its turn."""
+        """waitress's loop; in a pool, a turn after declining a connection lasts ``DECLINE_POLL``
+        s at most, so it takes the next as soon as it is its turn."""
         seat = self.seat
         if seat is None:
             super().run()
             return
+        timeout = self.adj.asyncore_loop_timeout
         try:
             while self._map:
-                self._poll_once(seat)
+                wasyncore.poll2(DECLINE_POLL if seat.waiting else timeout, self._map)
+                seat.turn_ended()
         except (SystemExit, KeyboardInterrupt):
             self.task_dispatcher.shutdown()
-
-    def _poll_once(self, seat: Seat) -> None:
-        """One turn of ``wasyncore.poll2``, with the timeout ``DECLINE_POLL`` when the last turn
-        declined a connection (``readable()`` leaves the socket out of this one)."""
-        waited = seat.waiting
-        pollster = select.poll()
-        for fd, obj in list(self._map.items()):
-            flags = 0
-            if obj.readable():
-                flags |= select.POLLIN | select.POLLPRI
-            if obj.writable() and not obj.accepting:  # a listening socket is never writable
-                flags |= select.POLLOUT
-            if flags:
-                pollster.register(fd, flags)
-        seat.waiting = False
-        for fd, flags in pollster.poll(
-            int((DECLINE_POLL if waited else self.adj.asyncore_loop_timeout) * 1000)
-        ):
-            obj = self._map.get(fd)
-            if obj is not None:
-                wasyncore.readwrite(obj, flags)
-        if not waited and not seat.waiting:
-            seat.declining_since = 0.0  # it watched the socket and declined nothing: none waits for it
 
     def handle_accept(self) -> None:
         """Accept the connections waiting, up to ``ACCEPT_BATCH`` in one turn of the loop.

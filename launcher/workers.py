@@ -535,7 +535,7 @@ class WorkerPool:
             if time.monotonic() - slot.started > STABLE_AFTER:
                 slot.backoff = BACKOFF_FIRST
             delay = slot.backoff
-        self._schedule(slot, servers)  # first: once this is said, the sockets are as they will stay
+        self._schedule(slot, servers)
         self.on_notice(
             f"worker {slot.number} exited unexpectedly (exit code {code}): starting it again in {delay:g} s"
         )

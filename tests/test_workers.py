@@ -327,9 +327,14 @@ def pool(tmp_path: Path) -> Iterator[WorkerPool]:
     made.close()
 
 
+def pool_context(pool: WorkerPool) -> ssl.SSLContext:
+    """A client context that trusts *pool*'s CA."""
+    return ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+
+
 def load_from_four_threads(pool: WorkerPool) -> None:
     """60 HTTPS GETs, 15 from each of 4 threads at once; every one answered 200."""
-    ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+    ctx = pool_context(pool)
     statuses: list[int] = []
 
     def load() -> None:
@@ -392,7 +397,7 @@ def test_live_policy_changes_reach_every_worker(pool):
     assert statuses == {308}
     wait_for(lambda: len(pool.sink.snapshot()) >= 30, 10, "30 records")
     assert {r.worker for r in pool.sink.snapshot() if r.status == 308} == {1, 2}
-    ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+    ctx = pool_context(pool)
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx))
     for _ in range(10):
         with opener.open(pool.https.url, timeout=10) as resp:
@@ -408,7 +413,7 @@ def test_stopping_a_listener_frees_its_port_and_starting_it_again_serves(pool):
     pids = pool.pids
     pool.http.stop()
     assert refuses(http_port)  # the workers let go of it too: refused, not queued
-    assert fetch(pool.https.url, ssl.create_default_context(cafile=pool.cert_store.ca_cert_path))[0] == 200
+    assert fetch(pool.https.url, pool_context(pool))[0] == 200
     assert pool.pids == pids
     pool.http.start()
     assert pool.http.running
@@ -428,7 +433,7 @@ def test_while_a_worker_that_keeps_dying_is_down_the_others_take_every_new_conne
     victim = pool.pids[0]
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: any("exited unexpectedly" in n for n in notices), 10, "the supervisor to notice")
-    ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+    ctx = pool_context(pool)
     begin = time.monotonic()
     statuses = []
     for _ in range(20):  # new connections, one after another
@@ -448,7 +453,7 @@ def test_while_a_worker_that_keeps_dying_is_down_the_others_take_every_new_conne
 def keep_alive_requests(pool: WorkerPool, count: int) -> list[http.client.HTTPSConnection]:
     """*count* HTTPS connections opened at once (from as many threads), each left open after one
     GET answered 200 (the caller closes them)."""
-    ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+    ctx = pool_context(pool)
     conns = [
         http.client.HTTPSConnection("127.0.0.1", pool.https.port, context=ctx, timeout=10)
         for _ in range(count)
@@ -500,7 +505,7 @@ def test_a_stuck_worker_does_not_leave_new_connections_waiting_for_its_turn(pool
     stuck, other = pool.pids
     os.kill(stuck, signal.SIGSTOP)
     try:
-        ctx = ssl.create_default_context(cafile=pool.cert_store.ca_cert_path)
+        ctx = pool_context(pool)
         begin = time.monotonic()
         statuses = [fetch(pool.https.url + "?while-stuck", ctx, timeout=10.0)[0] for _ in range(4)]
         took = time.monotonic() - begin
