@@ -12,6 +12,8 @@ loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says
     .venv/bin/python bench/throughput.py --middleware   # no sockets: the request log's own cost
     .venv/bin/python bench/throughput.py --logging-cost # serve --workers 2 with and without its
                                                     # access log, in alternating bursts (~3 minutes)
+    .venv/bin/python bench/throughput.py --logging-cost --pairs 40 --burst 3000 --instances 8
+                                                    # the same over 8 fresh starts (~5 minutes)
     .venv/bin/python bench/throughput.py --peers --only ours-w1 --baseline ../old-checkout
                                                     # this code against another checkout's
     .venv/bin/python bench/throughput.py --middleware --baseline ../old-checkout
@@ -52,6 +54,11 @@ apart, so the machine's drift (these machines change speed by 10-30% from minute
 both sides of a pair alike; it prints the median ratio of the pairs and their spread (quartiles).
 Flat out, the machine's drift moves either side from burst to burst; with ``--rate`` (e.g.
 3000, below what either serves) h2load paces the requests and the CPU per request is steadier.
+A server process also keeps a few percent of its own, for better or worse, for as long as it runs
+(the same two builds gave -0.6% and +12.5% in two runs): ``--instances K`` starts both servers
+afresh K times and shares the pairs out between the starts, so one lucky or unlucky start counts
+for 1/K of the pairs; it prints each start's median too.  For a figure to rely on:
+``--pairs 40 --burst 3000 --instances 8`` (~5 minutes).
 """
 
 from __future__ import annotations
@@ -536,7 +543,9 @@ def h2load(
     that many requests/s in all (paced: ``--rps`` per connection) instead of as fast as it can.
     """
     log = tempfile.mktemp()
-    cmd = ["h2load", "--h1", "-n", str(requests), "-c", "32", "-t", "2", "--log-file", log, url]
+    # -N: a connection with nothing on it for 30 s ends as an error (the warning below says how
+    # many requests failed) instead of holding the run until the 600 s timeout.
+    cmd = ["h2load", "--h1", "-n", str(requests), "-c", "32", "-t", "2", "-N", "30", "--log-file", log, url]
     if rate:
         cmd[1:1] = [f"--rps={rate / 32:g}"]
     if new_connection:
@@ -598,6 +607,12 @@ def main() -> None:
         "--workers", type=int, choices=(1, 2), default=2, help="--logging-cost: serve --workers 1 or 2"
     )
     parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="--logging-cost: start both servers afresh this many times, sharing out the pairs",
+    )
+    parser.add_argument(
         "--rate", type=float, help="--logging-cost: pace h2load at this many requests/s in all (not flat out)"
     )
     parser.add_argument(
@@ -641,7 +656,9 @@ def main() -> None:
         else:
             raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
     if args.logging_cost:
-        logging_cost(args.pairs, args.burst, args.ours_log, args.rate, args.workers)
+        if not 1 <= args.instances <= args.pairs:
+            raise SystemExit("--instances: from 1 to --pairs")
+        logging_cost(args.pairs, args.burst, args.ours_log, args.rate, args.workers, args.instances)
         return
     rounds = 1 if args.quick else args.rounds
     keepalive_n, close_n = (5000, 2000) if args.quick else (20000, 6000)
@@ -730,49 +747,66 @@ def scratch_folders() -> tuple[str, str]:
     return cert_dir, log_dir
 
 
-def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = None, workers: int = 2) -> None:
+def logging_cost(
+    pairs: int, burst: int, ours_log: str, rate: float | None = None, workers: int = 2, instances: int = 1
+) -> None:
     """``--logging-cost``: ours-wN against ours-wN-nolog, both running, loaded in turn (flat out,
-    or paced at *rate* requests/s)."""
+    or paced at *rate* requests/s); with *instances* > 1 both are started afresh that many times,
+    and the *pairs* are shared out between them."""
     cert_dir, log_dir = scratch_folders()
     logged, unlogged = f"ours-w{workers}", f"ours-w{workers}-nolog"
     kinds = (logged, unlogged)
-    running = {kind: start_process_server(kind, cert_dir, ROOT, ours_log, log_dir) for kind in kinds}
     cpu_ratios: list[float] = []
     rps_ratios: list[float] = []
+    per_instance: list[float] = []  # the median CPU ratio of each instance's pairs
     printed = {kind: 0 for kind in kinds}
-    try:
-        urls = {kind: f"https://127.0.0.1:{r.port}/" for kind, r in running.items()}
-        for kind in kinds:
-            h2load(urls[kind], 2000, False, None)  # warm-up (every worker)
-        for kind in kinds:
-            if running[kind].counted:
-                settle(running[kind])
-        for pair in range(1, pairs + 1):
-            figures: dict[str, tuple[float, float]] = {}
-            # Alternate which goes first, so neither always follows the other's load.
-            for kind in kinds if pair % 2 else kinds[::-1]:
-                server = running[kind]
-                before = server.access_lines() if server.counted else 0
-                cpu_before, _ = tree_cpu(server.proc.pid)
-                rps, _p99 = h2load(urls[kind], burst, False, None, rate)
-                if server.counted and not kind.endswith("-nolog"):
-                    settle(server, quiet=0.3)  # its lines are written (their CPU is in the figure)
-                cpu_after, _ = tree_cpu(server.proc.pid)
-                figures[kind] = (rps, (cpu_after - cpu_before) * 1000 / burst)
-                if server.counted:
-                    printed[kind] += server.access_lines() - before
-            (rps_log, cpu_log), (rps_nolog, cpu_nolog) = figures[logged], figures[unlogged]
-            cpu_ratios.append(cpu_log / cpu_nolog)
-            rps_ratios.append(rps_log / rps_nolog)
-            print(
-                f"pair {pair:2}: with log {rps_log:6.0f} req/s {cpu_log:.3f} ms CPU/req;"
-                f" without {rps_nolog:6.0f} req/s {cpu_nolog:.3f} ms CPU/req;"
-                f" CPU/req {cpu_ratios[-1] - 1:+.1%}, req/s {1 - rps_ratios[-1]:+.1%} lost",
-                flush=True,
-            )
-    finally:
-        for server in running.values():
-            stop_server(server)
+    counted = {kind: False for kind in kinds}
+    pair = 0
+    for instance in range(instances):
+        share = pairs // instances + (1 if instance < pairs % instances else 0)
+        if not share:
+            continue
+        running = {kind: start_process_server(kind, cert_dir, ROOT, ours_log, log_dir) for kind in kinds}
+        first = len(cpu_ratios)
+        try:
+            urls = {kind: f"https://127.0.0.1:{r.port}/" for kind, r in running.items()}
+            for kind in kinds:
+                h2load(urls[kind], 2000, False, None)  # warm-up (every worker)
+            for kind in kinds:
+                counted[kind] = running[kind].counted
+                if running[kind].counted:
+                    settle(running[kind])
+            for _ in range(share):
+                pair += 1
+                figures: dict[str, tuple[float, float]] = {}
+                # Alternate which goes first, so neither always follows the other's load.
+                for kind in kinds if pair % 2 else kinds[::-1]:
+                    server = running[kind]
+                    before = server.access_lines() if server.counted else 0
+                    cpu_before, _ = tree_cpu(server.proc.pid)
+                    rps, _p99 = h2load(urls[kind], burst, False, None, rate)
+                    if server.counted and not kind.endswith("-nolog"):
+                        settle(server, quiet=0.3)  # its lines are written (their CPU is in the figure)
+                    cpu_after, _ = tree_cpu(server.proc.pid)
+                    figures[kind] = (rps, (cpu_after - cpu_before) * 1000 / burst)
+                    if server.counted:
+                        printed[kind] += server.access_lines() - before
+                (rps_log, cpu_log), (rps_nolog, cpu_nolog) = figures[logged], figures[unlogged]
+                cpu_ratios.append(cpu_log / cpu_nolog)
+                rps_ratios.append(rps_log / rps_nolog)
+                print(
+                    f"pair {pair:2}: with log {rps_log:6.0f} req/s {cpu_log:.3f} ms CPU/req;"
+                    f" without {rps_nolog:6.0f} req/s {cpu_nolog:.3f} ms CPU/req;"
+                    f" CPU/req {cpu_ratios[-1] - 1:+.1%}, req/s {1 - rps_ratios[-1]:+.1%} lost",
+                    flush=True,
+                )
+        finally:
+            for server in running.values():
+                stop_server(server)
+        per_instance.append(statistics.median(cpu_ratios[first:]))
+        if instances > 1:
+            median = per_instance[-1] - 1
+            print(f"instance {instance + 1}: CPU/req {median:+.1%} (median of its pairs)", flush=True)
 
     def quartiles(values: list[float]) -> tuple[float, float, float]:
         q1, q2, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values[0],) * 3
@@ -784,15 +818,23 @@ def logging_cost(pairs: int, burst: int, ours_log: str, rate: float | None = Non
     pace = f"paced at {rate:,.0f} req/s" if rate else "flat out"
     print(
         f"Logging cost of serve --workers {workers} (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pace},"
-        f" {pairs} pairs of {burst} requests, {os.cpu_count()} cores, access log to a {ours_log}):"
+        f" {pairs} pairs of {burst} requests"
+        + (f" over {instances} fresh starts of both servers" if instances > 1 else "")
+        + f", {os.cpu_count()} cores, access log to a {ours_log}):"
     )
     print(
         f"  server CPU per request: {c2 - 1:+.1%} (quartiles {c1 - 1:+.1%} to {c3 - 1:+.1%}) (target <= 5%)"
     )
     print(f"  requests/s lost:        {1 - r2:+.1%} (quartiles {1 - r3:+.1%} to {1 - r1:+.1%})")
+    if len(per_instance) > 1:
+        print(
+            f"  the {len(per_instance)} instances, each the median of its pairs: "
+            + ", ".join(f"{r - 1:+.1%}" for r in per_instance)
+            + f" (median {statistics.median(per_instance) - 1:+.1%})"
+        )
     expected = pairs * burst
     print(f"  access lines printed: {printed[logged]} of {expected} requests with the log", end="")
-    print(f", {printed[unlogged]} without" if running[unlogged].counted else "")
+    print(f", {printed[unlogged]} without" if counted[unlogged] else "")
 
 
 def report(
