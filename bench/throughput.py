@@ -763,12 +763,12 @@ def logging_cost(
     counted = {kind: False for kind in kinds}
     pair = 0
     for instance in range(instances):
-        share = pairs // instances + (1 if instance < pairs % instances else 0)
-        if not share:
-            continue
-        running = {kind: start_process_server(kind, cert_dir, ROOT, ours_log, log_dir) for kind in kinds}
+        share = pairs // instances + (1 if instance < pairs % instances else 0)  # >= 1: instances <= pairs
+        running: dict[str, Running] = {}
         first = len(cpu_ratios)
         try:
+            for kind in kinds:  # in the try: one that fails to start does not leave the other running
+                running[kind] = start_process_server(kind, cert_dir, ROOT, ours_log, log_dir)
             urls = {kind: f"https://127.0.0.1:{r.port}/" for kind, r in running.items()}
             for kind in kinds:
                 h2load(urls[kind], 2000, False, None)  # warm-up (every worker)
