@@ -760,7 +760,6 @@ def logging_cost(
     rps_ratios: list[float] = []
     per_instance: list[float] = []  # the median CPU ratio of each instance's pairs
     printed = {kind: 0 for kind in kinds}
-    counted = {kind: False for kind in kinds}
     pair = 0
     for instance in range(instances):
         share = pairs // instances + (1 if instance < pairs % instances else 0)  # >= 1: instances <= pairs
@@ -773,7 +772,6 @@ def logging_cost(
             for kind in kinds:
                 h2load(urls[kind], 2000, False, None)  # warm-up (every worker)
             for kind in kinds:
-                counted[kind] = running[kind].counted
                 if running[kind].counted:
                     settle(running[kind])
             for _ in range(share):
@@ -834,7 +832,7 @@ def logging_cost(
         )
     expected = pairs * burst
     print(f"  access lines printed: {printed[logged]} of {expected} requests with the log", end="")
-    print(f", {printed[unlogged]} without" if counted[unlogged] else "")
+    print(f", {printed[unlogged]} without" if running[unlogged].counted else "")  # the last start's
 
 
 def report(
