@@ -503,9 +503,9 @@ def stop_server(running: Running) -> None:
         running.reader.join(5)
 
 
-def _proc_stats() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, user+system clock ticks) for every process (Linux /proc)."""
-    stats: dict[int, tuple[int, int]] = {}
+def _parents() -> dict[int, int]:
+    """pid -> parent pid for every process (Linux /proc)."""
+    parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -514,24 +514,38 @@ def _proc_stats() -> dict[int, tuple[int, int]]:
                 fields = fh.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-    return stats
+        parents[int(entry)] = int(fields[1])
+    return parents
 
 
 def tree_cpu(root: int) -> tuple[float, int]:
-    """(user + system CPU seconds used so far by *root* and all its descendants, their count)."""
-    stats = _proc_stats()
+    """(CPU seconds used so far by *root* and all its descendants, their count).
+
+    Summed over every thread from ``/proc/PID/task/TID/schedstat`` (nanoseconds; ``/proc/PID/stat``
+    counts clock ticks, 10 ms, a percent of a burst's CPU at each end of it).  A thread that ends
+    between two readings takes its time with it: none of the servers here ends threads under a
+    steady load."""
+    parents = _parents()
     children: dict[int, list[int]] = {}
-    for pid, (ppid, _ticks) in stats.items():
+    for pid, ppid in parents.items():
         children.setdefault(ppid, []).append(pid)
-    todo, ticks, count = [root], 0, 0
+    todo, nanoseconds, count = [root], 0, 0
     while todo:
         pid = todo.pop()
-        if pid in stats:
-            ticks += stats[pid][1]
+        if pid in parents:
             count += 1
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                tids = []
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                        nanoseconds += int(fh.read().split()[0])
+                except (OSError, ValueError, IndexError):
+                    continue
         todo.extend(children.get(pid, ()))
-    return ticks / os.sysconf("SC_CLK_TCK"), count
+    return nanoseconds / 1e9, count
 
 
 def h2load(
@@ -761,6 +775,7 @@ def logging_cost(
     per_instance: list[float] = []  # the median CPU ratio of each instance's pairs
     printed = {kind: 0 for kind in kinds}
     pair = 0
+    tail = 0.6  # seconds from a burst's end to reading its CPU: the logged server's last settle
     for instance in range(instances):
         share = pairs // instances + (1 if instance < pairs % instances else 0)  # >= 1: instances <= pairs
         running: dict[str, Running] = {}
@@ -783,8 +798,14 @@ def logging_cost(
                     before = server.access_lines() if server.counted else 0
                     cpu_before, _ = tree_cpu(server.proc.pid)
                     rps, _p99 = h2load(urls[kind], burst, False, None, rate)
-                    if server.counted and not kind.endswith("-nolog"):
-                        settle(server, quiet=0.3)  # its lines are written (their CPU is in the figure)
+                    # Its CPU is read once its lines are written (their CPU is in the figure), and
+                    # the other's after as long: both count the same idle tail (a few ms a second).
+                    if kind == logged and server.counted:
+                        settled = time.monotonic()
+                        settle(server, quiet=0.3)
+                        tail = time.monotonic() - settled
+                    else:
+                        time.sleep(tail)
                     cpu_after, _ = tree_cpu(server.proc.pid)
                     figures[kind] = (rps, (cpu_after - cpu_before) * 1000 / burst)
                     if server.counted:

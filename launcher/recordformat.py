@@ -20,7 +20,7 @@ import json
 import math
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 #: Unicode format characters that reorder text on screen (bidirectional embeddings, overrides,
 #: isolates and marks): a log line containing them can display as something it is not.
@@ -138,6 +138,84 @@ def format_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KiB"
     return f"{size / (1024 * 1024):.1f} MiB"
+
+
+class AccessFacts(Protocol):
+    """What an access line shows: a ``RequestRecord`` (the window's log) or an
+    ``AccessEntry`` (``serve``'s, ``launcher.accesslog``) has these."""
+
+    @property
+    def time(self) -> float: ...
+    @property
+    def client_addr(self) -> str: ...
+    @property
+    def client_port(self) -> int: ...
+    @property
+    def listener(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+    @property
+    def http_version(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def response_bytes(self) -> int: ...
+    @property
+    def duration_ms(self) -> float: ...
+    @property
+    def tls_version(self) -> str | None: ...
+    @property
+    def tls_cipher(self) -> str | None: ...
+    @property
+    def worker(self) -> int: ...
+
+
+def format_access_line(item: AccessFacts) -> str:
+    """One line for a terminal: time, client, listener, request line, status, size, time, TLS,
+    and the worker (``w2``) in a pool.
+
+    Always exactly one line with no control character in it: what the client sent is escaped,
+    so a request cannot clear the terminal or forge lines, and a ``"`` in the request line is
+    escaped so its quoted field stays one field.
+    """
+    method, path, query, version = item.method, item.path, item.query, item.http_version
+    addr, tls_version, tls_cipher = item.client_addr, item.tls_version, item.tls_cipher
+    plain = f"{method}{path}{query}{version}{addr}{tls_version or ''}{tls_cipher or ''}"
+    if plain.isascii() and plain.isprintable() and "\\" not in plain and '"' not in plain:
+        # The common case, in one step: nothing to decode or escape (serve prints thousands of
+        # these a second).  Anything else takes the general path, ``_escaped_access_line``.
+        target = f"{path}?{query}" if query else path
+        peer = f"[{addr}]:{item.client_port}" if ":" in addr else f"{addr}:{item.client_port}"
+        tls = f" {tls_version} {tls_cipher}" if tls_version else ""
+        worker = f" w{item.worker}" if item.worker else ""
+        return (
+            f'[{format_clock(item.time)}] {peer} {item.listener} "{method} {target} {version}" '
+            f"{item.status} {item.response_bytes}B {item.duration_ms:.1f}ms{tls}{worker}"
+        )
+    return _escaped_access_line(item)
+
+
+def _escaped_access_line(item: AccessFacts) -> str:
+    """``format_access_line`` for facts with text to decode or escape."""
+    tls = (
+        f" {escape_control(item.tls_version)} {escape_control(str(item.tls_cipher))}"
+        if item.tls_version
+        else ""
+    )
+    target = f"{item.path}?{item.query}" if item.query else item.path
+    request_line = " ".join(
+        format_wsgi(part, quote=True) for part in (item.method, target, item.http_version)
+    )
+    return (
+        f"[{format_clock(item.time)}] {format_peer(item.client_addr, item.client_port)} {item.listener} "
+        f'"{request_line}" {item.status} '
+        f"{item.response_bytes}B {format_ms(item.duration_ms)}ms{tls}"
+        + (f" w{item.worker}" if item.worker else "")
+    )
 
 
 #: What ``to_json`` escapes beyond what ``json.dumps`` does: DEL, C1, separators, bidi marks.

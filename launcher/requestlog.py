@@ -33,14 +33,16 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from launcher.appview import PROBE_ENVIRON, PROBE_HEADER
-from launcher.recordformat import escape_control, format_clock, format_ms, format_peer, format_wsgi
+from launcher.recordformat import format_access_line
 from launcher.scheme import Scheme
 from launcher.wireevents import WireEvent
 
 DEFAULT_CAPACITY = 10_000
+
+T = TypeVar("T")
 
 #: WSGI environ key under which an app integration may leave the traceback of an exception that
 #: happened inside the request (Flask turns it into a 500 and does not re-raise it).
@@ -239,81 +241,80 @@ class RequestRecord(NamedTuple):
         return None if body is None else body.export(self.header("Content-Type", response=True))
 
     def access_line(self) -> str:
-        """One line for a terminal: time, client, listener, request line, status, size, time, TLS.
-
-        Always exactly one line with no control character in it: what the client sent is
-        escaped (``launcher.recordformat``), so a request cannot clear the terminal or forge
-        lines, and a ``"`` in the request line is escaped so its quoted field stays one field.
-        """
-        method, path, query, version = self.method, self.path, self.query, self.http_version
-        addr, tls_version, tls_cipher = self.client_addr, self.tls_version, self.tls_cipher
-        plain = f"{method}{path}{query}{version}{addr}{tls_version or ''}{tls_cipher or ''}"
-        if plain.isascii() and plain.isprintable() and "\\" not in plain and '"' not in plain:
-            # The common case, in one step: nothing to decode or escape (serve prints thousands
-            # of these a second).  Anything else takes the general path below.
-            target = f"{path}?{query}" if query else path
-            peer = f"[{addr}]:{self.client_port}" if ":" in addr else f"{addr}:{self.client_port}"
-            tls = f" {tls_version} {tls_cipher}" if tls_version else ""
-            worker = f" w{self.worker}" if self.worker else ""
-            return (
-                f'[{format_clock(self.time)}] {peer} {self.listener} "{method} {target} {version}" '
-                f"{self.status} {self.response_bytes}B {self.duration_ms:.1f}ms{tls}{worker}"
-            )
-        return self._escaped_access_line()
-
-    def _escaped_access_line(self) -> str:
-        """``access_line`` for a record with text to decode or escape."""
-        tls = (
-            f" {escape_control(self.tls_version)} {escape_control(str(self.tls_cipher))}"
-            if self.tls_version
-            else ""
-        )
-        request_line = " ".join(
-            format_wsgi(part, quote=True) for part in (self.method, self.target, self.http_version)
-        )
-        return (
-            f"[{format_clock(self.time)}] {format_peer(self.client_addr, self.client_port)} {self.listener} "
-            f'"{request_line}" {self.status} '
-            f"{self.response_bytes}B {format_ms(self.duration_ms)}ms{tls}"
-            + (f" w{self.worker}" if self.worker else "")
-        )
+        """The line ``serve`` prints for this request (``recordformat.format_access_line``)."""
+        return format_access_line(self)
 
 
-class Subscription:
-    """A bounded queue of records for one consumer; drained by its owner, never blocking writers.
+class Backlog(Generic[T]):
+    """A bounded queue of items for one consumer; drained by its owner, never blocking writers.
+
+    ``_push`` (any thread) costs a ``deque.append``, and sets the ``wait`` event once per drain,
+    not per item; when the owner falls behind by more than *maxlen* items, the oldest go and are
+    counted (``dropped``).
+    """
+
+    def __init__(self, maxlen: int) -> None:
+        self._queue: deque[T] = deque(maxlen=maxlen)
+        self._maxlen = maxlen
+        self._ready = threading.Event()
+        self.dropped = 0
+
+    def _push(self, item: T) -> None:
+        if len(self._queue) == self._maxlen:
+            self.dropped += 1
+        self._queue.append(item)
+        ready = self._ready
+        if not ready.is_set():  # set already: the owner has not drained since (see ``_rearm``)
+            ready.set()  # takes a lock and wakes the waiter: once per drain, not per item
+
+    def _push_many(self, items: Sequence[T]) -> None:
+        overflow = len(self._queue) + len(items) - self._maxlen
+        if overflow > 0:  # the oldest go, as ``_push`` drops them one by one
+            self.dropped += overflow
+        self._queue.extend(items)
+        ready = self._ready
+        if not ready.is_set():
+            ready.set()
+
+    def _pending(self) -> bool:
+        return bool(self._queue)
+
+    def _rearm(self) -> None:
+        self._ready.clear()
+        if self._pending():  # a writer appended between popleft() and clear()
+            self._ready.set()
+
+    def drain(self, limit: int | None = None) -> list[T]:
+        """Take up to *limit* queued items (all of them by default), oldest first."""
+        out: list[T] = []
+        queue = self._queue
+        try:
+            while limit is None or len(out) < limit:
+                out.append(queue.popleft())
+        except IndexError:
+            self._rearm()
+        return out
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until an item is queued (or *timeout*); True if one is."""
+        return self._ready.wait(timeout)
+
+
+class Subscription(Backlog[RequestRecord]):
+    """A sink's records for one consumer (a ``Backlog``).
 
     A subscription made with ``events=True`` also queues the sink's ``WireEvent``s (a second
     bounded queue, ``drain_events``); ``wait`` wakes for either.
     """
 
     def __init__(self, sink: RequestSink, maxlen: int, events: bool = False) -> None:
+        super().__init__(maxlen)
         self._sink = sink
-        self._queue: deque[RequestRecord] = deque(maxlen=maxlen)
         self._events: deque[WireEvent] | None = deque(maxlen=maxlen) if events else None
-        self._maxlen = maxlen
-        self._ready = threading.Event()
-        self.dropped = 0
 
     @property
     def wants_events(self) -> bool:
         return self._events is not None
-
-    def _push(self, record: RequestRecord) -> None:
-        if len(self._queue) == self._maxlen:
-            self.dropped += 1
-        self._queue.append(record)
-        ready = self._ready
-        if not ready.is_set():  # set already: the owner has not drained since (see ``_rearm``)
-            ready.set()  # takes a lock and wakes the waiter: once per drain, not per record
-
-    def _push_many(self, records: Sequence[RequestRecord]) -> None:
-        overflow = len(self._queue) + len(records) - self._maxlen
-        if overflow > 0:  # the oldest go, as ``_push`` drops them one by one
-            self.dropped += overflow
-        self._queue.extend(records)
-        ready = self._ready
-        if not ready.is_set():
-            ready.set()
 
     def _push_event(self, event: WireEvent) -> None:
         events = self._events
@@ -326,21 +327,8 @@ class Subscription:
         if not ready.is_set():
             ready.set()
 
-    def _rearm(self) -> None:
-        self._ready.clear()
-        if self._queue or self._events:  # a writer appended between popleft() and clear()
-            self._ready.set()
-
-    def drain(self, limit: int | None = None) -> list[RequestRecord]:
-        """Take up to *limit* queued records (all of them by default), oldest first."""
-        out: list[RequestRecord] = []
-        queue = self._queue
-        try:
-            while limit is None or len(out) < limit:
-                out.append(queue.popleft())
-        except IndexError:
-            self._rearm()
-        return out
+    def _pending(self) -> bool:
+        return bool(self._queue or self._events)
 
     def drain_events(self) -> list[WireEvent]:
         """Take every queued wire event, oldest first (always empty without ``events=True``)."""
@@ -354,10 +342,6 @@ class Subscription:
         except IndexError:
             self._rearm()
         return out
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Block until a record (or event) is queued (or *timeout*); True if one is."""
-        return self._ready.wait(timeout)
 
     def close(self) -> None:
         self._sink._unsubscribe(self)
@@ -510,16 +494,12 @@ class RequestLogMiddleware:
         sink: RequestSink,
         listener: Scheme,
         body_limit: int = DEFAULT_BODY_LIMIT,
-        *,
-        headers: bool = True,
     ) -> None:
         self.app = app
         self.sink = sink
         self.listener = listener
         #: Bytes of each body to keep; 0 records no bodies (and costs nothing).
         self.body_limit = body_limit
-        #: False: records keep no headers (an access log needs none); the user agent stays.
-        self.headers = headers
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         exchange = _Exchange(self, environ, start_response)
@@ -673,10 +653,9 @@ class _Exchange:
         self.body: Iterable[bytes] = ()
         self.size = 0
         self.kept: list[bytes] | None = None
-        keep_headers = middleware.headers
         names = _HEADER_NAMES
         headers = []
-        for key, value in environ.items() if keep_headers else ():
+        for key, value in environ.items():
             if key[:5] == "HTTP_":
                 name = names.get(key)
                 if name is None:
@@ -684,9 +663,9 @@ class _Exchange:
                     if len(names) < _HEADER_NAMES_MAX:
                         names[key] = name
                 headers.append((name, value))
-        if keep_headers and "CONTENT_TYPE" in environ:
+        if "CONTENT_TYPE" in environ:
             headers.append(("Content-Type", environ["CONTENT_TYPE"]))
-        if keep_headers and "CONTENT_LENGTH" in environ:
+        if "CONTENT_LENGTH" in environ:
             headers.append(("Content-Length", environ["CONTENT_LENGTH"]))
         # An inspector probe: marked, and its token never kept (the log is shown and exported).
         self.probe = _PROBE_KEY in environ
@@ -711,9 +690,7 @@ class _Exchange:
     ) -> Callable[[bytes], Any]:
         """The app's ``start_response``: notes the status and headers, then passes them on."""
         self.status = int(status[:3])
-        self.response_headers = tuple(
-            headers
-        )  # kept only with ``headers``; Content-Length is read either way
+        self.response_headers = tuple(headers)
         if exc_info is None:
             return self._start_response(status, headers)
         return self._start_response(status, headers, exc_info)
@@ -791,7 +768,7 @@ class _Exchange:
                     self.tls_cipher,
                     self.user_agent,
                     self.headers,
-                    self.response_headers if middleware.headers else (),
+                    self.response_headers,
                     self.environ.get(ERROR_ENVIRON_KEY),
                     self.probe,
                     request_body,

@@ -34,6 +34,7 @@ from waitress.task import ThreadedTaskDispatcher
 
 from launcher import fdlimits, tls
 from launcher.acceptshare import DECLINE_POLL, Seat
+from launcher.accesslog import AccessLog
 from launcher.appview import AppView
 from launcher.errors import (
     AddressUnavailableError,
@@ -184,9 +185,14 @@ class _PlainServer(TcpWSGIServer):
         limits: Limits,
         on_event: Callable[[WireEvent], None] | None = None,
         seat: Seat | None = None,
+        access_log: AccessLog | None = None,
         **kw: Any,
     ):
         self.extra_environ = extra_environ
+        self.scheme = Scheme(extra_environ["launcher.listener"])
+        #: Where each task notes its request (``launcher.accesslog``; ``tls._Task.service``);
+        #: None: the request log is the app's middleware, or there is none.
+        self.access_log = access_log
         #: This worker's place in its pool's ``AcceptShare`` (None outside a pool).
         self.seat = seat
         #: Where the channels hand their ``WireEvent``s (``tls.emit``); None: only logged.
@@ -640,6 +646,8 @@ class Listener(ListenerView):
         #: With ``inherited``: this worker's place in the pool's ``AcceptShare`` (which worker
         #: takes a new connection); emptied when the listener stops.
         self.seat: Seat | None = None
+        #: Where the requests are noted (``Servers.access_log``); next start.
+        self.access_log: AccessLog | None = None
 
     # --- start / stop ------------------------------------------------------------------------
 
@@ -691,6 +699,7 @@ class Listener(ListenerView):
                     "adj": adj,
                     "bind_socket": False,
                     "seat": self.seat,
+                    "access_log": self.access_log,
                 }
                 if self.scheme == Scheme.HTTPS:
                     if ssl_context is None:
@@ -793,9 +802,6 @@ class Servers:
     ) -> None:
         self.app = app
         self.body_limit = body_limit  # bytes of each body the request log keeps (next start)
-        #: Whether records keep the request and response headers (next start).  ``serve`` prints
-        #: access lines only, which need none: it saves their copy (and, with workers, their trip).
-        self.record_headers = True
         self.cert_store = cert_store
         self.sink = sink if sink is not None else RequestSink()
         self.policy = policy if policy is not None else Policy()
@@ -830,6 +836,18 @@ class Servers:
             limits=limits,
             on_event=self._event,
         )
+
+    @property
+    def access_log(self) -> AccessLog | None:
+        """``serve``'s log (``launcher.accesslog``): set, the listeners note each request there
+        and serve the app without ``RequestLogMiddleware``, and the sink gets no records (wire
+        events still); None (the default), the middleware records them into ``sink``.  Takes
+        effect at the next start of each listener."""
+        return self.https.access_log
+
+    @access_log.setter
+    def access_log(self, access_log: AccessLog | None) -> None:
+        self.http.access_log = self.https.access_log = access_log
 
     def _event(self, event: WireEvent) -> None:
         """A listener's wire event goes into the sink, next to the request records."""
@@ -939,7 +957,9 @@ class Servers:
         app: WSGIApp = PolicyMiddleware(self.appview.wrap(self.app), self.policy, scheme, self._https_port)
         if scheme == Scheme.HTTP and self.http_front is not None:
             app = self.http_front(app)
-        return RequestLogMiddleware(app, self.sink, scheme, self.body_limit, headers=self.record_headers)
+        if self.access_log is not None:  # the listeners note each request themselves
+            return app
+        return RequestLogMiddleware(app, self.sink, scheme, self.body_limit)
 
     def start_all(self) -> list[Exception]:
         """Start both listeners (HTTPS first, so HTTP can redirect to it); return the errors."""

@@ -29,6 +29,7 @@ from launcher.notices import uninstall as uninstall_notices
 from launcher.options import ServeConfig, add_arguments, config_from_args
 
 if TYPE_CHECKING:
+    from launcher.accesslog import AccessEntry, AccessLog
     from launcher.apptarget import AppTarget
     from launcher.deploy import ProxyRun
 
@@ -141,6 +142,7 @@ def _serve(
     install_signals: bool,
     cert_dir: Path | None,
 ) -> int:
+    from launcher.accesslog import AccessLog
     from launcher.certs import CertStore, default_cert_dir
     from launcher.recordformat import escape_control
     from launcher.requestlog import RequestSink
@@ -150,10 +152,12 @@ def _serve(
         print(f"warning: {escape_control(message)}", file=sys.stderr, flush=True)
 
     store = CertStore(cert_dir or options.cert_dir or default_cert_dir(), on_warning=warn)
-    # serve prints access lines only: no record needs a body or a header (the window's log does).
-    options = options.replace(body_limit=0)
-    # serve keeps no log beyond printing it: a sink of capacity 0 (bodies die once printed).
+    # serve prints an access line per request and keeps nothing else: the listeners note each
+    # request in an access log (``launcher.accesslog``), and the sink, of capacity 0, only sees
+    # the wire events (which the notices print).
     sink = RequestSink(capacity=0, body_budget=options.body_budget_bytes)
+    access_log = AccessLog()
+    stop = stop_event or threading.Event()
     public = options
     if options.behind is not None:
         from launcher.deploy import ProxyKind, find_proxy
@@ -171,13 +175,17 @@ def _serve(
         servers = WorkerPool.from_config(
             options, cert_store=store, sink=sink, target=target, on_notice=notice
         )
-        # The workers format the access lines; the supervisor merges and writes them.
+        # Each worker keeps its own access log and formats its lines; the supervisor merges them
+        # in time order and writes them.
         servers.print_access_lines(lambda text: _write_lines(out, text))
+        printer = None
     else:
         servers = Servers.from_config(app, options, cert_store=store, sink=sink)
-    servers.record_headers = False
+        servers.access_log = access_log
+        printer = threading.Thread(
+            target=_print_requests, args=(access_log, out, stop), name="launcher-access-log"
+        )
     scan, extra_hosts = servers.lan_scan, list(servers.lan_hosts)
-    stop = stop_event or threading.Event()
     # Client-caused notices, one line per reason per interval; waitress's own chatter ("Task
     # queue depth is N" hundreds of times a second under load) is not the user's problem.
     notices = install_notices("launcher.wire", _LineHandler(sys.stderr))
@@ -187,10 +195,6 @@ def _serve(
     waitress_log = logging.getLogger("waitress")
     waitress_level = waitress_log.level
     waitress_log.setLevel(logging.ERROR)
-    subscription = servers.sink.subscribe()
-    printer = threading.Thread(
-        target=_print_requests, args=(subscription, out, stop), name="launcher-access-log"
-    )
     signalled: list[int] = []  # the signal handler only appends here (see _install_signal_handlers)
     restore = _install_signal_handlers(signalled) if install_signals else (lambda: None)
     reloader = None
@@ -227,7 +231,8 @@ def _serve(
             print_lan_banner(servers, scan, extra_hosts, store.is_imported, out)
         if public.exposed:
             print("warning: listening on all interfaces: other machines can reach these servers.", file=out)
-        printer.start()
+        if printer is not None:
+            printer.start()
         if options.reload and target is not None:
             reloader = _start_reloader(target, app, servers, out)
         while not stop.wait(0.1) and not signalled:
@@ -252,9 +257,8 @@ def _serve(
         if token_file is not None:
             remove_token_file(token_file, servers.probe_token)
         stop.set()
-        if printer.is_alive():
+        if printer is not None and printer.is_alive():
             printer.join(2)
-        subscription.close()
         uninstall_notices("launcher.wire", notices)
         wire.setLevel(wire_level)
         waitress_log.setLevel(waitress_level)
@@ -392,22 +396,22 @@ def _write_lines(out: TextIO, text: str) -> None:
 PRINT_BATCH_SECONDS = 0.05
 
 
-def _print_requests(subscription: Any, out: TextIO, stop: threading.Event) -> None:
-    """The access log: the records of each ``PRINT_BATCH_SECONDS`` written at once.
+def _print_requests(access_log: AccessLog, out: TextIO, stop: threading.Event) -> None:
+    """The access log: the requests of each ``PRINT_BATCH_SECONDS`` written at once.
 
-    Waking for each record as it comes costs more than the request itself under load: the
-    record's ``Event.set`` wakes this thread, which takes the GIL from the server's threads to
-    write one line.  So after a record arrives this waits out the interval, then drains."""
+    Waking for each request as it comes costs more than the request itself under load: the
+    entry's ``Event.set`` wakes this thread, which takes the GIL from the server's threads to
+    write one line.  So after an entry arrives this waits out the interval, then drains."""
 
-    def write(records: list[Any]) -> None:
-        if records:
-            _write_lines(out, "".join(record.access_line() + "\n" for record in records))
+    def write(entries: list[AccessEntry]) -> None:
+        if entries:
+            _write_lines(out, "".join(entry.access_line() + "\n" for entry in entries))
 
     while not stop.is_set():
-        if subscription.wait(0.2):
+        if access_log.wait(0.2):
             stop.wait(PRINT_BATCH_SECONDS)
-        write(subscription.drain())
-    write(subscription.drain())  # what arrived while stopping
+        write(access_log.drain())
+    write(access_log.drain())  # what arrived while stopping
 
 
 def _install_signal_handlers(signalled: list[int]) -> Callable[[], None]:

@@ -17,7 +17,8 @@ Threads here:
   call is answered; the others (start, stop, loading an app...) run in a small pool, as they
   would in the window's worker threads, and their replies come back when they finish.  An
   unknown operation gets an error reply; an unknown or unreadable message is logged and skipped.
-- ``launcher-records`` sends the request records in batches (every ``BATCH_SECONDS``).
+- ``launcher-records`` sends the request records in batches (every ``BATCH_SECONDS``); with
+  ``Init.access_lines``, the access lines of the access log (``launcher.accesslog``) instead.
 - listener state changes and reload events are sent from whichever thread made them.
 
 The process ends when the window says ``Shutdown`` (everything is stopped within the time it
@@ -41,6 +42,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from launcher.acceptshare import AcceptShare
+from launcher.accesslog import AccessLog
 from launcher.apptarget import AppTarget, demo_app_or_placeholder, load_app
 from launcher.certs import CertStore
 from launcher.errors import AppLoadError, ListenError
@@ -118,7 +120,9 @@ class ServerProcess:
         self._reloader_lock = threading.Lock()
         self._servers: Servers | None = None
         self.worker = 0  # this process's number in a pool (``Init.worker``), stamped on records
-        self.access_lines = False  # send access lines, not records (``Init.access_lines``)
+        #: Set (``Init.access_lines``): the listeners note requests here, and their access lines
+        #: are sent instead of records.
+        self.access_log: AccessLog | None = None
 
     @property
     def servers(self) -> Servers:
@@ -144,13 +148,15 @@ class ServerProcess:
 
     def _send_records(self, servers: Servers) -> None:
         subscription = servers.sink.subscribe(BACKLOG, events=True)
+        # With an access log the sink gets the wire events only: the requests are in the log.
+        backlog = self.access_log or subscription
         try:
             while not self._stop_records.is_set():
-                subscription.wait(0.1)  # short: a stop is noticed at once
+                backlog.wait(0.1)  # short: a stop (or a wire event) is noticed at once
                 self._stop_records.wait(BATCH_SECONDS)
-                self._send_batch(subscription.drain(), subscription.drain_events())
+                self._send_batch(backlog.drain(), subscription.drain_events())
             # The last requests (and wire events) before the listeners stopped.
-            self._send_batch(subscription.drain(), subscription.drain_events())
+            self._send_batch(backlog.drain(), subscription.drain_events())
         finally:
             subscription.close()
 
@@ -158,8 +164,8 @@ class ServerProcess:
         if not batch and not events:
             return
         try:
-            if self.access_lines:  # the supervisor prints them: the lines are all it needs
-                lines = [(r.time + r.duration_ms / 1000.0, r.access_line()) for r in batch]
+            if self.access_log is not None:  # the supervisor prints them: the lines are all it needs
+                lines = [(entry.finished, entry.access_line()) for entry in batch]
                 self.send(AccessLines(lines, events or []))
                 return
             self.send(RecordBatch(batch, events or []))
@@ -173,7 +179,6 @@ class ServerProcess:
         sys.path[:] = list(dict.fromkeys([*init.sys_path, *sys.path]))
         app, startup_error = demo_app_or_placeholder()
         self.worker = init.worker
-        self.access_lines = init.access_lines
         servers = Servers.from_config(
             app,
             init.config,
@@ -191,7 +196,8 @@ class ServerProcess:
             # The pool made the leaf and said what it had to say about the folder: N copies of
             # the same warning would be noise.
             logging.getLogger("launcher.certs").setLevel(logging.ERROR)
-        servers.record_headers = init.record_headers
+        if init.access_lines:
+            servers.access_log = self.access_log = AccessLog(init.worker, BACKLOG)
         if init.probe_token:
             servers.appview.token = init.probe_token  # a pool's workers answer the same probes
         share = AcceptShare.attach(init.share_fd, init.workers) if init.share_fd >= 0 else None

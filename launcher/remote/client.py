@@ -317,8 +317,6 @@ class RemoteServers:
         #: Set when this is one worker of a pool (``launcher.workers``): its sockets, number,
         #: token, and where its records and its death go.
         self.worker = worker
-        #: Whether records keep their headers (``Servers.record_headers``); next start.
-        self.record_headers = True
         self.cert_store = cert_store
         self.body_limit = body_limit  # sent at the (next) start of the server process
         self.sink = sink if sink is not None else RequestSink()
@@ -548,9 +546,7 @@ class RemoteServers:
         sys_path = tuple(p for p in sys.path if isinstance(p, str))
         worker = self.worker
         if worker is None:
-            return Init(
-                config, extra_hosts=self._extra_hosts, sys_path=sys_path, record_headers=self.record_headers
-            )
+            return Init(config, extra_hosts=self._extra_hosts, sys_path=sys_path)
         return Init(
             config,
             extra_hosts=self._extra_hosts,
@@ -559,7 +555,6 @@ class RemoteServers:
             worker=worker.number,
             workers=worker.workers,
             probe_token=worker.probe_token,
-            record_headers=self.record_headers,
             access_lines=worker.deliver_lines is not None,
             share_fd=worker.share.fileno() if worker.share is not None else -1,
         )

@@ -46,8 +46,8 @@ from launcher.options import ServeConfig
 from launcher.scheme import Scheme
 
 #: Bumped whenever a message or an operation changes shape; both sides must agree.
-PROTOCOL = 7  # 3: RecordBatch.events; 4: Ready.probe_token; 5: Init.listen_fds, worker, probe_token;
-# 6: Init.access_lines, AccessLines; 7: Init.share_fd
+PROTOCOL = 8  # 3: RecordBatch.events; 4: Ready.probe_token; 5: Init.listen_fds, worker, probe_token;
+# 6: Init.access_lines, AccessLines; 7: Init.share_fd; 8: no Init.record_headers
 #: The hidden command line word that makes ``launcher.cli`` run the server process.
 CHILD_COMMAND = "_server-process"
 #: ``_server-process --fd N``: the inherited descriptor of the child's end of the channel (POSIX).
@@ -135,9 +135,9 @@ class Init:
     request records; 0 outside a pool); and ``probe_token``, the inspector token all workers share.
     ``share_fd``: the inherited descriptor of the pool's ``launcher.acceptshare.AcceptShare``
     (-1: none), where the workers see each other's connections and take turns accepting.
-    ``record_headers`` False: the records keep no headers (``serve`` prints access lines only).
-    ``access_lines`` True: send each request's access line (``AccessLines``) instead of its
-    record; for a pool whose supervisor only prints them (``serve --workers``).
+    ``access_lines`` True: note each request in an access log (``launcher.accesslog``) and send
+    its line (``AccessLines``) instead of a record; for a pool whose supervisor only prints them
+    (``serve --workers``).
     Made by ``RemoteServers._init_config``.
     """
 
@@ -148,7 +148,6 @@ class Init:
     worker: int = 0
     workers: int = 0
     probe_token: str = ""
-    record_headers: bool = True
     access_lines: bool = False
     share_fd: int = -1
 
@@ -219,8 +218,8 @@ class RecordBatch:
 @dataclass(frozen=True)
 class AccessLines:
     """child → window, instead of ``RecordBatch`` when ``Init.access_lines``: each request as
-    ``(finished, line)``, when it finished (epoch seconds) and ``RequestRecord.access_line()``,
-    made in the worker; and the wire events, as in ``RecordBatch``."""
+    ``(finished, line)``, when it finished (epoch seconds) and its access line
+    (``AccessEntry.access_line()``), made in the worker; and the wire events, as in ``RecordBatch``."""
 
     lines: list[tuple[float, str]]
     events: list[Any] = field(default_factory=list)
