@@ -82,10 +82,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("launcher.workers")
 
-#: Seconds records wait in ``RecordMerger`` (workers send every 50 ms): enough for every worker's
-#: batch of the same moment to arrive, so the merged log is in order.
+#: Seconds records wait in ``RecordMerger`` (workers send records every 50 ms, access lines every
+#: 100 ms): enough for every worker's batch of the same moment to arrive, so the merged log is in
+#: order.
 MERGE_DELAY = 0.25
 MERGE_INTERVAL = 0.05
+#: How often the merger writes the access lines of a pool that prints them (``serve``): each
+#: flush is a wake-up and a sort of what waits, so not more often than the workers send them.
+LINES_MERGE_INTERVAL = 0.1
 #: Back-off before a dead worker is started again: first, doubling up to the most.
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
@@ -385,6 +389,7 @@ class WorkerPool:
         records (the wire events still reach it).  For a supervisor that only prints the log
         (``serve``).  Applies to workers started from now on: call it before ``start_listeners``."""
         self._merger.write_lines = write
+        self._merger.interval = LINES_MERGE_INTERVAL
 
     @property
     def pids(self) -> list[int]:

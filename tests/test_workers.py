@@ -375,6 +375,36 @@ def test_a_pool_that_prints_gets_merged_access_lines_from_both_workers_and_no_re
     assert pool.sink.snapshot() == [] and pool.sink.total == 0  # the lines were all it needed
 
 
+def test_a_pool_that_prints_gets_its_lines_in_batches_of_100_ms_not_50(pool):
+    """Each batch wakes a worker's sender and the supervisor, whatever its size: under a steady
+    load each worker sends its lines every ``LINES_BATCH_SECONDS`` (0.1 s; records: every 0.05),
+    and the merger writes them as often."""
+    batches: list[int] = []
+    put_lines = pool._merger.put_lines
+
+    def counted(lines, events):  # type: ignore[no-untyped-def]
+        batches.append(len(lines))
+        put_lines(lines, events)
+
+    pool._merger.put_lines = counted  # type: ignore[method-assign]
+    written: list[str] = []
+    pool.print_access_lines(written.append)
+    assert pool.start_all() == []
+    ctx = pool_context(pool)
+    started = time.monotonic()
+    served = 0
+    while time.monotonic() - started < 1.5:  # a request every ~10 ms, over new connections
+        assert fetch(pool.https.url, ctx)[0] == 200
+        served += 1
+        time.sleep(0.01)
+    elapsed = time.monotonic() - started
+    wait_for(lambda: "".join(written).count("\n") >= served, 10, f"{served} access lines")
+    assert sum(batches) == served
+    # Every 50 ms would be about 2 x 30 batches here, and 30 writes.
+    assert len(batches) <= 2 * (elapsed / 0.1 + 3), (len(batches), elapsed)
+    assert len(written) <= elapsed / 0.1 + 6, (len(written), elapsed)
+
+
 def test_the_merger_writes_access_lines_in_the_order_the_requests_finished():
     merger = RecordMerger(RequestSink(), delay=60)  # nothing is due before flush(None)
     written: list[str] = []

@@ -18,7 +18,8 @@ Threads here:
   would in the window's worker threads, and their replies come back when they finish.  An
   unknown operation gets an error reply; an unknown or unreadable message is logged and skipped.
 - ``launcher-records`` sends the request records in batches (every ``BATCH_SECONDS``); with
-  ``Init.access_lines``, the access lines of the access log (``launcher.accesslog``) instead.
+  ``Init.access_lines``, the access lines of the access log (``launcher.accesslog``) instead,
+  every ``LINES_BATCH_SECONDS``.
 - listener state changes and reload events are sent from whichever thread made them.
 
 The process ends when the window says ``Shutdown`` (everything is stopped within the time it
@@ -80,6 +81,11 @@ log = logging.getLogger("launcher.remote")
 
 #: How often request records are sent to the window (it shows them at most 10 times a second).
 BATCH_SECONDS = 0.05
+#: How often a pool's worker sends its access lines (``serve --workers``).  Each batch wakes this
+#: thread and two of the supervisor's, whatever its size; under load, every 50 ms cost about 3%
+#: more CPU per request than every 100 ms (docs/benchmarks.md).  The lines still come out about
+#: 0.3 s after their requests: the supervisor holds them ``workers.MERGE_DELAY`` to merge them.
+LINES_BATCH_SECONDS = 0.1
 #: Records the process holds for the window before it drops the oldest (the window is stuck).
 BACKLOG = 50_000
 #: Seconds the process gives itself to stop when the window vanished without a ``Shutdown``.
@@ -150,10 +156,11 @@ class ServerProcess:
         subscription = servers.sink.subscribe(BACKLOG, events=True)
         # With an access log the sink gets the wire events only: the requests are in the log.
         backlog = self.access_log or subscription
+        interval = BATCH_SECONDS if self.access_log is None else LINES_BATCH_SECONDS
         try:
             while not self._stop_records.is_set():
                 backlog.wait(0.1)  # short: a stop (or a wire event) is noticed at once
-                self._stop_records.wait(BATCH_SECONDS)
+                self._stop_records.wait(interval)
                 self._send_batch(backlog.drain(), subscription.drain_events())
             # The last requests (and wire events) before the listeners stopped.
             self._send_batch(backlog.drain(), subscription.drain_events())
