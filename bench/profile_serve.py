@@ -53,6 +53,10 @@ STAGES = (
     (r"waitress/proxy_headers\.py", "policy: waitress's proxy-header clearing"),
     (r"launcher/policy\.py", "policy (PolicyMiddleware)"),
     (r"launcher/recordformat\.py", "request log: access line formatting"),
+    (
+        r"_Task\.service \(launcher/tls\.py|launcher/accesslog\.py",
+        "request log: serve's access entry (tls, accesslog)",
+    ),
     (r"launcher/requestlog\.py", "request log (record, sink, subscription)"),
     (r"launcher/commands/serve\.py", "access-log printer (serve.py: print, flush)"),
     (r"launcher/remote/", "records to the parent (launcher.remote: pickle, pipe)"),

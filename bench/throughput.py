@@ -31,7 +31,7 @@ Every server serves the same tiny Flask app (bench/tinyapp.py), each in its own 
                    both listeners, the access log printed to stdout, which the bench reads
                    (a pipe, like a terminal or `| tee`; --ours-log file or devnull instead)
   ours-w2-nolog    `serve --workers 2` without the request log (serve has no such option: the
-                   bench leaves RequestLogMiddleware out through bench/nolog_hook/sitecustomize.py)
+                   bench leaves the log out through bench/nolog_hook/sitecustomize.py)
   ours-w1-nolog    the same with --workers 1 (not in --peers)
   gunicorn-1x8, gunicorn-2x8   gunicorn's gthread worker, 1 or 2 processes x 8 threads, TLS by
                    --certfile/--keyfile (the same leaf our CA made), no access log (its default)
