@@ -14,6 +14,9 @@ loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says
                                                     # access log, in alternating bursts (~3 minutes)
     .venv/bin/python bench/throughput.py --logging-cost --pairs 40 --burst 3000 --instances 8
                                                     # the same over 8 fresh starts (~5 minutes)
+    .venv/bin/python bench/throughput.py --second-worker --pairs 40 --burst 3000 --instances 8
+                                                    # serve --workers 2 against --workers 1, the
+                                                    # same way (what the second worker adds)
     .venv/bin/python bench/throughput.py --peers --only ours-w1 --baseline ../old-checkout
                                                     # this code against another checkout's
     .venv/bin/python bench/throughput.py --middleware --baseline ../old-checkout
@@ -58,7 +61,9 @@ A server process also keeps a few percent of its own, for better or worse, for a
 (the same two builds gave -0.6% and +12.5% in two runs): ``--instances K`` starts both servers
 afresh K times and shares the pairs out between the starts, so one lucky or unlucky start counts
 for 1/K of the pairs; it prints each start's median too.  For a figure to rely on:
-``--pairs 40 --burst 3000 --instances 8`` (~5 minutes).
+``--pairs 40 --burst 3000 --instances 8`` (~5 minutes).  ``--second-worker`` asks the other
+question the same way: ``ours-w2`` against ``ours-w1``, both printing their access log, and the
+answer is the ratio of their requests/s.
 """
 
 from __future__ import annotations
@@ -615,6 +620,11 @@ def main() -> None:
         action="store_true",
         help="serve --workers 2 with and without its access log, in alternating bursts (see above)",
     )
+    parser.add_argument(
+        "--second-worker",
+        action="store_true",
+        help="serve --workers 2 against --workers 1 (both with their access log), in alternating bursts",
+    )
     parser.add_argument("--pairs", type=int, default=15, help="--logging-cost: bursts per server")
     parser.add_argument("--burst", type=int, default=8000, help="--logging-cost: requests per burst")
     parser.add_argument(
@@ -669,10 +679,11 @@ def main() -> None:
             subprocess.run(["apt-get", "install", "-y", "-qq", "nghttp2-client"], check=True)
         else:
             raise SystemExit("h2load is missing: sudo apt-get install -y nghttp2-client")
-    if args.logging_cost:
+    if args.logging_cost or args.second_worker:
         if not 1 <= args.instances <= args.pairs:
             raise SystemExit("--instances: from 1 to --pairs")
-        logging_cost(args.pairs, args.burst, args.ours_log, args.rate, args.workers, args.instances)
+        question = SECOND_WORKER if args.second_worker else logging_question(args.workers)
+        paired_bursts(question, args.pairs, args.burst, args.ours_log, args.rate, args.instances)
         return
     rounds = 1 if args.quick else args.rounds
     keepalive_n, close_n = (5000, 2000) if args.quick else (20000, 6000)
@@ -761,25 +772,62 @@ def scratch_folders() -> tuple[str, str]:
     return cert_dir, log_dir
 
 
-def logging_cost(
-    pairs: int, burst: int, ours_log: str, rate: float | None = None, workers: int = 2, instances: int = 1
+@dataclass(frozen=True)
+class PairedQuestion:
+    """What ``paired_bursts`` compares: *first* against *second*, and which ratio answers."""
+
+    first: str
+    second: str
+    title: str
+    #: "cpu": the answer is first's CPU per request over second's (the log's cost, ``+x%``);
+    #: "rps": first's requests/s over second's (what the second worker adds, ``x.xx×``).
+    answer: str
+    target: str
+
+
+def logging_question(workers: int) -> PairedQuestion:
+    return PairedQuestion(
+        f"ours-w{workers}",
+        f"ours-w{workers}-nolog",
+        f"Logging cost of serve --workers {workers}",
+        "cpu",
+        "target <= 5%",
+    )
+
+
+SECOND_WORKER = PairedQuestion(
+    "ours-w2",
+    "ours-w1",
+    "What the second worker adds (serve --workers 2 / --workers 1)",
+    "rps",
+    "target >= 1.6",
+)
+
+
+def paired_bursts(
+    question: PairedQuestion,
+    pairs: int,
+    burst: int,
+    ours_log: str,
+    rate: float | None = None,
+    instances: int = 1,
 ) -> None:
-    """``--logging-cost``: ours-wN against ours-wN-nolog, both running, loaded in turn (flat out,
-    or paced at *rate* requests/s); with *instances* > 1 both are started afresh that many times,
-    and the *pairs* are shared out between them."""
+    """``--logging-cost`` and ``--second-worker``: *question*'s two servers, both running, loaded in
+    turn (flat out, or paced at *rate* requests/s); with *instances* > 1 both are started afresh
+    that many times, and the *pairs* are shared out between them."""
     cert_dir, log_dir = scratch_folders()
-    logged, unlogged = f"ours-w{workers}", f"ours-w{workers}-nolog"
-    kinds = (logged, unlogged)
+    first, second = question.first, question.second
+    kinds = (first, second)
     cpu_ratios: list[float] = []
     rps_ratios: list[float] = []
-    per_instance: list[float] = []  # the median CPU ratio of each instance's pairs
+    per_instance: list[float] = []  # the median answer of each instance's pairs
     printed = {kind: 0 for kind in kinds}
     pair = 0
-    tail = 0.6  # seconds from a burst's end to reading its CPU: the logged server's last settle
+    tail = 0.6  # seconds from a burst's end to reading its CPU: the last settle of a printing server
     for instance in range(instances):
         share = pairs // instances + (1 if instance < pairs % instances else 0)  # >= 1: instances <= pairs
         running: dict[str, Running] = {}
-        first = len(cpu_ratios)
+        first_pair = len(cpu_ratios)
         try:
             for kind in kinds:  # in the try: one that fails to start does not leave the other running
                 running[kind] = start_process_server(kind, cert_dir, ROOT, ours_log, log_dir)
@@ -798,9 +846,10 @@ def logging_cost(
                     before = server.access_lines() if server.counted else 0
                     cpu_before, _ = tree_cpu(server.proc.pid)
                     rps, _p99 = h2load(urls[kind], burst, False, None, rate)
-                    # Its CPU is read once its lines are written (their CPU is in the figure), and
-                    # the other's after as long: both count the same idle tail (a few ms a second).
-                    if kind == logged and server.counted:
+                    # A server that prints has its CPU read once its lines are written (their CPU
+                    # is in the figure), one that does not after as long: both count the same idle
+                    # tail (a few ms a second).
+                    if server.counted and not kind.endswith("-nolog"):
                         settled = time.monotonic()
                         settle(server, quiet=0.3)
                         tail = time.monotonic() - settled
@@ -810,22 +859,25 @@ def logging_cost(
                     figures[kind] = (rps, (cpu_after - cpu_before) * 1000 / burst)
                     if server.counted:
                         printed[kind] += server.access_lines() - before
-                (rps_log, cpu_log), (rps_nolog, cpu_nolog) = figures[logged], figures[unlogged]
-                cpu_ratios.append(cpu_log / cpu_nolog)
-                rps_ratios.append(rps_log / rps_nolog)
+                (rps_a, cpu_a), (rps_b, cpu_b) = figures[first], figures[second]
+                cpu_ratios.append(cpu_a / cpu_b)
+                rps_ratios.append(rps_a / rps_b)
                 print(
-                    f"pair {pair:2}: with log {rps_log:6.0f} req/s {cpu_log:.3f} ms CPU/req;"
-                    f" without {rps_nolog:6.0f} req/s {cpu_nolog:.3f} ms CPU/req;"
-                    f" CPU/req {cpu_ratios[-1] - 1:+.1%}, req/s {1 - rps_ratios[-1]:+.1%} lost",
+                    f"pair {pair:2}: {first} {rps_a:6.0f} req/s {cpu_a:.3f} ms CPU/req;"
+                    f" {second} {rps_b:6.0f} req/s {cpu_b:.3f} ms CPU/req;"
+                    f" req/s {rps_ratios[-1]:.2f}x, CPU/req {cpu_ratios[-1] - 1:+.1%}",
                     flush=True,
                 )
         finally:
             for server in running.values():
                 stop_server(server)
-        per_instance.append(statistics.median(cpu_ratios[first:]))
+        answers = cpu_ratios if question.answer == "cpu" else rps_ratios
+        per_instance.append(statistics.median(answers[first_pair:]))
         if instances > 1:
-            median = per_instance[-1] - 1
-            print(f"instance {instance + 1}: CPU/req {median:+.1%} (median of its pairs)", flush=True)
+            print(
+                f"instance {instance + 1}: {_answer(question, per_instance[-1])} (median of its pairs)",
+                flush=True,
+            )
 
     def quartiles(values: list[float]) -> tuple[float, float, float]:
         q1, q2, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else (values[0],) * 3
@@ -836,24 +888,29 @@ def logging_cost(
     print()
     pace = f"paced at {rate:,.0f} req/s" if rate else "flat out"
     print(
-        f"Logging cost of serve --workers {workers} (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pace},"
+        f"{question.title} (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pace},"
         f" {pairs} pairs of {burst} requests"
         + (f" over {instances} fresh starts of both servers" if instances > 1 else "")
         + f", {os.cpu_count()} cores, access log to a {ours_log}):"
     )
-    print(
-        f"  server CPU per request: {c2 - 1:+.1%} (quartiles {c1 - 1:+.1%} to {c3 - 1:+.1%}) (target <= 5%)"
-    )
-    print(f"  requests/s lost:        {1 - r2:+.1%} (quartiles {1 - r3:+.1%} to {1 - r1:+.1%})")
+    cpu_target = f" ({question.target})" if question.answer == "cpu" else ""
+    rps_target = f" ({question.target})" if question.answer == "rps" else ""
+    print(f"  server CPU per request: {c2 - 1:+.1%} (quartiles {c1 - 1:+.1%} to {c3 - 1:+.1%}){cpu_target}")
+    print(f"  requests/s ratio:       {r2:.2f}x (quartiles {r1:.2f}x to {r3:.2f}x){rps_target}")
     if len(per_instance) > 1:
         print(
             f"  the {len(per_instance)} instances, each the median of its pairs: "
-            + ", ".join(f"{r - 1:+.1%}" for r in per_instance)
-            + f" (median {statistics.median(per_instance) - 1:+.1%})"
+            + ", ".join(_answer(question, r) for r in per_instance)
+            + f" (median {_answer(question, statistics.median(per_instance))})"
         )
     expected = pairs * burst
-    print(f"  access lines printed: {printed[logged]} of {expected} requests with the log", end="")
-    print(f", {printed[unlogged]} without" if running[unlogged].counted else "")  # the last start's
+    counted = [kind for kind in kinds if running[kind].counted]  # the last start's (the same for all)
+    if counted:
+        print("  access lines printed: " + ", ".join(f"{printed[k]} of {expected} by {k}" for k in counted))
+
+
+def _answer(question: PairedQuestion, ratio: float) -> str:
+    return f"CPU/req {ratio - 1:+.1%}" if question.answer == "cpu" else f"req/s {ratio:.2f}x"
 
 
 def report(
