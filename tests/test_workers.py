@@ -405,6 +405,41 @@ def test_a_pool_that_prints_gets_its_lines_in_batches_of_100_ms_not_50(pool):
     assert len(written) <= elapsed / 0.1 + 6, (len(written), elapsed)
 
 
+def allowed_cpus(pid: int) -> set[str]:
+    """The CPU lists (``Cpus_allowed_list``) of every thread of process *pid*."""
+    lists = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/status") as fh:
+            lists |= {line.split()[1] for line in fh if line.startswith("Cpus_allowed_list:")}
+    return lists
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux's")
+def test_each_worker_runs_every_thread_on_one_cpu_of_its_own(pool):
+    assert pool.start_all() == []
+    ctx = pool_context(pool)
+    for _ in range(4):  # the listeners' threads are running
+        assert fetch(pool.https.url, ctx)[0] == 200
+    usable = sorted(os.sched_getaffinity(0))
+    pinned = [allowed_cpus(pid) for pid in sorted(pool.pids)]
+    assert len(pinned) == 2
+    for lists in pinned:  # one CPU for every thread of the worker, one this process may use
+        assert len(lists) == 1 and lists <= {str(cpu) for cpu in usable}, pinned
+    if len(usable) >= 2:  # and not the other worker's
+        assert pinned[0] != pinned[1], pinned
+    # The supervisor is not pinned.
+    assert allowed_cpus(os.getpid()) != pinned[0] or len(usable) == 1
+
+
+def test_workers_spread_evenly_over_the_usable_cpus():
+    from launcher.cpuaffinity import cpu_for
+
+    assert [cpu_for(n, 2, [0, 1]) for n in (1, 2)] == [0, 1]
+    assert [cpu_for(n, 2, [3, 1, 2, 0]) for n in (1, 2)] == [0, 2]  # not two neighbours of four
+    assert [cpu_for(n, 4, [0, 1]) for n in (1, 2, 3, 4)] == [0, 0, 1, 1]  # more workers than CPUs
+    assert [cpu_for(n, 3, [5]) for n in (1, 2, 3)] == [5, 5, 5]
+
+
 def test_the_merger_writes_access_lines_in_the_order_the_requests_finished():
     merger = RecordMerger(RequestSink(), delay=60)  # nothing is due before flush(None)
     written: list[str] = []

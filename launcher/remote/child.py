@@ -46,6 +46,7 @@ from launcher.acceptshare import AcceptShare
 from launcher.accesslog import AccessLog
 from launcher.apptarget import AppTarget, demo_app_or_placeholder, load_app
 from launcher.certs import CertStore
+from launcher.cpuaffinity import pin_worker
 from launcher.errors import AppLoadError, ListenError
 from launcher.fdlimits import raise_open_file_limit
 from launcher.notices import install as install_notices
@@ -195,6 +196,9 @@ class ServerProcess:
             hosts=init.extra_hosts,
         )
         if init.worker:
+            # One GIL: the worker's threads on one CPU of their own (``launcher.cpuaffinity``),
+            # before its listeners start theirs (they inherit it).
+            pin_worker(init.worker, init.workers)
             servers.sink.number_as_worker(init.worker, init.workers)
             # Stopping is the pool's to decide: a SIGTERM sent to the whole process group
             # (systemd, ``timeout``, ``kill -- -PGID``) reaches the pool too, which stops every
