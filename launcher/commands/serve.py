@@ -156,7 +156,6 @@ def _serve(
     # request in an access log (``launcher.accesslog``), and the sink, of capacity 0, only sees
     # the wire events (which the notices print).
     sink = RequestSink(capacity=0, body_budget=options.body_budget_bytes)
-    access_log = AccessLog()
     stop = stop_event or threading.Event()
     public = options
     if options.behind is not None:
@@ -181,7 +180,7 @@ def _serve(
         printer = None
     else:
         servers = Servers.from_config(app, options, cert_store=store, sink=sink)
-        servers.access_log = access_log
+        servers.access_log = access_log = AccessLog()
         printer = threading.Thread(
             target=_print_requests, args=(access_log, out, stop), name="launcher-access-log"
         )
