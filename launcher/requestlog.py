@@ -259,10 +259,13 @@ class Backlog(Generic[T]):
         self._ready = threading.Event()
         self.dropped = 0
 
-    def _push(self, item: T) -> None:
-        if len(self._queue) == self._maxlen:
+    def _push(self, item: T, queue: deque[Any] | None = None) -> None:
+        """Queue *item* (in *queue*: a subclass's second queue, ``Subscription``'s events)."""
+        if queue is None:
+            queue = self._queue
+        if len(queue) == self._maxlen:
             self.dropped += 1
-        self._queue.append(item)
+        queue.append(item)
         ready = self._ready
         if not ready.is_set():  # set already: the owner has not drained since (see ``_rearm``)
             ready.set()  # takes a lock and wakes the waiter: once per drain, not per item
@@ -286,8 +289,10 @@ class Backlog(Generic[T]):
 
     def drain(self, limit: int | None = None) -> list[T]:
         """Take up to *limit* queued items (all of them by default), oldest first."""
-        out: list[T] = []
-        queue = self._queue
+        return self._drain(self._queue, limit)
+
+    def _drain(self, queue: deque[Any], limit: int | None) -> list[Any]:
+        out: list[Any] = []
         try:
             while limit is None or len(out) < limit:
                 out.append(queue.popleft())
@@ -317,31 +322,15 @@ class Subscription(Backlog[RequestRecord]):
         return self._events is not None
 
     def _push_event(self, event: WireEvent) -> None:
-        events = self._events
-        if events is None:
-            return
-        if len(events) == self._maxlen:
-            self.dropped += 1
-        events.append(event)
-        ready = self._ready
-        if not ready.is_set():
-            ready.set()
+        if self._events is not None:
+            self._push(event, self._events)  # type: ignore[arg-type]  # an event, not a record
 
     def _pending(self) -> bool:
         return bool(self._queue or self._events)
 
     def drain_events(self) -> list[WireEvent]:
         """Take every queued wire event, oldest first (always empty without ``events=True``)."""
-        out: list[WireEvent] = []
-        events = self._events
-        if events is None:
-            return out
-        try:
-            while True:
-                out.append(events.popleft())
-        except IndexError:
-            self._rearm()
-        return out
+        return [] if self._events is None else self._drain(self._events, None)
 
     def close(self) -> None:
         self._sink._unsubscribe(self)

@@ -62,7 +62,7 @@ from launcher.options import DEFAULTS, ServeConfig
 from launcher.policy import ForwardingPolicy, Policy
 from launcher.reload import Reloader
 from launcher.remote.client import RemoteServers, WorkerSpec
-from launcher.remote.wire import AppInfo, Op, decode_error
+from launcher.remote.wire import LINES_BATCH_SECONDS, AppInfo, Op, decode_error
 from launcher.requestlog import RequestRecord, RequestSink
 from launcher.scheme import Scheme
 from launcher.servers import (
@@ -87,9 +87,6 @@ log = logging.getLogger("launcher.workers")
 #: order.
 MERGE_DELAY = 0.25
 MERGE_INTERVAL = 0.05
-#: How often the merger writes the access lines of a pool that prints them (``serve``): each
-#: flush is a wake-up and a sort of what waits, so not more often than the workers send them.
-LINES_MERGE_INTERVAL = 0.1
 #: Back-off before a dead worker is started again: first, doubling up to the most.
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 30.0
@@ -389,7 +386,8 @@ class WorkerPool:
         records (the wire events still reach it).  For a supervisor that only prints the log
         (``serve``).  Applies to workers started from now on: call it before ``start_listeners``."""
         self._merger.write_lines = write
-        self._merger.interval = LINES_MERGE_INTERVAL
+        # Each flush is a wake-up and a sort of what waits: not more often than the lines come.
+        self._merger.interval = LINES_BATCH_SECONDS
 
     @property
     def pids(self) -> list[int]:

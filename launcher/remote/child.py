@@ -53,6 +53,7 @@ from launcher.notices import install as install_notices
 from launcher.reload import Reloader
 from launcher.remote.wire import (
     FD_OPTION,
+    LINES_BATCH_SECONDS,
     PROTOCOL,
     SHARE_OPTION,
     AccessLines,
@@ -82,11 +83,6 @@ log = logging.getLogger("launcher.remote")
 
 #: How often request records are sent to the window (it shows them at most 10 times a second).
 BATCH_SECONDS = 0.05
-#: How often a pool's worker sends its access lines (``serve --workers``).  Each batch wakes this
-#: thread and two of the supervisor's, whatever its size; under load, every 50 ms cost about 3%
-#: more CPU per request than every 100 ms (docs/benchmarks.md).  The lines still come out about
-#: 0.3 s after their requests: the supervisor holds them ``workers.MERGE_DELAY`` to merge them.
-LINES_BATCH_SECONDS = 0.1
 #: Records the process holds for the window before it drops the oldest (the window is stuck).
 BACKLOG = 50_000
 #: Seconds the process gives itself to stop when the window vanished without a ``Shutdown``.

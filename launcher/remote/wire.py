@@ -215,6 +215,14 @@ class RecordBatch:
     events: list[Any] = field(default_factory=list)
 
 
+#: How often a pool's worker sends its ``AccessLines`` (``serve --workers``), and so how often the
+#: supervisor writes them (``workers.RecordMerger``).  Each batch wakes the worker's sender and two
+#: of the supervisor's threads, whatever its size; under load, every 50 ms cost about 3% more CPU
+#: per request than every 100 ms (docs/benchmarks.md).  The lines still come out about 0.3 s after
+#: their requests: the supervisor holds them ``workers.MERGE_DELAY`` to merge them in order.
+LINES_BATCH_SECONDS = 0.1
+
+
 @dataclass(frozen=True)
 class AccessLines:
     """child → window, instead of ``RecordBatch`` when ``Init.access_lines``: each request as
