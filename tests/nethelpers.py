@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -25,3 +27,25 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.01)
+
+
+def freeze(pid: int, timeout: float = 10.0) -> None:
+    """SIGSTOP process *pid* and wait until every one of its threads has stopped.
+
+    ``kill`` returns once the signal is queued, not once it has taken effect: the thread that
+    takes the signal must first be scheduled, and meanwhile the others run on (on a busy CPU, a
+    listener's loop thread was seen to accept a connection made after ``kill`` returned).
+    """
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: _all_threads_stopped(pid), timeout, f"process {pid} to stop")
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    states = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as fh:
+                states.append(fh.read().rsplit(")", 1)[1].split()[0])
+        except OSError:  # the thread has ended
+            continue
+    return all(state in ("T", "t") for state in states)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nethelpers import refuses, wait_for
+from nethelpers import freeze, refuses, wait_for
 
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
@@ -116,11 +116,20 @@ def server_processes(parent: int) -> list[int]:
 
 
 def alive(pid: int) -> bool:
+    """Whether any thread of process *pid* still runs.  Not just the first thread's state: it
+    shows Z as soon as it has exited, while the others (and the process's sockets) live on."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False
-    return state != "Z"
+    for task in tasks:
+        try:
+            state = Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            return True
+    return False
 
 
 def fetch(url: str, context: ssl.SSLContext | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
@@ -568,7 +577,7 @@ def test_a_stuck_worker_does_not_leave_new_connections_waiting_for_its_turn(pool
     assert pool.start_all() == []
     keep = keep_alive_requests(pool, 2)  # one each: equal loads, so each new one is a turn's question
     stuck, other = pool.pids
-    os.kill(stuck, signal.SIGSTOP)
+    freeze(stuck)
     try:
         ctx = pool_context(pool)
         begin = time.monotonic()

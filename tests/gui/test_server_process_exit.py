@@ -12,7 +12,7 @@ import signal
 import time
 
 from guihelpers import start_window_process
-from nethelpers import refuses, wait_for
+from nethelpers import freeze, refuses, wait_for
 
 
 def _gone(pid: int) -> bool:
@@ -28,7 +28,7 @@ def test_sigterm_ends_the_window_within_2_s_with_a_hung_server_process(tmp_path)
     proc, port, server_pid = start_window_process(tmp_path)
     try:
         assert not refuses(port)
-        os.kill(server_pid, signal.SIGSTOP)  # hung: it reads nothing and answers nothing
+        freeze(server_pid)  # hung: it reads nothing and answers nothing
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
