@@ -64,6 +64,12 @@ for 1/K of the pairs; it prints each start's median too.  For a figure to rely o
 ``--pairs 40 --burst 3000 --instances 8`` (~5 minutes).  ``--second-worker`` asks the other
 question the same way: ``ours-w2`` against ``ours-w1``, both printing their access log, and the
 answer is the ratio of their requests/s.
+
+``--logging-cost --same-processes`` takes the starts out of the logging question: one server
+plays both sides, and the bench switches its log off for the unlogged bursts and on again for the
+logged ones (a file its processes watch; bench/nolog_hook/sitecustomize.py).  The two sides are
+then the same processes, with the same memory layout, hash seed and CPUs, and differ only in the
+log.  The access lines printed are counted for each side: the unlogged side's must be 0.
 """
 
 from __future__ import annotations
@@ -385,8 +391,12 @@ def missing(kind: str) -> str | None:
     return None
 
 
-def start_process_server(kind: str, cert_dir: str, code_root: Path, ours_log: str, log_dir: str) -> Running:
-    """Start a ``serve``, gunicorn or granian row in its own session; return once it answers."""
+def start_process_server(
+    kind: str, cert_dir: str, code_root: Path, ours_log: str, log_dir: str, log_switch: str | None = None
+) -> Running:
+    """Start a ``serve``, gunicorn or granian row in its own session; return once it answers.
+    With *log_switch* (a path; ``serve`` only), its access log is off while that file exists
+    (bench/nolog_hook/sitecustomize.py)."""
     from launcher.certs import CertStore
 
     store = CertStore(cert_dir)
@@ -405,6 +415,9 @@ def start_process_server(kind: str, cert_dir: str, code_root: Path, ours_log: st
         if kind.endswith("-nolog"):
             path.insert(0, str(BENCH / "nolog_hook"))
             env["BENCH_NO_ACCESS_LOG"] = "1"
+        elif log_switch:
+            path.insert(0, str(BENCH / "nolog_hook"))
+            env["BENCH_ACCESS_LOG_SWITCH"] = log_switch
         env["PYTHONPATH"] = os.pathsep.join(path)
         if ours_log == "pipe":
             stdout = subprocess.PIPE
@@ -637,6 +650,11 @@ def main() -> None:
         help="--logging-cost: start both servers afresh this many times, sharing out the pairs",
     )
     parser.add_argument(
+        "--same-processes",
+        action="store_true",
+        help="--logging-cost: one server, its log switched off for the unlogged bursts (see above)",
+    )
+    parser.add_argument(
         "--rate", type=float, help="--logging-cost: pace h2load at this many requests/s in all (not flat out)"
     )
     parser.add_argument(
@@ -683,7 +701,11 @@ def main() -> None:
         if not 1 <= args.instances <= args.pairs:
             raise SystemExit("--instances: from 1 to --pairs")
         question = SECOND_WORKER if args.second_worker else logging_question(args.workers)
-        paired_bursts(question, args.pairs, args.burst, args.ours_log, args.rate, args.instances)
+        if args.same_processes and not args.logging_cost:
+            raise SystemExit("--same-processes goes with --logging-cost")
+        paired_bursts(
+            question, args.pairs, args.burst, args.ours_log, args.rate, args.instances, args.same_processes
+        )
         return
     rounds = 1 if args.quick else args.rounds
     keepalive_n, close_n = (5000, 2000) if args.quick else (20000, 6000)
@@ -811,11 +833,16 @@ def paired_bursts(
     ours_log: str,
     rate: float | None = None,
     instances: int = 1,
+    same_processes: bool = False,
 ) -> None:
     """``--logging-cost`` and ``--second-worker``: *question*'s two servers, both running, loaded in
     turn (flat out, or paced at *rate* requests/s); with *instances* > 1 both are started afresh
-    that many times, and the *pairs* are shared out between them."""
+    that many times, and the *pairs* are shared out between them.
+
+    With *same_processes* (the logging question only) one server plays both: its log is turned off
+    for the unlogged side's bursts and on again for the logged side's (``log_switch``)."""
     cert_dir, log_dir = scratch_folders()
+    switch = os.path.join(log_dir, "access-log-off") if same_processes else None
     first, second = question.first, question.second
     kinds = (first, second)
     cpu_ratios: list[float] = []
@@ -829,8 +856,13 @@ def paired_bursts(
         running: dict[str, Running] = {}
         first_pair = len(cpu_ratios)
         try:
+            if switch:
+                running[first] = running[second] = start_process_server(
+                    first, cert_dir, ROOT, ours_log, log_dir, log_switch=switch
+                )
             for kind in kinds:  # in the try: one that fails to start does not leave the other running
-                running[kind] = start_process_server(kind, cert_dir, ROOT, ours_log, log_dir)
+                if kind not in running:
+                    running[kind] = start_process_server(kind, cert_dir, ROOT, ours_log, log_dir)
             urls = {kind: f"https://127.0.0.1:{r.port}/" for kind, r in running.items()}
             for kind in kinds:
                 h2load(urls[kind], 2000, False, None)  # warm-up (every worker)
@@ -843,6 +875,8 @@ def paired_bursts(
                 # Alternate which goes first, so neither always follows the other's load.
                 for kind in kinds if pair % 2 else kinds[::-1]:
                     server = running[kind]
+                    if switch:
+                        _switch_log(switch, off=kind.endswith("-nolog"))
                     before = server.access_lines() if server.counted else 0
                     cpu_before, _ = tree_cpu(server.proc.pid)
                     rps, _p99 = h2load(urls[kind], burst, False, None, rate)
@@ -869,8 +903,10 @@ def paired_bursts(
                     flush=True,
                 )
         finally:
-            for server in running.values():
+            for server in {id(r): r for r in running.values()}.values():  # one server may play both
                 stop_server(server)
+            if switch:
+                _switch_log(switch, off=False, settle=0)
         answers = cpu_ratios if question.answer == "cpu" else rps_ratios
         per_instance.append(statistics.median(answers[first_pair:]))
         if instances > 1:
@@ -890,7 +926,9 @@ def paired_bursts(
     print(
         f"{question.title} (HTTPS keep-alive, h2load --h1 -c 32 -t 2, {pace},"
         f" {pairs} pairs of {burst} requests"
-        + (f" over {instances} fresh starts of both servers" if instances > 1 else "")
+        + (f" over {instances} fresh starts" if instances > 1 else "")
+        + (" of one server, its log switched off and on" if switch else "")
+        + (" of both servers" if instances > 1 and not switch else "")
         + f", {os.cpu_count()} cores, access log to a {ours_log}):"
     )
     cpu_target = f" ({question.target})" if question.answer == "cpu" else ""
@@ -907,6 +945,16 @@ def paired_bursts(
     counted = [kind for kind in kinds if running[kind].counted]  # the last start's (the same for all)
     if counted:
         print("  access lines printed: " + ", ".join(f"{printed[k]} of {expected} by {k}" for k in counted))
+
+
+def _switch_log(path: str, off: bool, settle: float = 0.1) -> None:
+    """Turn the access log of a server started with ``log_switch=path`` off or on; its processes
+    look every 20 ms, so *settle* s later every one has."""
+    if off:
+        Path(path).touch()
+    else:
+        Path(path).unlink(missing_ok=True)
+    time.sleep(settle)
 
 
 def _answer(question: PairedQuestion, ratio: float) -> str:
