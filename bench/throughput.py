@@ -14,6 +14,9 @@ loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says
                                                     # access log, in alternating bursts (~3 minutes)
     .venv/bin/python bench/throughput.py --logging-cost --pairs 40 --burst 3000 --instances 8
                                                     # the same over 8 fresh starts (~5 minutes)
+    .venv/bin/python bench/throughput.py --logging-cost --same-processes --pairs 64 --instances 16
+                                                    # one server, its log switched off and on
+                                                    # (add --burst 3000; ~4 minutes)
     .venv/bin/python bench/throughput.py --second-worker --pairs 40 --burst 3000 --instances 8
                                                     # serve --workers 2 against --workers 1, the
                                                     # same way (what the second worker adds)
@@ -947,9 +950,9 @@ def paired_bursts(
         print("  access lines printed: " + ", ".join(f"{printed[k]} of {expected} by {k}" for k in counted))
 
 
-def _switch_log(path: str, off: bool, settle: float = 0.1) -> None:
+def _switch_log(path: str, off: bool, settle: float = 0.15) -> None:
     """Turn the access log of a server started with ``log_switch=path`` off or on; its processes
-    look every 20 ms, so *settle* s later every one has."""
+    look every 50 ms, so *settle* s later every one has."""
     if off:
         Path(path).touch()
     else:

@@ -13,7 +13,7 @@ printed and warns when a worker escaped this (then the "logging cost" it prints 
 lets the bench turn it off and on while the server runs: while the file PATH exists, the
 listeners' tasks note nothing (their ``service`` swapped for waitress's; the printer and the
 sender stay, with nothing to do), and once it is gone they note again.  A thread in every process
-looks for the file every 20 ms (a ``stat``, the same in both states), so logged and unlogged
+looks for the file every 50 ms (a ``stat``, the same in both states), so logged and unlogged
 bursts can alternate in the very same processes.  (Not signals: Python runs their handlers in the
 main thread, which in a worker may sit in a blocking read for as long as nothing comes.)
 """
@@ -39,7 +39,7 @@ if _switch:
             service = WSGITask.service if off else _logged_service
             if launcher.tls._Task.service is not service:
                 launcher.tls._Task.service = service  # type: ignore[method-assign]
-            time.sleep(0.02)
+            time.sleep(0.05)
 
     def _start_following() -> None:
         threading.Thread(target=_follow, args=(_switch,), name="bench-log-switch", daemon=True).start()
