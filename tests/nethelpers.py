@@ -37,10 +37,14 @@ def freeze(pid: int, timeout: float = 10.0) -> None:
     listener's loop thread was seen to accept a connection made after ``kill`` returned).
     """
     os.kill(pid, signal.SIGSTOP)
-    wait_for(lambda: _all_threads_stopped(pid), timeout, f"process {pid} to stop")
+    wait_for(
+        lambda: all(state in ("T", "t") for state in thread_states(pid)), timeout, f"process {pid} to stop"
+    )
 
 
-def _all_threads_stopped(pid: int) -> bool:
+def thread_states(pid: int) -> list[str]:
+    """The state letter (``R``, ``S``, ``T``, ``Z``…) of every thread of process *pid*, from
+    ``/proc``; OSError when there is no such process."""
     states = []
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -48,4 +52,4 @@ def _all_threads_stopped(pid: int) -> bool:
                 states.append(fh.read().rsplit(")", 1)[1].split()[0])
         except OSError:  # the thread has ended
             continue
-    return all(state in ("T", "t") for state in states)
+    return states

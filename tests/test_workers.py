@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nethelpers import freeze, refuses, wait_for
+from nethelpers import freeze, refuses, thread_states, wait_for
 
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
@@ -119,17 +119,9 @@ def alive(pid: int) -> bool:
     """Whether any thread of process *pid* still runs.  Not just the first thread's state: it
     shows Z as soon as it has exited, while the others (and the process's sockets) live on."""
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
+        return any(state not in ("Z", "X") for state in thread_states(pid))
     except OSError:
         return False
-    for task in tasks:
-        try:
-            state = Path(f"/proc/{pid}/task/{task}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X"):
-            return True
-    return False
 
 
 def fetch(url: str, context: ssl.SSLContext | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
