@@ -53,3 +53,13 @@ def thread_states(pid: int) -> list[str]:
         except OSError:  # the thread has ended
             continue
     return states
+
+
+def process_alive(pid: int) -> bool:
+    """Whether any thread of process *pid* still runs (False: no such process, or only its
+    zombie).  Every thread, not just the first: that one shows Z as soon as it has exited, while
+    the others, and the process's sockets, live on."""
+    try:
+        return any(state not in ("Z", "X") for state in thread_states(pid))
+    except OSError:
+        return False

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nethelpers import freeze, refuses, thread_states, wait_for
+from nethelpers import freeze, process_alive, refuses, wait_for
 
 from launcher.apptarget import AppTarget
 from launcher.certs import CertStore
@@ -115,15 +115,6 @@ def server_processes(parent: int) -> list[int]:
     return sorted(found)
 
 
-def alive(pid: int) -> bool:
-    """Whether any thread of process *pid* still runs.  Not just the first thread's state: it
-    shows Z as soon as it has exited, while the others (and the process's sockets) live on."""
-    try:
-        return any(state not in ("Z", "X") for state in thread_states(pid))
-    except OSError:
-        return False
-
-
 def fetch(url: str, context: ssl.SSLContext | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
     """GET over a new connection (no redirects followed)."""
     request = urllib.request.Request(url, headers={"Connection": "close"})
@@ -211,7 +202,7 @@ def test_stops_within_a_second_with_keep_alive_clients_and_leaves_no_process(ser
     assert item.proc.wait(15) == 0, "".join(item.err)
     took = time.monotonic() - begin
     assert took < 1.2, f"took {took:.2f} s"
-    assert not [pid for pid in workers if alive(pid)]
+    assert not [pid for pid in workers if process_alive(pid)]
     assert refuses(port)
     assert "Traceback" not in "".join(item.err)
     for conn in clients:
@@ -241,7 +232,7 @@ def test_workers_stop_when_the_supervisor_is_killed(served, tmp_path):
     port = int(item.urls["http"].rsplit(":", 1)[1].strip("/"))
     item.proc.kill()
     item.proc.wait(5)
-    wait_for(lambda: not [pid for pid in workers if alive(pid)], 10, "the orphaned workers to stop")
+    wait_for(lambda: not [pid for pid in workers if process_alive(pid)], 10, "the orphaned workers to stop")
     assert refuses(port)
 
 
@@ -678,7 +669,7 @@ def test_signals_to_the_whole_process_group_twice_stop_it_cleanly(served, tmp_pa
     os.killpg(item.proc.pid, signal.SIGTERM)
     assert item.proc.wait(15) == 0, "".join(item.err)
     assert time.monotonic() - begin < 1.2
-    assert not [pid for pid in workers if alive(pid)]
+    assert not [pid for pid in workers if process_alive(pid)]
     assert not [line for line in item.err if "exited unexpectedly" in line], item.err
 
 

@@ -12,16 +12,7 @@ import signal
 import time
 
 from guihelpers import start_window_process
-from nethelpers import freeze, refuses, wait_for
-
-
-def _gone(pid: int) -> bool:
-    """No such process, or only its zombie (its parent, the window, has exited)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
+from nethelpers import freeze, process_alive, refuses, wait_for
 
 
 def test_sigterm_ends_the_window_within_2_s_with_a_hung_server_process(tmp_path):
@@ -37,9 +28,9 @@ def test_sigterm_ends_the_window_within_2_s_with_a_hung_server_process(tmp_path)
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-        if server_pid and not _gone(server_pid):
+        if server_pid and process_alive(server_pid):
             os.kill(server_pid, signal.SIGKILL)
     assert proc.returncode == 0, out
     assert elapsed < 2.0, f"the window took {elapsed:.1f} s to exit\n{out}"
-    assert _gone(server_pid), "the hung server process was left behind"
+    assert not process_alive(server_pid), "the hung server process was left behind"
     wait_for(lambda: refuses(port), timeout=5)

@@ -14,6 +14,7 @@ import socket
 
 import pytest
 from guihelpers import ca_context, fetch, refuses, wait_state
+from nethelpers import process_alive
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QPushButton
 
@@ -49,14 +50,6 @@ def saved_workers(path, workers: int) -> None:
     settings.sync()
 
 
-def gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 def requests_over_new_connections(window, http_port: int, https_port: int, tag: str) -> None:
     context = ca_context(window)
     for i in range(REQUESTS):
@@ -86,7 +79,7 @@ def test_workers_2_serves_through_two_processes_and_1_through_one_again(qtbot, m
     pids = window.servers.pids
     assert len(pids) == 2 and single not in pids
     assert sorted(window.servers.diagnostics()["workers"]) == [1, 2]
-    qtbot.waitUntil(lambda: gone(single), timeout=5000)  # the one process ended
+    qtbot.waitUntil(lambda: not process_alive(single), timeout=5000)  # the one process ended
     # Same ports, same app (the test app's JSON, not the demo page), both listeners running again.
     assert (window.servers.http.port, window.servers.https.port) == (http_port, https_port)
     wait_state(qtbot, window, "http", "running")
@@ -119,7 +112,7 @@ def test_workers_2_serves_through_two_processes_and_1_through_one_again(qtbot, m
     (again,) = window.servers.pids
     assert again not in pids
     for pid in pids:
-        qtbot.waitUntil(lambda pid=pid: gone(pid), timeout=5000)
+        qtbot.waitUntil(lambda pid=pid: not process_alive(pid), timeout=5000)
     assert "workers" not in window.servers.diagnostics()
     assert (window.servers.http.port, window.servers.https.port) == (http_port, https_port)
     requests_over_new_connections(window, http_port, https_port, "single")
@@ -194,7 +187,7 @@ def test_a_killed_worker_is_reported_and_served_again(qtbot, make_window, gui_se
     assert f"Worker {number} is serving again" in window.banner.text
     new_pids = window.servers.pids
     assert len(new_pids) == 2 and victim not in new_pids and pids[1] in new_pids
-    assert gone(victim)
+    assert not process_alive(victim)
 
     requests_over_new_connections(window, http_port, https_port, "after")
     rows = rows_of(qtbot, window, "after")
@@ -203,7 +196,7 @@ def test_a_killed_worker_is_reported_and_served_again(qtbot, make_window, gui_se
     with qtbot.waitSignal(window.closed, timeout=3000):  # closing ends every worker, frees the ports
         window.close()
     for pid in new_pids:
-        qtbot.waitUntil(lambda pid=pid: gone(pid), timeout=3000)
+        qtbot.waitUntil(lambda pid=pid: not process_alive(pid), timeout=3000)
     assert refuses(http_port) and refuses(https_port)
 
 
