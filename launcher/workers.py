@@ -17,8 +17,9 @@ How the work is shared:
 - **The certificate** is made (or renewed) here before any worker starts, once; the workers find
   it ready and only read it.
 - **One request log.**  Each worker stamps its number on its records (``RequestRecord.worker``)
-  and sends them in batches; ``RecordMerger`` holds them ``MERGE_DELAY`` seconds and adds them to
-  the one ``sink`` in the order the requests finished, as one process logs them.  A supervisor
+  and sends them in batches; ``RecordMerger`` holds them ``MERGE_DELAY`` seconds (access lines
+  ``LINES_MERGE_DELAY``) and adds them to the one ``sink`` in the order the requests finished, as
+  one process logs them.  A supervisor
   that only prints an access log (``serve``: ``print_access_lines``) has the workers send each
   request's access line instead of its record, and writes the lines in the same order: what it
   would make of the records anyway, for less work in the supervisor and less to pickle.
@@ -82,10 +83,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("launcher.workers")
 
-#: Seconds records wait in ``RecordMerger`` (workers send records every 50 ms, access lines every
-#: 100 ms): enough for every worker's batch of the same moment to arrive, so the merged log is in
-#: order.
+#: Seconds records wait in ``RecordMerger`` (workers send records at most every 50 ms): enough for
+#: every worker's batch of the same moment to arrive, so the merged log is in order.
 MERGE_DELAY = 0.25
+#: The same for access lines, which workers send at most every ``LINES_BATCH_SECONDS`` (0.2 s): a
+#: line that just missed its worker's batch waits that long there, and 0.15 s is left for the
+#: batch to reach the supervisor (a worker's sender waits its turn at the GIL under load).
+LINES_MERGE_DELAY = LINES_BATCH_SECONDS + 0.15
 MERGE_INTERVAL = 0.05
 #: Back-off before a dead worker is started again: first, doubling up to the most.
 BACKOFF_FIRST = 0.5
@@ -388,6 +392,7 @@ class WorkerPool:
         self._merger.write_lines = write
         # Each flush is a wake-up and a sort of what waits: not more often than the lines come.
         self._merger.interval = LINES_BATCH_SECONDS
+        self._merger.delay = LINES_MERGE_DELAY
 
     @property
     def pids(self) -> list[int]:

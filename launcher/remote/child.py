@@ -17,9 +17,9 @@ Threads here:
   call is answered; the others (start, stop, loading an app...) run in a small pool, as they
   would in the window's worker threads, and their replies come back when they finish.  An
   unknown operation gets an error reply; an unknown or unreadable message is logged and skipped.
-- ``launcher-records`` sends the request records in batches (every ``BATCH_SECONDS``); with
-  ``Init.access_lines``, the access lines of the access log (``launcher.accesslog``) instead,
-  every ``LINES_BATCH_SECONDS``.
+- ``launcher-records`` sends the request records in batches (at most every ``BATCH_SECONDS``;
+  the first after a quiet spell at once); with ``Init.access_lines``, the access lines of the
+  access log (``launcher.accesslog``) instead, at most every ``LINES_BATCH_SECONDS``.
 - listener state changes and reload events are sent from whichever thread made them.
 
 The process ends when the window says ``Shutdown`` (everything is stopped within the time it
@@ -156,9 +156,12 @@ class ServerProcess:
         interval = BATCH_SECONDS if self.access_log is None else LINES_BATCH_SECONDS
         try:
             while not self._stop_records.is_set():
-                backlog.wait(0.1)  # short: a stop (or a wire event) is noticed at once
-                self._stop_records.wait(interval)
+                # The first item after a quiet spell goes at once, then at most a batch every
+                # *interval*: each batch wakes this thread and the receiver's, whatever its size.
+                busy = backlog.wait(0.1)  # short: a stop (or a wire event) is noticed at once
                 self._send_batch(backlog.drain(), subscription.drain_events())
+                if busy:
+                    self._stop_records.wait(interval)
             # The last requests (and wire events) before the listeners stopped.
             self._send_batch(backlog.drain(), subscription.drain_events())
         finally:

@@ -215,12 +215,14 @@ class RecordBatch:
     events: list[Any] = field(default_factory=list)
 
 
-#: How often a pool's worker sends its ``AccessLines`` (``serve --workers``), and so how often the
-#: supervisor writes them (``workers.RecordMerger``).  Each batch wakes the worker's sender and two
-#: of the supervisor's threads, whatever its size; under load, every 50 ms cost about 3% more CPU
-#: per request than every 100 ms (docs/benchmarks.md).  The lines still come out about 0.3 s after
-#: their requests: the supervisor holds them ``workers.MERGE_DELAY`` to merge them in order.
-LINES_BATCH_SECONDS = 0.1
+#: How often a pool's worker sends its ``AccessLines`` under load (``serve --workers``), and so
+#: how often the supervisor writes them (``workers.RecordMerger``).  Each batch wakes the worker's
+#: sender and two of the supervisor's threads, whatever its size, and under load those wake-ups
+#: showed: flat out, the log cost +3.5% and +5.5% CPU per request with a batch every 100 ms and
+#: +3.3% and +1.6% every 200 ms, alternated in one session (docs/benchmarks.md).  The first entry
+#: after a quiet spell goes at once; the supervisor holds every line ``workers.LINES_MERGE_DELAY``
+#: (0.35 s) to merge them in order, so a line comes out 0.35–0.55 s after its request.
+LINES_BATCH_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
