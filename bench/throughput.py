@@ -17,6 +17,8 @@ loopback only, with h2load (Debian's ``nghttp2-client``; docs/benchmarks.md says
     .venv/bin/python bench/throughput.py --logging-cost --same-processes --pairs 64 --instances 16
                                                     # one server, its log switched off and on
                                                     # (add --burst 3000; ~4 minutes)
+    .venv/bin/python bench/pool_pairs.py run1.out run2.out   # several such runs' saved output,
+                                                    # pooled, with an interval over their starts
     .venv/bin/python bench/throughput.py --second-worker --pairs 40 --burst 3000 --instances 8
                                                     # serve --workers 2 against --workers 1, the
                                                     # same way (what the second worker adds)
@@ -94,6 +96,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pool_pairs import bootstrap_median
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -851,6 +855,7 @@ def paired_bursts(
     cpu_ratios: list[float] = []
     rps_ratios: list[float] = []
     per_instance: list[float] = []  # the median answer of each instance's pairs
+    starts: list[tuple[list[float], list[float]]] = []  # each instance's CPU and req/s ratios
     printed = {kind: 0 for kind in kinds}
     pair = 0
     tail = 0.6  # seconds from a burst's end to reading its CPU: the last settle of a printing server
@@ -912,6 +917,7 @@ def paired_bursts(
                 _switch_log(switch, off=False, settle=0)
         answers = cpu_ratios if question.answer == "cpu" else rps_ratios
         per_instance.append(statistics.median(answers[first_pair:]))
+        starts.append((cpu_ratios[first_pair:], rps_ratios[first_pair:]))
         if instances > 1:
             print(
                 f"instance {instance + 1}: {_answer(question, per_instance[-1])} (median of its pairs)",
@@ -938,6 +944,13 @@ def paired_bursts(
     rps_target = f" ({question.target})" if question.answer == "rps" else ""
     print(f"  server CPU per request: {c2 - 1:+.1%} (quartiles {c1 - 1:+.1%} to {c3 - 1:+.1%}){cpu_target}")
     print(f"  requests/s ratio:       {r2:.2f}x (quartiles {r1:.2f}x to {r3:.2f}x){rps_target}")
+    if len(starts) > 1:  # the pairs of one start move together: resample whole starts
+        _, c_lo, c_hi = bootstrap_median([cpu for cpu, _ in starts])
+        _, r_lo, r_hi = bootstrap_median([rps for _, rps in starts])
+        print(
+            f"  95% interval of the medians, over starts (bench/pool_pairs.py): CPU/req {c_lo - 1:+.1%}"
+            f" to {c_hi - 1:+.1%}; req/s {r_lo:.2f}x to {r_hi:.2f}x"
+        )
     if len(per_instance) > 1:
         print(
             f"  the {len(per_instance)} instances, each the median of its pairs: "
