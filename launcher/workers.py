@@ -19,10 +19,10 @@ How the work is shared:
 - **One request log.**  Each worker stamps its number on its records (``RequestRecord.worker``)
   and sends them in batches; ``RecordMerger`` holds them ``MERGE_DELAY`` seconds (access lines
   ``LINES_MERGE_DELAY``) and adds them to the one ``sink`` in the order the requests finished, as
-  one process logs them.  A supervisor
-  that only prints an access log (``serve``: ``print_access_lines``) has the workers send each
-  request's access line instead of its record, and writes the lines in the same order: what it
-  would make of the records anyway, for less work in the supervisor and less to pickle.
+  one process logs them.  A supervisor that only prints an access log (``serve``:
+  ``print_access_lines``) has the workers send each request's access line instead of its record,
+  and writes the lines in the same order: what it would make of the records anyway, for less work
+  in the supervisor and less to pickle.
 - **Live options** (redirect, HSTS, trusted proxy: ``PoolPolicy``) go to every worker.
 - **Supervision.**  A worker that dies is started again after a back-off (``BACKOFF_FIRST``,
   doubling to ``BACKOFF_MAX``, back to the first once a worker lived ``STABLE_AFTER`` s), with a

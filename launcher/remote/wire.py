@@ -218,8 +218,8 @@ class RecordBatch:
 #: How often a pool's worker sends its ``AccessLines`` under load (``serve --workers``), and so
 #: how often the supervisor writes them (``workers.RecordMerger``).  Each batch wakes the worker's
 #: sender and two of the supervisor's threads, whatever its size, and under load those wake-ups
-#: showed: flat out, the log cost +3.5% and +5.5% CPU per request with a batch every 100 ms and
-#: +3.3% and +1.6% every 200 ms, alternated in one session (docs/benchmarks.md).  The first entry
+#: showed: flat out, the log cost +4.8% CPU per request with a batch every 100 ms and +2.8% every
+#: 200 ms (four runs of each, alternated in one session; docs/benchmarks.md).  The first entry
 #: after a quiet spell goes at once; the supervisor holds every line ``workers.LINES_MERGE_DELAY``
 #: (0.35 s) to merge them in order, so a line comes out 0.35–0.55 s after its request.
 LINES_BATCH_SECONDS = 0.2
