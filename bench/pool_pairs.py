@@ -59,10 +59,14 @@ def bootstrap_median(
     return statistics.median(values), medians[int(rounds * 0.025)], medians[int(rounds * 0.975) - 1]
 
 
+def intervals(starts: Sequence[Sequence[Pair]]) -> tuple[tuple[float, float, float], ...]:
+    """``bootstrap_median`` of the CPU-per-request ratios, then of the requests/s ratios."""
+    return tuple(bootstrap_median([[pair[i] for pair in start] for start in starts]) for i in (0, 1))
+
+
 def describe(starts: Sequence[Sequence[Pair]]) -> list[str]:
     """Two lines: the pooled CPU-per-request change and requests/s ratio, each with its interval."""
-    cpu = bootstrap_median([[p[0] for p in start] for start in starts])
-    rps = bootstrap_median([[p[1] for p in start] for start in starts])
+    cpu, rps = intervals(starts)
     within = "95% interval over starts"
     return [
         f"  server CPU per request: {cpu[0] - 1:+.1%} ({within} {cpu[1] - 1:+.1%} to {cpu[2] - 1:+.1%})",

@@ -97,7 +97,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pool_pairs import bootstrap_median
+from pool_pairs import Pair, intervals
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -449,9 +449,11 @@ def start_process_server(
     return running
 
 
-def settle(running: Running, quiet: float = 0.4, timeout: float = 3.0) -> None:
-    """Until the server's access lines stop coming (``serve --workers`` holds records a moment to
-    merge them in order)."""
+def settle(running: Running, quiet: float = 0.8, timeout: float = 3.0, until: int = 0) -> None:
+    """Until the server's access lines stop coming: *until* of them printed in all (when known),
+    then none for *quiet* s.  ``serve --workers`` prints a line 0.35–0.55 s after its request (it
+    holds them to merge them in order), so without *until* a quiet shorter than that could end
+    before the first line of a short burst."""
     deadline = time.monotonic() + timeout
     last, since = running.access_lines(), time.monotonic()
     while time.monotonic() < deadline:
@@ -459,7 +461,7 @@ def settle(running: Running, quiet: float = 0.4, timeout: float = 3.0) -> None:
         now = running.access_lines()
         if now != last:
             last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet:
+        elif now >= until and time.monotonic() - since >= quiet:
             return
 
 
@@ -855,7 +857,7 @@ def paired_bursts(
     cpu_ratios: list[float] = []
     rps_ratios: list[float] = []
     per_instance: list[float] = []  # the median answer of each instance's pairs
-    starts: list[tuple[list[float], list[float]]] = []  # each instance's CPU and req/s ratios
+    starts: list[list[Pair]] = []  # each instance's (CPU, req/s) ratios
     printed = {kind: 0 for kind in kinds}
     pair = 0
     tail = 0.6  # seconds from a burst's end to reading its CPU: the last settle of a printing server
@@ -893,7 +895,7 @@ def paired_bursts(
                     # tail (a few ms a second).
                     if server.counted and not kind.endswith("-nolog"):
                         settled = time.monotonic()
-                        settle(server, quiet=0.3)
+                        settle(server, quiet=0.3, until=before + burst)
                         tail = time.monotonic() - settled
                     else:
                         time.sleep(tail)
@@ -917,7 +919,7 @@ def paired_bursts(
                 _switch_log(switch, off=False, settle=0)
         answers = cpu_ratios if question.answer == "cpu" else rps_ratios
         per_instance.append(statistics.median(answers[first_pair:]))
-        starts.append((cpu_ratios[first_pair:], rps_ratios[first_pair:]))
+        starts.append(list(zip(cpu_ratios[first_pair:], rps_ratios[first_pair:], strict=True)))
         if instances > 1:
             print(
                 f"instance {instance + 1}: {_answer(question, per_instance[-1])} (median of its pairs)",
@@ -945,8 +947,7 @@ def paired_bursts(
     print(f"  server CPU per request: {c2 - 1:+.1%} (quartiles {c1 - 1:+.1%} to {c3 - 1:+.1%}){cpu_target}")
     print(f"  requests/s ratio:       {r2:.2f}x (quartiles {r1:.2f}x to {r3:.2f}x){rps_target}")
     if len(starts) > 1:  # the pairs of one start move together: resample whole starts
-        _, c_lo, c_hi = bootstrap_median([cpu for cpu, _ in starts])
-        _, r_lo, r_hi = bootstrap_median([rps for _, rps in starts])
+        (_, c_lo, c_hi), (_, r_lo, r_hi) = intervals(starts)
         print(
             f"  95% interval of the medians, over starts (bench/pool_pairs.py): CPU/req {c_lo - 1:+.1%}"
             f" to {c_hi - 1:+.1%}; req/s {r_lo:.2f}x to {r_hi:.2f}x"
